@@ -1,0 +1,59 @@
+"""The FastAPI application factory."""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from arq.connections import ArqRedis
+from fastapi import FastAPI
+from redis.exceptions import RedisError
+
+from jobqueue.api.errors import install_error_handlers
+from jobqueue.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from jobqueue.api.routes import functions, health, jobs
+from jobqueue.connections import create_redis
+from jobqueue.jobs import registry as default_registry
+from jobqueue.queue import JobQueue
+from jobqueue.registry import JobRegistry
+from jobqueue.settings import Settings
+
+log = structlog.get_logger("jobqueue.api")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    registry: JobRegistry = default_registry,
+    connect: Callable[[Settings], ArqRedis] = create_redis,
+) -> FastAPI:
+    """`connect` builds the process's one Redis pool (tests pass a fakeredis-backed one)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis = connect(settings)
+        app.state.settings = settings
+        app.state.registry = registry
+        app.state.queue = JobQueue(redis, settings)
+        try:
+            await redis.ping()
+        except (RedisError, OSError) as exc:  # serve anyway: /readyz reports it, and we heal
+            log.warning("redis.unavailable_at_startup", error=repr(exc))
+        log.info("api.started", queue=settings.queue_name, functions=registry.names())
+        try:
+            yield
+        finally:
+            await redis.aclose()
+
+    app = FastAPI(
+        title="jobqueue",
+        version="0.1.0",
+        summary="Enqueue typed jobs over REST; arq workers run them.",
+        lifespan=lifespan,
+    )
+    app.include_router(jobs.router)
+    app.include_router(functions.router)
+    app.include_router(health.router)
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)  # outermost: ids even for a 413
+    return app

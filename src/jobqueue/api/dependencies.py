@@ -1,0 +1,35 @@
+"""FastAPI dependencies: the per-process objects the lifespan put on `app.state`."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from jobqueue.queue import JobQueue
+from jobqueue.registry import JobRegistry
+from jobqueue.settings import Settings
+
+
+def _queue(request: Request) -> JobQueue:
+    queue: JobQueue = request.app.state.queue
+    return queue
+
+
+def _registry(request: Request) -> JobRegistry:
+    registry: JobRegistry = request.app.state.registry
+    return registry
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _request_id(request: Request) -> str | None:
+    request_id: str | None = getattr(request.state, "request_id", None)
+    return request_id
+
+
+QueueDep = Annotated[JobQueue, Depends(_queue)]
+RegistryDep = Annotated[JobRegistry, Depends(_registry)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+RequestIdDep = Annotated[str | None, Depends(_request_id)]

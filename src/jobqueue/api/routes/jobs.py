@@ -1,0 +1,120 @@
+"""The job routes: enqueue, read, long-poll for the outcome, abort."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from jobqueue.api.dependencies import QueueDep, RegistryDep, RequestIdDep, SettingsDep
+from jobqueue.api.errors import CONFLICT, NOT_FOUND, TOO_LARGE, UNAVAILABLE
+from jobqueue.api.schemas import EnqueueRequest
+from jobqueue.queue import EnqueueOptions
+from jobqueue.registry import JobDefinition, JobRegistry
+from jobqueue.settings import Settings
+from jobqueue.views import JobView
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+MAX_WAIT_SECONDS = 60
+
+
+def _validated_args(
+    request: EnqueueRequest, registry: JobRegistry, settings: Settings
+) -> tuple[JobDefinition, dict[str, Any]]:
+    """The job's definition and its args as JSON, or a 422 naming the bad field."""
+    definition = registry.get(request.function)
+    if definition is None:
+        known = ", ".join(registry.names())
+        raise RequestValidationError(
+            [
+                {
+                    "type": "unknown_function",
+                    "loc": ("body", "function"),
+                    "msg": f"unknown function {request.function!r}; registered: {known}",
+                    "input": request.function,
+                }
+            ]
+        )
+    try:
+        args = definition.validate_args(request.args, settings)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [
+                {"type": e["type"], "loc": ("body", "args", *e["loc"]), "msg": e["msg"],
+                 "input": e["input"]}
+                for e in exc.errors(include_url=False)
+            ]  # fmt: skip
+        ) from None
+    return definition, args.model_dump(mode="json")
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobView,
+    responses={
+        200: {"model": JobView, "description": "A job with this `job_id`, function and args exists"},
+        **CONFLICT,
+        **TOO_LARGE,
+        **UNAVAILABLE,
+    },
+)
+async def enqueue_job(
+    request: EnqueueRequest,
+    response: Response,
+    queue: QueueDep,
+    registry: RegistryDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+) -> JobView:
+    """Enqueue a registered job. Same `job_id`, function and args again: 200 and the same job."""
+    definition, args = _validated_args(request, registry, settings)
+    options = EnqueueOptions(
+        job_id=request.job_id,
+        defer_by=request.defer_by,
+        defer_until=request.defer_until,
+        expires=request.expires,
+        request_id=request_id,
+    )
+    view, created = await queue.enqueue(definition.name, args, options)
+    response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
+    response.headers["Location"] = f"{router.prefix}/{view.job_id}"
+    return view
+
+
+@router.get("/{job_id}", response_model=JobView, responses={**NOT_FOUND, **UNAVAILABLE})
+async def get_job(job_id: str, queue: QueueDep) -> JobView:
+    return await queue.get(job_id)
+
+
+@router.get(
+    "/{job_id}/result",
+    response_model=JobView,
+    responses={
+        202: {"model": JobView, "description": "Not finished within `timeout`: the current view"},
+        **NOT_FOUND,
+        **UNAVAILABLE,
+    },
+)
+async def wait_for_job(
+    job_id: str,
+    response: Response,
+    queue: QueueDep,
+    timeout: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS)] = 0,
+) -> JobView:
+    """Wait up to `timeout` seconds for the job to finish: 200 once it has, else 202."""
+    view = await queue.wait(job_id, timeout)
+    response.status_code = status.HTTP_200_OK if view.status.is_terminal else 202
+    return view
+
+
+@router.delete(
+    "/{job_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobView,
+    responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE},
+)
+async def abort_job(job_id: str, queue: QueueDep) -> JobView:
+    """Abort a queued, deferred or running job; it ends as `aborted`."""
+    return await queue.abort(job_id)

@@ -1,0 +1,47 @@
+"""Request and response bodies of the REST API (the job view itself is `jobqueue.views`)."""
+
+from typing import Any, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+
+
+class EnqueueRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    function: str = Field(description="a registered job's name (see GET /v1/functions)")
+    args: dict[str, Any] = Field(default_factory=dict, description="the job's keyword arguments")
+    job_id: str | None = Field(
+        default=None,
+        pattern=JOB_ID_PATTERN,
+        description="your id for the job; makes the request idempotent",
+    )
+    defer_by: float | None = Field(default=None, ge=0, description="seconds to wait before running")
+    defer_until: AwareDatetime | None = Field(default=None, description="when to run (with zone)")
+    expires: float | None = Field(
+        default=None, gt=0, description="seconds after which a job not yet started is dropped"
+    )
+
+    @model_validator(mode="after")
+    def _one_deferral(self) -> Self:
+        if self.defer_by is not None and self.defer_until is not None:
+            raise ValueError("give either defer_by or defer_until, not both")
+        return self
+
+
+class FunctionInfo(BaseModel):
+    name: str
+    description: str
+    args_schema: dict[str, Any]
+    result_schema: dict[str, Any] | None
+    max_tries: int
+    timeout: float
+
+
+class ErrorBody(BaseModel):
+    detail: str
+
+
+class HealthStatus(BaseModel):
+    status: str

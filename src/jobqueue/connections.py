@@ -1,0 +1,39 @@
+"""Building the arq Redis pool each process uses, with the JSON codec and outage behaviour.
+
+The API must answer 503 within a few seconds when Redis is down, so it retries a failed command
+once. The worker instead rides out an outage: arq's poll loop dies on the first Redis error, so
+its pool retries (with capped backoff) until Redis is back, and the worker carries on unrestarted.
+"""
+
+from arq.connections import ArqRedis
+from redis.asyncio import ConnectionPool
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError, TimeoutError
+
+from jobqueue.serialization import deserialize, serialize
+from jobqueue.settings import Settings
+
+_RETRYABLE = [ConnectionError, TimeoutError]
+
+
+def create_redis(settings: Settings, *, ride_out_outages: bool = False) -> ArqRedis:
+    """A lazily-connecting pool: nothing touches the network until the first command."""
+    retry = (
+        Retry(ExponentialBackoff(cap=5.0, base=0.1), retries=-1)
+        if ride_out_outages
+        else Retry(ExponentialBackoff(cap=0.5, base=0.1), retries=1)
+    )
+    pool = ConnectionPool.from_url(
+        settings.redis_url,
+        socket_connect_timeout=settings.redis_timeout,
+        socket_timeout=None if ride_out_outages else settings.redis_timeout,
+        retry=retry,
+        retry_on_error=_RETRYABLE,
+    )
+    return ArqRedis(
+        pool,
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+        default_queue_name=settings.queue_name,
+    )

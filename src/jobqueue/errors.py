@@ -1,0 +1,23 @@
+"""Domain errors. Each carries the HTTP status it maps to; the API maps them to JSON once."""
+
+from typing import ClassVar
+
+
+class JobQueueError(Exception):
+    status_code: ClassVar[int] = 500
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class JobNotFound(JobQueueError):
+    status_code = 404
+
+
+class JobConflict(JobQueueError):
+    status_code = 409
+
+
+class QueueUnavailable(JobQueueError):
+    status_code = 503

@@ -1,0 +1,58 @@
+"""Where a webhook may be sent: public addresses only, unless the host is allow-listed.
+
+Checked twice: at enqueue for literal IP hosts (a 422 naming the field), and by the worker after
+DNS resolution for host names, so a name pointing at 127.0.0.1 or 10.x is refused too.
+"""
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Collection
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class DestinationNotAllowed(ValueError):
+    """The destination is not public and not allow-listed: a permanent failure.
+
+    A `ValueError`, so pydantic reports it as a validation error of the `url` field.
+    """
+
+
+def is_public(address: IPAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def check_literal_host(host: str, allowed_hosts: Collection[str]) -> None:
+    """Refuse a host written as a non-public IP address; names are checked after resolving."""
+    if host.lower() in allowed_hosts:
+        return
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return
+    if not is_public(address):
+        raise DestinationNotAllowed(
+            f"{host} is not a public address; add it to JOBQUEUE_WEBHOOK_ALLOWED_HOSTS to allow it"
+        )
+
+
+async def ensure_public_destination(host: str, port: int, allowed_hosts: Collection[str]) -> None:
+    """Resolve `host` and refuse it if any of its addresses is not public."""
+    if host.lower() in allowed_hosts:
+        return
+    check_literal_host(host, allowed_hosts)
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise DestinationNotAllowed(f"{host} does not resolve: {exc.strerror}") from exc
+    for *_, sockaddr in infos:
+        address = ipaddress.ip_address(sockaddr[0])
+        if not is_public(address):
+            raise DestinationNotAllowed(
+                f"{host} resolves to {address}, which is not a public address; add {host} to "
+                "JOBQUEUE_WEBHOOK_ALLOWED_HOSTS to allow it"
+            )

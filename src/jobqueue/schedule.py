@@ -1,0 +1,28 @@
+"""Cron expressions from settings, turned into the field sets arq's `cron()` takes.
+
+Standard 5 fields (minute hour day month weekday) run at second 0; an optional 6th field gives
+the seconds, e.g. `* * * * * */10` every ten seconds.
+"""
+
+from typing import Any
+
+from croniter import croniter
+
+_FIELDS = ("minute", "hour", "day", "month", "weekday", "second")
+
+
+def cron_fields(expression: str) -> dict[str, Any]:
+    """`{"minute": {0, 30}, "hour": None, ...}` for `arq.cron.cron(**fields)`."""
+    expanded, _ = croniter.expand(expression)
+    fields: dict[str, Any] = {"second": 0}
+    for name, values in zip(_FIELDS, expanded, strict=False):
+        if values == ["*"]:
+            fields[name] = None
+            continue
+        if not all(isinstance(v, int) for v in values):
+            raise ValueError(f"unsupported cron field {name}={values!r} in {expression!r}")
+        if name == "weekday":  # cron: 0 or 7 = Sunday; arq (Python): 0 = Monday
+            fields[name] = {(v - 1) % 7 for v in values}
+        else:
+            fields[name] = set(values)
+    return fields

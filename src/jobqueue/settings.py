@@ -1,0 +1,58 @@
+"""Service settings, read from `JOBQUEUE_*` environment variables.
+
+Only composition roots (`jobqueue.main`, `worker_settings.py`) build `Settings()` from the
+environment; everything else receives the frozen instance.
+"""
+
+from typing import Annotated, Literal
+
+from croniter import croniter
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JOBQUEUE_", frozen=True, extra="ignore")
+
+    redis_url: str = "redis://localhost:6379/0"
+    queue_name: str = "arq:queue"
+
+    # API
+    max_body_bytes: int = Field(default=1 * MiB, gt=0)
+    redis_timeout: float = Field(default=2.0, gt=0, description="API: seconds per Redis call")
+
+    # Jobs
+    result_ttl: int = Field(default=3600, gt=0, description="seconds a finished job stays readable")
+    retry_base_delay: float = Field(default=1.0, ge=0)
+    retry_max_delay: float = Field(default=300.0, ge=0)
+    webhook_allowed_hosts: Annotated[frozenset[str], NoDecode] = frozenset()
+
+    # Worker
+    worker_max_jobs: int = Field(default=50, gt=0)
+    worker_poll_delay: float = Field(default=0.1, gt=0)
+    worker_health_check_interval: int = Field(default=10, gt=0)
+
+    # Maintenance cron jobs (cron syntax; an optional 6th field is seconds)
+    stats_schedule: str = "* * * * *"
+    stats_history_length: int = Field(default=1440, gt=0)
+    sweep_schedule: str = "*/5 * * * *"
+
+    # Logging
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    @field_validator("webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(h.strip().lower() for h in value.split(",") if h.strip())
+        return value
+
+    @field_validator("stats_schedule", "sweep_schedule")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        if not croniter.is_valid(value):
+            raise ValueError(f"not a cron expression: {value!r}")
+        return value

@@ -1,0 +1,42 @@
+"""The public shape of a job, as every client sees it."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class JobStatus(StrEnum):
+    deferred = "deferred"
+    queued = "queued"
+    in_progress = "in_progress"
+    succeeded = "succeeded"
+    failed = "failed"
+    aborted = "aborted"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.aborted})
+
+
+class JobError(BaseModel):
+    type: str = Field(examples=["WebhookRejected"])
+    message: str = Field(examples=["example.com answered 404"])
+
+
+class JobView(BaseModel):
+    job_id: str
+    function: str
+    args: dict[str, Any]
+    status: JobStatus
+    tries: int = Field(description="tries started so far (0 until a worker picks the job up)")
+    enqueue_time: datetime | None
+    scheduled_for: datetime | None = Field(description="when the job is due, while it is queued")
+    start_time: datetime | None
+    finish_time: datetime | None
+    result: Any = None
+    error: JobError | None = None

@@ -1,0 +1,122 @@
+"""Running one declared job inside arq: the wrapper arq calls for every try.
+
+It validates the stored args against the job's model (bad args fail at once), binds the log
+context (job id, function, try, enqueuing request), enforces the job's own timeout so a timeout is
+reported as such, applies the retry policy, and returns the result as JSON-ready data.
+"""
+
+import asyncio
+import time
+from typing import Any
+
+import structlog
+from arq import Retry
+from arq.worker import Function, func
+from pydantic import ValidationError
+
+from jobqueue.queue import REQUEST_ID_ARG
+from jobqueue.registry import JobContext, JobDefinition
+from jobqueue.retry import BackoffPolicy, RetryableError
+from jobqueue.settings import Settings
+
+log = structlog.get_logger("jobqueue.worker")
+
+# arq's own timeout is a backstop behind ours, which fires first and says "JobTimeout".
+ARQ_TIMEOUT_GRACE_SECONDS = 5.0
+
+
+class JobTimeout(Exception):
+    """The job ran longer than its declared timeout."""
+
+
+class InvalidJobArgs(Exception):
+    """The stored args do not fit the job's model (enqueued around the API): never retried."""
+
+
+def as_arq_function(definition: JobDefinition, settings: Settings) -> Function:
+    async def run(ctx: dict[str, Any], **kwargs: Any) -> Any:
+        return await execute(definition, ctx, kwargs)
+
+    run.__qualname__ = definition.name
+    return func(
+        run,
+        name=definition.name,
+        timeout=definition.timeout + ARQ_TIMEOUT_GRACE_SECONDS,
+        max_tries=definition.max_tries,
+        keep_result=settings.result_ttl,
+    )
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+async def execute(definition: JobDefinition, ctx: dict[str, Any], kwargs: dict[str, Any]) -> Any:
+    settings: Settings = ctx["settings"]
+    job_try: int = ctx["job_try"]
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(
+        job_id=ctx["job_id"],
+        function=definition.name,
+        job_try=job_try,
+        request_id=kwargs.pop(REQUEST_ID_ARG, None),
+    )
+    started = time.perf_counter()
+    log.info("job.started", max_tries=definition.max_tries)
+    try:
+        try:
+            args = definition.validate_args(kwargs, settings)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'args'}: {e['msg']}" for e in exc.errors()
+            )
+            raise InvalidJobArgs(problems) from None
+        job_ctx = JobContext(
+            job_id=ctx["job_id"],
+            job_try=job_try,
+            max_tries=definition.max_tries,
+            settings=settings,
+            redis=ctx["redis"],
+            http=ctx["http"],
+        )
+        try:
+            async with asyncio.timeout(definition.timeout) as deadline:
+                result = await definition.func(job_ctx, args)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise JobTimeout(f"the job ran longer than its {definition.timeout:g}s timeout") from None
+    except RetryableError as exc:
+        if job_try >= definition.max_tries:
+            _log_failure(exc, started)
+            raise
+        policy = BackoffPolicy(settings.retry_base_delay, settings.retry_max_delay)
+        delay = policy.delay(job_try, exc.retry_after)
+        log.warning(
+            "job.retrying",
+            outcome="retrying",
+            duration_ms=_elapsed_ms(started),
+            retry_in_s=round(delay, 3),
+            error_type=type(exc).__name__,
+            error=str(exc),
+        )
+        raise Retry(defer=delay) from exc
+    except asyncio.CancelledError:
+        # Aborted, or the worker is shutting down (arq then runs the job again).
+        log.info("job.cancelled", outcome="cancelled", duration_ms=_elapsed_ms(started))
+        raise
+    except Exception as exc:
+        _log_failure(exc, started)
+        raise
+    log.info("job.succeeded", outcome="succeeded", duration_ms=_elapsed_ms(started))
+    return None if result is None else result.model_dump(mode="json")
+
+
+def _log_failure(exc: Exception, started: float) -> None:
+    log.error(
+        "job.failed",
+        outcome="failed",
+        duration_ms=_elapsed_ms(started),
+        error_type=type(exc).__name__,
+        error=str(exc),
+    )

@@ -1,0 +1,58 @@
+"""Worker start-up and shut-down hooks, and the arq function and cron lists."""
+
+from typing import Any
+
+import httpx
+import structlog
+from arq.cron import CronJob, cron
+from arq.worker import Function
+
+from jobqueue.logging import configure_logging
+from jobqueue.registry import JobDefinition, JobRegistry
+from jobqueue.schedule import cron_fields
+from jobqueue.settings import Settings
+from jobqueue.worker.execution import ARQ_TIMEOUT_GRACE_SECONDS, as_arq_function, execute
+from jobqueue.worker.maintenance import queue_stats, sweep
+
+log = structlog.get_logger("jobqueue.worker")
+
+
+def arq_functions(registry: JobRegistry, settings: Settings) -> list[Function]:
+    return [as_arq_function(definition, settings) for definition in registry]
+
+
+def arq_cron_jobs(settings: Settings) -> list[CronJob]:
+    """The maintenance jobs on their configured schedules, unique across workers."""
+    schedules = [(queue_stats, settings.stats_schedule), (sweep, settings.sweep_schedule)]
+    return [_as_arq_cron(definition, schedule, settings) for definition, schedule in schedules]
+
+
+def _as_arq_cron(definition: JobDefinition, schedule: str, settings: Settings) -> CronJob:
+    async def run(ctx: dict[str, Any]) -> Any:
+        return await execute(definition, ctx, {})
+
+    run.__qualname__ = definition.name
+    return cron(
+        run,
+        name=definition.name,
+        unique=True,
+        timeout=definition.timeout + ARQ_TIMEOUT_GRACE_SECONDS,
+        max_tries=definition.max_tries,
+        keep_result=settings.result_ttl,
+        **cron_fields(schedule),
+    )
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx["settings"]
+    # arq's CLI installs its own log handlers after importing the settings; replace them here.
+    configure_logging(settings.log_level, settings.log_format)
+    ctx["http"] = httpx.AsyncClient(follow_redirects=False, headers={"user-agent": "jobqueue"})
+    log.info("worker.started", queue=settings.queue_name, max_jobs=settings.worker_max_jobs)
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    http: httpx.AsyncClient | None = ctx.get("http")
+    if http is not None:
+        await http.aclose()
+    log.info("worker.stopped")

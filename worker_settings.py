@@ -1,0 +1,32 @@
+"""Composition root of the worker: `arq worker_settings.WorkerSettings`.
+
+Assignments only. arq reads this class's own attributes (inherited ones are ignored).
+"""
+
+from arq.connections import RedisSettings
+
+from jobqueue.connections import create_redis
+from jobqueue.jobs import registry
+from jobqueue.serialization import deserialize, serialize
+from jobqueue.settings import Settings
+from jobqueue.worker.lifecycle import arq_cron_jobs, arq_functions, shutdown, startup
+
+settings = Settings()
+
+
+class WorkerSettings:
+    functions = arq_functions(registry, settings)
+    cron_jobs = arq_cron_jobs(settings)
+    queue_name = settings.queue_name
+    redis_pool = create_redis(settings, ride_out_outages=True)
+    redis_settings = RedisSettings.from_dsn(settings.redis_url)  # used by `arq --check`
+    job_serializer = serialize
+    job_deserializer = deserialize
+    ctx = {"settings": settings}  # noqa: RUF012 - arq's own attribute
+    on_startup = startup
+    on_shutdown = shutdown
+    max_jobs = settings.worker_max_jobs
+    poll_delay = settings.worker_poll_delay
+    keep_result = settings.result_ttl
+    allow_abort_jobs = True
+    health_check_interval = settings.worker_health_check_interval
