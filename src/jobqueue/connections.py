@@ -14,7 +14,8 @@ from redis.exceptions import ConnectionError, TimeoutError
 from jobqueue.serialization import deserialize, serialize
 from jobqueue.settings import Settings
 
-_RETRYABLE = [ConnectionError, TimeoutError]
+# OSError: a refused connect surfaces as a bare OSError inside redis-py's connect retry loop.
+_RETRYABLE: list[type[Exception]] = [ConnectionError, TimeoutError, OSError]
 
 
 def create_redis(settings: Settings, *, ride_out_outages: bool = False) -> ArqRedis:
@@ -27,7 +28,8 @@ def create_redis(settings: Settings, *, ride_out_outages: bool = False) -> ArqRe
     pool = ConnectionPool.from_url(
         settings.redis_url,
         socket_connect_timeout=settings.redis_timeout,
-        socket_timeout=None if ride_out_outages else settings.redis_timeout,
+        # arq sends no blocking commands, so a timeout only turns a hung socket into a retry.
+        socket_timeout=settings.redis_timeout,
         retry=retry,
         retry_on_error=_RETRYABLE,
     )

@@ -254,7 +254,8 @@ class JobQueue:
             tries=data["t"],
             enqueue_time=_ms_to_datetime(data["et"]),
             scheduled_for=None,
-            start_time=_ms_to_datetime(data["st"]),
+            # A job aborted before it started has no real start time.
+            start_time=_ms_to_datetime(data["st"]) if data["t"] else None,
             finish_time=_ms_to_datetime(data["ft"]),
             result=outcome if data["s"] else None,
             error=error,

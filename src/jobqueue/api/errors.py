@@ -4,6 +4,8 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from jobqueue.api.schemas import ErrorBody
@@ -39,6 +41,18 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "Internal server error"}, status_code=500)
 
 
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 body, with exception objects in `ctx` (e.g. from a model validator)
+    turned into their messages instead of `{}`."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {**error, "ctx": {k: str(v) for k, v in error["ctx"].items()}} if "ctx" in error else error
+        for error in exc.errors()
+    ]
+    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(JobQueueError, _domain_error)
     app.add_exception_handler(Exception, _unexpected_error)
