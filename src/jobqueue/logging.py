@@ -63,4 +63,3 @@ def configure_logging(
         foreign.setLevel(level)
     # uvicorn's access log duplicates our `http.request` line.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
-

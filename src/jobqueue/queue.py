@@ -7,7 +7,7 @@ public `JobStatus`, and raises domain errors: `JobNotFound`, `JobConflict`, `Que
 import asyncio
 import functools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -39,12 +39,12 @@ R = TypeVar("R")
 
 
 def _unavailable_on_redis_errors(
-    method: Callable[Concatenate["JobQueue", P], Awaitable[R]],
-) -> Callable[Concatenate["JobQueue", P], Awaitable[R]]:
+    method: Callable[Concatenate["JobQueue", P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate["JobQueue", P], Coroutine[Any, Any, R]]:
     @functools.wraps(method)
-    async def guarded(self: "JobQueue", *args: P.args, **kwargs: P.kwargs) -> R:
+    async def guarded(queue: "JobQueue", /, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return await method(self, *args, **kwargs)
+            return await method(queue, *args, **kwargs)
         except (ConnectionError, TimeoutError, OSError) as exc:
             raise QueueUnavailable(f"Redis is unavailable: {exc.__class__.__name__}") from exc
 
@@ -173,7 +173,7 @@ class JobQueue:
                 asyncio.CancelledError(), now, now, f"{job_id}:{job['f']}", self._queue,
                 job_id, serializer=serialize,
             )  # fmt: skip
-            pipe.multi()
+            pipe.multi()  # type: ignore[no-untyped-call]
             pipe.zrem(self._queue, job_id)
             pipe.delete(job_key, retry_key_prefix + job_id)
             pipe.zrem(abort_jobs_ss, job_id)

@@ -19,10 +19,11 @@ def cron_fields(expression: str) -> dict[str, Any]:
         if values == ["*"]:
             fields[name] = None
             continue
-        if not all(isinstance(v, int) for v in values):
+        numbers = [v for v in values if isinstance(v, int)]
+        if len(numbers) != len(values):
             raise ValueError(f"unsupported cron field {name}={values!r} in {expression!r}")
         if name == "weekday":  # cron: 0 or 7 = Sunday; arq (Python): 0 = Monday
-            fields[name] = {(v - 1) % 7 for v in values}
+            fields[name] = {(v - 1) % 7 for v in numbers}
         else:
-            fields[name] = set(values)
+            fields[name] = set(numbers)
     return fields

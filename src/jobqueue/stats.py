@@ -38,7 +38,9 @@ async def snapshot_queue(redis: ArqRedis, queue_name: str) -> QueueSnapshot:
         for job_id, _ in oldest_due:
             pipe.exists(in_progress_key_prefix + job_id.decode())
         running = await pipe.execute()
-    waiting_scores = [score for (_, score), busy in zip(oldest_due, running, strict=True) if not busy]
+    waiting_scores = [
+        score for (_, score), busy in zip(oldest_due, running, strict=True) if not busy
+    ]
     in_progress = sum(1 for busy in running if busy)
     return QueueSnapshot(
         queue=queue_name,
@@ -63,5 +65,5 @@ async def record_snapshot(redis: ArqRedis, snapshot: QueueSnapshot, keep: int) -
 
 async def read_history(redis: ArqRedis, queue_name: str, limit: int) -> list[QueueSnapshot]:
     """Newest first."""
-    raw = await redis.lrange(history_key(queue_name), 0, limit - 1)
+    raw: list[bytes] = await redis.lrange(history_key(queue_name), 0, limit - 1)  # type: ignore[misc]
     return [QueueSnapshot.model_validate_json(item) for item in raw]

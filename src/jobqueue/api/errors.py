@@ -16,15 +16,18 @@ log = structlog.get_logger("jobqueue.api")
 RETRY_AFTER_SECONDS = "5"
 
 
+Responses = dict[int | str, dict[str, Any]]
+
+
 def _description(text: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": text}
 
 
 # For OpenAPI: the error responses routes can return.
-NOT_FOUND = {404: _description("No such job, or its result has expired")}
-CONFLICT = {409: _description("Conflicts with the job's current state")}
-TOO_LARGE = {413: _description("The request body is over the configured limit")}
-UNAVAILABLE = {503: _description("Redis is unreachable; retry after `Retry-After` seconds")}
+NOT_FOUND: Responses = {404: _description("No such job, or its result has expired")}
+CONFLICT: Responses = {409: _description("Conflicts with the job's current state")}
+TOO_LARGE: Responses = {413: _description("The request body is over the configured limit")}
+UNAVAILABLE: Responses = {503: _description("Redis is unreachable; retry after `Retry-After`")}
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:

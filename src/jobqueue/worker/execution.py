@@ -85,7 +85,9 @@ async def execute(definition: JobDefinition, ctx: dict[str, Any], kwargs: dict[s
         except TimeoutError:
             if not deadline.expired():
                 raise
-            raise JobTimeout(f"the job ran longer than its {definition.timeout:g}s timeout") from None
+            raise JobTimeout(
+                f"the job ran longer than its {definition.timeout:g}s timeout"
+            ) from None
     except RetryableError as exc:
         if job_try >= definition.max_tries:
             _log_failure(exc, started)

@@ -41,10 +41,14 @@ def _validated_args(
     except ValidationError as exc:
         raise RequestValidationError(
             [
-                {"type": e["type"], "loc": ("body", "args", *e["loc"]), "msg": e["msg"],
-                 "input": e["input"]}
+                {
+                    "type": e["type"],
+                    "loc": ("body", "args", *e["loc"]),
+                    "msg": e["msg"],
+                    "input": e["input"],
+                }
                 for e in exc.errors(include_url=False)
-            ]  # fmt: skip
+            ]
         ) from None
     return definition, args.model_dump(mode="json")
 
@@ -54,7 +58,10 @@ def _validated_args(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobView,
     responses={
-        200: {"model": JobView, "description": "A job with this `job_id`, function and args exists"},
+        200: {
+            "model": JobView,
+            "description": "A job with this `job_id`, function and args exists",
+        },
         **CONFLICT,
         **TOO_LARGE,
         **UNAVAILABLE,

@@ -1,0 +1,304 @@
+"""Every job route's status codes and bodies, against fakeredis."""
+
+import asyncio
+import time
+from typing import Any
+
+import fakeredis
+import httpx
+import pytest
+from arq.connections import ArqRedis
+from arq.constants import abort_jobs_ss, in_progress_key_prefix, result_key_prefix
+from arq.jobs import serialize_result
+
+from jobqueue.serialization import serialize
+
+QUEUE = "arq:queue"
+
+
+async def enqueue(client: httpx.AsyncClient, **body: Any) -> httpx.Response:
+    return await client.post(
+        "/v1/jobs", json={"function": "echo", "args": {"message": "hi"}, **body}
+    )
+
+
+async def plant_result(redis: ArqRedis, job_id: str, *, success: bool, result: Any) -> None:
+    now = int(time.time() * 1000)
+    raw = serialize_result(
+        "echo", (), {"message": "hi"}, 2, now - 50, success, result, now - 20, now, "ref", QUEUE,
+        job_id, serializer=serialize,
+    )  # fmt: skip
+    assert raw is not None
+    await redis.set(result_key_prefix + job_id, raw)
+
+
+async def test_enqueue_returns_202_location_and_the_job_view(client: httpx.AsyncClient) -> None:
+    response = await enqueue(client)
+    assert response.status_code == 202
+    job = response.json()
+    assert response.headers["location"] == f"/v1/jobs/{job['job_id']}"
+    assert job["function"] == "echo"
+    assert job["args"] == {"message": "hi"}
+    assert job["status"] == "queued"
+    assert job["tries"] == 0
+    assert job["enqueue_time"] is not None
+    assert (job["result"], job["error"], job["start_time"]) == (None, None, None)
+
+
+async def test_same_job_id_function_and_args_returns_200_and_the_same_job(
+    client: httpx.AsyncClient, redis: ArqRedis
+) -> None:
+    first = await enqueue(client, job_id="order-42")
+    again = await enqueue(client, job_id="order-42")
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json() == first.json()
+    assert await redis.zcard(QUEUE) == 1
+
+
+async def test_same_job_id_is_idempotent_after_the_job_finished(
+    client: httpx.AsyncClient, redis: ArqRedis
+) -> None:
+    await plant_result(redis, "done-1", success=True, result={"message": "hi"})
+    response = await enqueue(client, job_id="done-1")
+    assert response.status_code == 200
+    assert response.json()["status"] == "succeeded"
+
+
+async def test_same_job_id_with_different_args_is_a_409(client: httpx.AsyncClient) -> None:
+    await enqueue(client, job_id="order-43")
+    response = await client.post(
+        "/v1/jobs", json={"function": "echo", "args": {"message": "bye"}, "job_id": "order-43"}
+    )
+    assert response.status_code == 409
+    assert "order-43" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"function": "nope"}, ["body", "function"]),
+        ({"function": "echo", "args": {}}, ["body", "args", "message"]),
+        ({"function": "echo", "args": {"message": "x", "extra": 1}}, ["body", "args", "extra"]),
+        ({"function": "sleep", "args": {"seconds": 3601}}, ["body", "args", "seconds"]),
+        (
+            {"function": "webhook", "args": {"url": "ftp://x", "payload": {}}},
+            ["body", "args", "url"],
+        ),
+        ({"function": "echo", "args": {"message": "x"}, "job_id": "-bad"}, ["body", "job_id"]),
+        ({"function": "echo", "args": {"message": "x"}, "job_id": "x" * 129}, ["body", "job_id"]),
+        ({"function": "echo", "args": {"message": "x"}, "defer_by": -1}, ["body", "defer_by"]),
+        (
+            {"function": "echo", "args": {"message": "x"}, "defer_until": "2030-01-01T00:00:00"},
+            ["body", "defer_until"],
+        ),
+        ({"function": "echo", "args": {"message": "x"}, "expires": 0}, ["body", "expires"]),
+        ({"function": "echo", "bogus": 1}, ["body", "bogus"]),
+        ({"args": {}}, ["body", "function"]),
+    ],
+)
+async def test_bad_input_is_a_422_naming_the_field(
+    client: httpx.AsyncClient, body: dict[str, Any], loc: list[str]
+) -> None:
+    response = await client.post("/v1/jobs", json=body)
+    assert response.status_code == 422
+    assert loc in [error["loc"] for error in response.json()["detail"]]
+
+
+async def test_unknown_function_error_lists_the_registered_ones(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/jobs", json={"function": "nope"})
+    assert "registered: echo, sleep, webhook" in response.json()["detail"][0]["msg"]
+
+
+async def test_both_deferrals_at_once_is_a_422(client: httpx.AsyncClient) -> None:
+    response = await enqueue(client, defer_by=5, defer_until="2030-01-01T00:00:00Z")
+    assert response.status_code == 422
+    assert "either defer_by or defer_until" in response.json()["detail"][0]["msg"]
+
+
+async def test_a_malformed_body_is_a_422(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/v1/jobs", content=b"{nope", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+
+
+async def test_webhook_to_a_private_literal_address_is_a_422(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/v1/jobs",
+        json={"function": "webhook", "args": {"url": "http://10.0.0.5/hook", "payload": {}}},
+    )
+    assert response.status_code == 422
+    assert "JOBQUEUE_WEBHOOK_ALLOWED_HOSTS" in response.json()["detail"][0]["msg"]
+
+
+async def test_webhook_to_an_allow_listed_address_is_accepted(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/v1/jobs",
+        json={"function": "webhook", "args": {"url": "http://127.0.0.1:9/", "payload": {"a": 1}}},
+    )
+    assert response.status_code == 202
+
+
+async def test_a_body_over_the_limit_is_a_413(client: httpx.AsyncClient) -> None:
+    response = await enqueue(client, args={"message": "x" * 20_000})
+    assert response.status_code == 413
+    assert "10000-byte limit" in response.json()["detail"]
+
+
+async def test_a_streamed_body_over_the_limit_is_a_413(client: httpx.AsyncClient) -> None:
+    async def chunks() -> Any:
+        for _ in range(30):
+            yield b"x" * 1000
+
+    response = await client.post("/v1/jobs", content=chunks())
+    assert response.status_code == 413
+
+
+async def test_defer_by_makes_the_job_deferred(client: httpx.AsyncClient) -> None:
+    job = (await enqueue(client, defer_by=60)).json()
+    assert job["status"] == "deferred"
+    assert job["scheduled_for"] > job["enqueue_time"]
+
+
+async def test_defer_until_sets_the_scheduled_time(client: httpx.AsyncClient) -> None:
+    job = (await enqueue(client, defer_until="2099-01-01T00:00:00+01:00")).json()
+    assert job["status"] == "deferred"
+    assert job["scheduled_for"] == "2098-12-31T23:00:00Z"
+
+
+async def test_get_unknown_job_returns_404(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/jobs/missing")
+    assert response.status_code == 404
+    assert "missing" in response.json()["detail"]
+
+
+async def test_get_shows_a_running_job_as_in_progress(
+    client: httpx.AsyncClient, redis: ArqRedis
+) -> None:
+    job_id = (await enqueue(client)).json()["job_id"]
+    await redis.set(in_progress_key_prefix + job_id, b"1")
+    await redis.set(f"arq:retry:{job_id}", 1)
+    job = (await client.get(f"/v1/jobs/{job_id}")).json()
+    assert (job["status"], job["tries"]) == ("in_progress", 1)
+
+
+async def test_get_splits_complete_into_succeeded_failed_and_aborted(
+    client: httpx.AsyncClient, redis: ArqRedis
+) -> None:
+    await plant_result(redis, "ok", success=True, result={"message": "hi"})
+    await plant_result(redis, "bad", success=False, result=ValueError("boom"))
+    await plant_result(redis, "stopped", success=False, result=asyncio.CancelledError())
+    ok = (await client.get("/v1/jobs/ok")).json()
+    bad = (await client.get("/v1/jobs/bad")).json()
+    stopped = (await client.get("/v1/jobs/stopped")).json()
+    assert (ok["status"], ok["result"], ok["error"], ok["tries"]) == (
+        "succeeded", {"message": "hi"}, None, 2,
+    )  # fmt: skip
+    assert ok["start_time"] is not None
+    assert ok["finish_time"] is not None
+    assert (bad["status"], bad["error"]) == ("failed", {"type": "ValueError", "message": "boom"})
+    assert stopped["status"] == "aborted"
+    assert stopped["error"]["type"] == "CancelledError"
+
+
+async def test_unreadable_job_data_is_reported_not_a_500(
+    client: httpx.AsyncClient, redis: ArqRedis
+) -> None:
+    await redis.set("arq:job:planted", b"\x80\x04\x95not json")
+    await redis.zadd(QUEUE, {"planted": time.time() * 1000 + 60_000})
+    await redis.set(result_key_prefix + "planted-result", b"\x80\x04K\x01.")
+    job = (await client.get("/v1/jobs/planted")).json()
+    assert job["status"] == "deferred"
+    assert job["error"]["type"] == "DeserializationError"
+    result = await client.get("/v1/jobs/planted-result")
+    assert result.status_code == 200
+    assert result.json()["status"] == "failed"
+
+
+async def test_result_without_waiting_returns_202_while_not_finished(
+    client: httpx.AsyncClient,
+) -> None:
+    job_id = (await enqueue(client)).json()["job_id"]
+    response = await client.get(f"/v1/jobs/{job_id}/result")
+    assert response.status_code == 202
+    assert response.json()["status"] == "queued"
+
+
+async def test_result_waits_until_the_job_finishes(
+    client: httpx.AsyncClient, redis: ArqRedis
+) -> None:
+    async def finish_soon() -> None:
+        await asyncio.sleep(0.2)
+        await plant_result(redis, "soon", success=True, result={"message": "hi"})
+
+    await enqueue(client, job_id="soon")
+    finisher = asyncio.create_task(finish_soon())
+    response = await client.get("/v1/jobs/soon/result", params={"timeout": 5})
+    await finisher
+    assert response.status_code == 200
+    assert response.json()["status"] == "succeeded"
+
+
+async def test_result_of_an_unknown_job_is_a_404(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/v1/jobs/nope/result")).status_code == 404
+
+
+@pytest.mark.parametrize("timeout", ["-1", "61", "soon"])
+async def test_result_timeout_out_of_range_is_a_422(
+    client: httpx.AsyncClient, timeout: str
+) -> None:
+    response = await client.get("/v1/jobs/x/result", params={"timeout": timeout})
+    assert response.status_code == 422
+
+
+async def test_abort_of_a_queued_job_finishes_it_as_aborted_at_once(
+    client: httpx.AsyncClient, redis: ArqRedis
+) -> None:
+    job_id = (await enqueue(client, defer_by=60)).json()["job_id"]
+    response = await client.delete(f"/v1/jobs/{job_id}")
+    assert response.status_code == 202
+    job = response.json()
+    assert (job["status"], job["tries"], job["start_time"]) == ("aborted", 0, None)
+    assert await redis.zscore(QUEUE, job_id) is None
+    assert await redis.exists(f"arq:job:{job_id}") == 0
+
+
+async def test_abort_of_a_running_job_asks_the_worker_to_cancel_it(
+    client: httpx.AsyncClient, redis: ArqRedis
+) -> None:
+    job_id = (await enqueue(client)).json()["job_id"]
+    await redis.set(in_progress_key_prefix + job_id, b"1")
+    response = await client.delete(f"/v1/jobs/{job_id}")
+    assert response.status_code == 202
+    assert response.json()["status"] == "in_progress"
+    assert await redis.zscore(abort_jobs_ss, job_id) is not None
+
+
+async def test_abort_of_a_finished_job_is_a_409(client: httpx.AsyncClient, redis: ArqRedis) -> None:
+    await plant_result(redis, "finished", success=True, result={"message": "hi"})
+    response = await client.delete("/v1/jobs/finished")
+    assert response.status_code == 409
+    assert "succeeded" in response.json()["detail"]
+
+
+async def test_abort_of_an_unknown_job_is_a_404(client: httpx.AsyncClient) -> None:
+    assert (await client.delete("/v1/jobs/nope")).status_code == 404
+
+
+async def test_redis_down_is_a_503_with_retry_after_and_no_traceback(
+    client: httpx.AsyncClient, fake_server: fakeredis.FakeServer
+) -> None:
+    fake_server.connected = False
+    for response in [
+        await enqueue(client),
+        await client.get("/v1/jobs/x"),
+        await client.get("/v1/jobs/x/result"),
+        await client.delete("/v1/jobs/x"),
+        await client.get("/readyz"),
+    ]:
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "5"
+        assert response.json()["detail"].startswith("Redis is unavailable")
+        assert "Traceback" not in response.text
+    fake_server.connected = True
+    assert (await enqueue(client)).status_code == 202

@@ -1,0 +1,35 @@
+import pytest
+from pydantic import ValidationError
+
+from jobqueue.settings import Settings
+
+
+def test_defaults_match_the_documented_ones() -> None:
+    settings = Settings()
+    assert settings.redis_url == "redis://localhost:6379/0"
+    assert settings.max_body_bytes == 1024 * 1024
+    assert settings.webhook_allowed_hosts == frozenset()
+
+
+def test_reads_prefixed_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOBQUEUE_REDIS_URL", "redis://elsewhere:6390/2")
+    monkeypatch.setenv("JOBQUEUE_RETRY_BASE_DELAY", "0.25")
+    settings = Settings()
+    assert settings.redis_url == "redis://elsewhere:6390/2"
+    assert settings.retry_base_delay == 0.25
+
+
+def test_allowed_hosts_are_comma_separated_and_lowercased(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOBQUEUE_WEBHOOK_ALLOWED_HOSTS", " Hooks.Internal ,127.0.0.1,,")
+    assert Settings().webhook_allowed_hosts == frozenset({"hooks.internal", "127.0.0.1"})
+
+
+def test_rejects_an_invalid_cron_schedule() -> None:
+    with pytest.raises(ValidationError, match="stats_schedule"):
+        Settings(stats_schedule="every minute")
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings()
+    with pytest.raises(ValidationError):
+        settings.queue_name = "other"  # type: ignore[misc]
