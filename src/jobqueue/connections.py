@@ -5,6 +5,7 @@ once. The worker instead rides out an outage: arq's poll loop dies on the first 
 its pool retries (with capped backoff) until Redis is back, and the worker carries on unrestarted.
 """
 
+import structlog
 from arq.connections import ArqRedis
 from redis.asyncio import ConnectionPool
 from redis.asyncio.retry import Retry
@@ -17,11 +18,23 @@ from jobqueue.settings import Settings
 # OSError: a refused connect surfaces as a bare OSError inside redis-py's connect retry loop.
 _RETRYABLE: list[type[Exception]] = [ConnectionError, TimeoutError, OSError]
 
+log = structlog.get_logger("jobqueue.redis")
+
+
+class _LoggedBackoff(ExponentialBackoff):
+    """redis-py retries silently; say so (on the first failure, then every tenth)."""
+
+    def compute(self, failures: int) -> float:
+        delay: float = super().compute(failures)
+        if failures == 1 or failures % 10 == 0:
+            log.warning("redis.retrying", attempt=failures, retry_in_s=round(delay, 3))
+        return delay
+
 
 def create_redis(settings: Settings, *, ride_out_outages: bool = False) -> ArqRedis:
     """A lazily-connecting pool: nothing touches the network until the first command."""
     retry = (
-        Retry(ExponentialBackoff(cap=5.0, base=0.1), retries=-1)
+        Retry(_LoggedBackoff(cap=5.0, base=0.1), retries=-1)
         if ride_out_outages
         else Retry(ExponentialBackoff(cap=0.5, base=0.1), retries=1)
     )

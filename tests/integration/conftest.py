@@ -9,9 +9,14 @@ import httpx
 import pytest
 import redis
 
-from tests.integration.processes import RedisServer, ServiceProcess, service_env, start_api, start_worker
+from tests.integration.processes import (
+    RedisServer,
+    ServiceProcess,
+    service_env,
+    start_api,
+    start_worker,
+)
 from tests.integration.webhook_target import WebhookTarget
-
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -49,7 +54,7 @@ async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def redis_client(stack: Stack) -> "redis.Redis[bytes]":
+def redis_client(stack: Stack) -> redis.Redis:
     return stack.redis.client()
 
 

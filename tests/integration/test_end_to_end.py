@@ -68,14 +68,22 @@ async def test_a_job_logs_start_and_end_tied_to_its_request(
         lines = [json.loads(line) for line in stack.worker.log_text().splitlines() if "{" in line]
         return [line for line in lines if line.get("job_id") == job_id]
 
-    lines = wait_until(lambda: [x for x in job_lines() if x["event"] == "job.succeeded"] and job_lines())
+    lines = wait_until(
+        lambda: [x for x in job_lines() if x["event"] == "job.succeeded"] and job_lines()
+    )
     events = {line["event"]: line for line in lines}
     assert {"job.started", "job.succeeded"} <= set(events)
     finished = events["job.succeeded"]
     assert finished["request_id"] == request_id
-    assert (finished["function"], finished["job_try"], finished["outcome"]) == ("echo", 1, "succeeded")
+    assert (finished["function"], finished["job_try"], finished["outcome"]) == (
+        "echo",
+        1,
+        "succeeded",
+    )
     assert finished["duration_ms"] >= 0
-    api_lines = [json.loads(line) for line in stack.api.log_text().splitlines() if request_id in line]
+    api_lines = [
+        json.loads(line) for line in stack.api.log_text().splitlines() if request_id in line
+    ]
     assert any(line["event"] == "http.request" and line["status"] == 202 for line in api_lines)
 
 
@@ -155,7 +163,7 @@ async def test_abort_of_a_running_job(api: httpx.AsyncClient) -> None:
 
 
 async def test_abort_of_a_deferred_job_means_it_never_runs(
-    api: httpx.AsyncClient, redis_client: "redis.Redis[bytes]"
+    api: httpx.AsyncClient, redis_client: redis.Redis
 ) -> None:
     job = await enqueue(api, "echo", args={"message": "never"}, defer_by=1)
     response = await api.delete(f"/v1/jobs/{job['job_id']}")

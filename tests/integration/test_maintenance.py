@@ -1,0 +1,87 @@
+"""The cron maintenance jobs, scheduled every second in the test stack, doing their work."""
+
+import json
+import time
+import uuid
+from datetime import datetime
+from typing import Any, cast
+
+import httpx
+import redis
+
+from tests.integration.conftest import Stack
+from tests.integration.processes import wait_until
+from tests.integration.test_end_to_end import enqueue
+
+HISTORY_KEY = "jobqueue:stats:arq:queue"
+
+
+def history(client: redis.Redis) -> list[dict[str, Any]]:
+    """The recorded queue snapshots, newest first."""
+    raw = cast(list[bytes], client.lrange(HISTORY_KEY, 0, -1))
+    return [json.loads(item) for item in raw]
+
+
+def test_queue_stats_snapshots_are_recorded_as_a_bounded_series(
+    redis_client: redis.Redis,
+) -> None:
+    start = len(history(redis_client))
+    wait_until(lambda: len(history(redis_client)) >= start + 2, what="two new snapshots")
+    newest = history(redis_client)[0]
+    assert set(newest) == {
+        "queue", "taken_at", "queued", "deferred", "in_progress", "oldest_waiting_age_s",
+    }  # fmt: skip
+    assert newest["queue"] == "arq:queue"
+
+
+async def test_queue_stats_counts_deferred_jobs(
+    api: httpx.AsyncClient, redis_client: redis.Redis
+) -> None:
+    job = await enqueue(api, "echo", args={"message": "x"}, defer_by=3600)
+    enqueued = datetime.fromisoformat(job["enqueue_time"])
+
+    def snapshot_after_enqueue() -> dict[str, object] | None:
+        newest = history(redis_client)[0]
+        return newest if datetime.fromisoformat(newest["taken_at"]) > enqueued else None
+
+    snapshot = wait_until(snapshot_after_enqueue, what="a snapshot after the enqueue")
+    assert isinstance(snapshot["deferred"], int)
+    assert snapshot["deferred"] >= 1
+    await api.delete(f"/v1/jobs/{job['job_id']}")
+
+
+async def test_sweep_removes_arq_leftovers_and_keeps_live_jobs(
+    api: httpx.AsyncClient, redis_client: redis.Redis
+) -> None:
+    now_ms = time.time() * 1000
+    ghost = f"ghost-{uuid.uuid4().hex[:8]}"  # abort requested for a job that no longer exists
+    expired = f"expired-{uuid.uuid4().hex[:8]}"  # queue entry whose job data expired
+    redis_client.zadd("arq:abort", {ghost: now_ms - 120_000})
+    redis_client.zadd("arq:queue", {expired: now_ms + 3_600_000})
+    live = await enqueue(api, "echo", args={"message": "keep"}, defer_by=3600)
+    redis_client.zadd("arq:abort", {live["job_id"]: now_ms - 120_000})
+
+    wait_until(
+        lambda: (
+            redis_client.zscore("arq:abort", ghost) is None
+            and redis_client.zscore("arq:queue", expired) is None
+        ),
+        what="the sweep to remove both leftovers",
+    )
+    assert redis_client.zscore("arq:queue", live["job_id"]) is not None
+    assert redis_client.zscore("arq:abort", live["job_id"]) is not None
+    assert (await api.get(f"/v1/jobs/{live['job_id']}")).json()["status"] == "deferred"
+    redis_client.zrem("arq:abort", live["job_id"])
+    await api.delete(f"/v1/jobs/{live['job_id']}")
+
+
+def test_sweep_logs_a_structured_summary(stack: Stack) -> None:
+    lines = wait_until(
+        lambda: [
+            json.loads(line)
+            for line in stack.worker.log_text().splitlines()
+            if '"maintenance.sweep"' in line
+        ],
+        what="a sweep summary line",
+    )
+    assert {"stale_aborts_removed", "expired_entries_removed"} <= set(lines[-1])

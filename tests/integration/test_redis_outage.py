@@ -1,0 +1,72 @@
+"""Redis goes away and comes back: the API answers 503 meanwhile, then both processes heal
+without a restart, and no acknowledged job is lost. Uses its own Redis, worker and API."""
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.conftest import Stack
+from tests.integration.processes import (
+    RedisServer,
+    service_env,
+    start_api,
+    start_worker,
+    wait_until,
+)
+
+
+@pytest.fixture
+def fragile_stack(tmp_path: Path) -> Iterator[Stack]:
+    server = RedisServer(tmp_path / "redis", persistent=True)
+    server.start()
+    env = service_env(server.url)
+    worker = start_worker(env, tmp_path, name="outage-worker")
+    api, url = start_api(env, tmp_path, name="outage-api")
+    yield Stack(server, worker, api, url)
+    api.stop()
+    worker.stop()
+    server.stop()
+
+
+def test_redis_outage_gives_503_then_the_service_recovers(fragile_stack: Stack) -> None:
+    api = httpx.Client(base_url=fragile_stack.api_url, timeout=30)
+    acknowledged = api.post(
+        "/v1/jobs", json={"function": "echo", "args": {"message": "survives"}, "defer_by": 2}
+    )
+    assert acknowledged.status_code == 202
+    job_id = acknowledged.json()["job_id"]
+
+    fragile_stack.redis.stop()
+    for method, path, body in [
+        ("POST", "/v1/jobs", {"function": "echo", "args": {"message": "x"}}),
+        ("GET", f"/v1/jobs/{job_id}", None),
+        ("GET", f"/v1/jobs/{job_id}/result?timeout=1", None),
+        ("DELETE", "/v1/jobs/anything", None),
+        ("GET", "/readyz", None),
+    ]:
+        started = time.monotonic()
+        response = api.request(method, path, json=body)
+        assert time.monotonic() - started < 5, f"{method} {path} took too long"
+        assert response.status_code == 503, (method, path, response.text)
+        assert response.json()["detail"].startswith("Redis is unavailable")
+        assert response.headers["retry-after"]
+    assert api.get("/healthz").status_code == 200  # alive, just not ready
+
+    time.sleep(1)  # let the worker hit the outage too
+    fragile_stack.redis.start()  # same port, same append-only file
+
+    wait_until(lambda: api.get("/readyz").status_code == 200, what="the API to see Redis again")
+    fresh = api.post("/v1/jobs", json={"function": "echo", "args": {"message": "after"}})
+    assert fresh.status_code == 202
+    fresh_done = api.get(f"/v1/jobs/{fresh.json()['job_id']}/result", params={"timeout": 20})
+    assert (fresh_done.status_code, fresh_done.json()["status"]) == (200, "succeeded")
+    survivor = api.get(f"/v1/jobs/{job_id}/result", params={"timeout": 20})
+    assert (survivor.status_code, survivor.json()["result"]) == (200, {"message": "survives"})
+
+    assert fragile_stack.worker.is_running()
+    assert fragile_stack.api.is_running()
+    assert "Traceback" not in fragile_stack.api.log_text()
+    assert '"redis.retrying"' in fragile_stack.worker.log_text()
