@@ -1,0 +1,39 @@
+# One entry point for people and CI. `make help` lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+CHECKED := src tests scripts worker_settings.py
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint format clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(BIN)/.installed ## Create .venv and install the service with its dev tools
+
+run: install ## Run API + worker (+ a private redis-server unless JOBQUEUE_REDIS_URL is set)
+	$(BIN)/python scripts/run_local.py --port $(PORT)
+
+test: install lint ## Lint, type-check, then every test (needs redis-server on PATH)
+	$(BIN)/pytest
+
+lint: install ## ruff (lint + format check) and mypy --strict
+	$(BIN)/ruff check $(CHECKED)
+	$(BIN)/ruff format --check $(CHECKED)
+	$(BIN)/mypy
+
+format: install ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix $(CHECKED)
+	$(BIN)/ruff format $(CHECKED)
+
+clean: ## Remove the venv, caches and local run data
+	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache
+	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -1,0 +1,92 @@
+"""compose.yaml, the Dockerfile and the README agree with each other and with the code."""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from jobqueue.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+API_COMMAND = "uvicorn jobqueue.main:app"
+WORKER_COMMAND = "arq worker_settings.WorkerSettings"
+
+
+@pytest.fixture(scope="module")
+def services() -> dict[str, Any]:
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    found: dict[str, Any] = compose["services"]
+    return found
+
+
+def command(service: dict[str, Any]) -> str:
+    return " ".join(service["command"])
+
+
+def test_compose_runs_redis_api_and_worker(services: dict[str, Any]) -> None:
+    assert set(services) == {"redis", "api", "worker"}
+
+
+def test_api_and_worker_share_one_image_built_from_the_dockerfile(
+    services: dict[str, Any],
+) -> None:
+    assert services["api"]["image"] == services["worker"]["image"]
+    assert services["api"]["build"] == services["worker"]["build"] == "."
+    assert (ROOT / "Dockerfile").exists()
+
+
+def test_commands_match_the_readme(services: dict[str, Any]) -> None:
+    assert command(services["api"]).startswith(API_COMMAND)
+    assert command(services["worker"]) == WORKER_COMMAND
+    assert API_COMMAND in README
+    assert WORKER_COMMAND in README
+    assert "docker compose up" in README
+    assert "make run" in README
+    assert "make test" in README
+
+
+def test_redis_keeps_jobs_and_never_evicts_them(services: dict[str, Any]) -> None:
+    redis_command = command(services["redis"])
+    assert "--appendonly yes" in redis_command
+    assert "--maxmemory-policy noeviction" in redis_command
+
+
+def test_every_service_has_a_healthcheck(services: dict[str, Any]) -> None:
+    assert "ping" in services["redis"]["healthcheck"]["test"]
+    assert "/healthz" in " ".join(services["api"]["healthcheck"]["test"])
+    assert services["worker"]["healthcheck"]["test"][1:] == [
+        "arq", "--check", "worker_settings.WorkerSettings",
+    ]  # fmt: skip
+    interval = int(services["worker"]["environment"]["JOBQUEUE_WORKER_HEALTH_CHECK_INTERVAL"])
+    assert interval < int(services["worker"]["healthcheck"]["interval"].rstrip("s"))
+
+
+def test_api_and_worker_are_wired_to_the_redis_service(services: dict[str, Any]) -> None:
+    for name in ("api", "worker"):
+        env = services[name]["environment"]
+        assert env["JOBQUEUE_REDIS_URL"] == "redis://redis:6379/0"
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_the_readme_configuration_table_lists_every_setting_with_its_default() -> None:
+    rows = dict(re.findall(r"^\| `(JOBQUEUE_[A-Z_]+)` \| ([^|]+) \|", README, flags=re.M))
+    for name, field in Settings.model_fields.items():
+        variable = f"JOBQUEUE_{name.upper()}"
+        assert variable in rows, f"{variable} is missing from the README's configuration table"
+        documented = rows[variable].strip().strip("`")
+        default = field.default
+        if isinstance(default, frozenset):
+            assert not default
+            assert documented == "*(empty)*"
+        else:
+            assert documented == str(default), f"{variable}: README says {documented!r}"
+    assert len(rows) == len(Settings.model_fields)
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test$", ci, flags=re.M)
+    assert "apt-get install" in ci
