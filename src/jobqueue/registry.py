@@ -22,6 +22,9 @@ from pydantic import BaseModel
 
 from jobqueue.settings import Settings
 
+# arq's `enqueue_job(function, *args, **kwargs)` takes the job's args as keyword arguments.
+RESERVED_ARG_NAMES = frozenset({"function"})
+
 # Key under which validators find the `Settings` in pydantic's validation context.
 SETTINGS_CONTEXT_KEY = "settings"
 
@@ -78,6 +81,9 @@ def job(
         args_model = hints.get(params[1])
         if not (inspect.isclass(args_model) and issubclass(args_model, BaseModel)):
             raise TypeError(f"{func.__qualname__}: annotate `{params[1]}` with a pydantic model")
+        clashing = RESERVED_ARG_NAMES & set(args_model.model_fields)
+        if clashing:
+            raise TypeError(f"{func.__qualname__}: args may not be named {sorted(clashing)}")
         result_model = hints.get("return")
         if result_model is type(None):
             result_model = None

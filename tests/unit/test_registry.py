@@ -46,6 +46,17 @@ def test_args_must_be_a_pydantic_model() -> None:
             return None
 
 
+def test_an_arg_named_like_arqs_enqueue_parameter_is_refused() -> None:
+    class Clashing(BaseModel):
+        function: str
+
+    with pytest.raises(TypeError, match="function"):
+
+        @job(timeout=1)
+        async def clash(ctx: JobContext, args: Clashing) -> None:
+            return None
+
+
 def test_jobs_must_be_async() -> None:
     with pytest.raises(TypeError, match="async"):
         job(timeout=1)(lambda ctx, args: None)  # type: ignore[arg-type,return-value]
