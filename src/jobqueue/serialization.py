@@ -1,8 +1,8 @@
 """The one JSON codec for job and result payloads, shared by the API pool and the worker.
 
-arq pickles by default; we never do. Exceptions are stored as `{"type", "message"}` so failures,
+arq defaults to pickling; we never do. Exceptions are stored as `{"type", "message"}` so failures,
 timeouts and aborts stay readable without a traceback in Redis. Anything that is not a JSON object
-(a planted pickle, say) fails to decode, and arq then fails that job instead of running it.
+(planted pickled bytes, say) fails to decode, and arq then fails that job instead of running it.
 """
 
 import asyncio
