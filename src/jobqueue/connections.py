@@ -6,7 +6,6 @@ its pool retries (with capped backoff) until Redis is back, and the worker carri
 """
 
 import structlog
-from arq.connections import ArqRedis
 from redis.asyncio import ConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -14,6 +13,7 @@ from redis.exceptions import ConnectionError, TimeoutError
 
 from jobqueue.serialization import deserialize, serialize
 from jobqueue.settings import Settings
+from jobqueue.tracking import JobTracker, TrackedRedis
 
 # OSError: a refused connect surfaces as a bare OSError inside redis-py's connect retry loop.
 _RETRYABLE: list[type[Exception]] = [ConnectionError, TimeoutError, OSError]
@@ -31,7 +31,7 @@ class _LoggedBackoff(ExponentialBackoff):
         return delay
 
 
-def create_redis(settings: Settings, *, ride_out_outages: bool = False) -> ArqRedis:
+def create_redis(settings: Settings, *, ride_out_outages: bool = False) -> TrackedRedis:
     """A lazily-connecting pool: nothing touches the network until the first command."""
     retry = (
         Retry(_LoggedBackoff(cap=5.0, base=0.1), retries=-1)
@@ -46,8 +46,9 @@ def create_redis(settings: Settings, *, ride_out_outages: bool = False) -> ArqRe
         retry=retry,
         retry_on_error=_RETRYABLE,
     )
-    return ArqRedis(
+    return TrackedRedis(
         pool,
+        tracker=JobTracker(settings),
         job_serializer=serialize,
         job_deserializer=deserialize,
         default_queue_name=settings.queue_name,

@@ -1,7 +1,7 @@
-"""`JobQueue`: the facade over arq's Redis keys. The only code that reads or writes them.
+"""`JobQueue`: the facade over Redis. Routes call it; it is the only code reading arq's job keys.
 
-It maps arq's `deferred/queued/in_progress/complete/not_found` (plus the stored outcome) to the
-public `JobStatus`, and raises domain errors: `JobNotFound`, `JobConflict`, `QueueUnavailable`.
+It maps arq's states and the service's history to the public `JobStatus`, and raises domain
+errors: `JobNotFound`, `JobConflict`, `QueueUnavailable`.
 """
 
 import asyncio
@@ -9,10 +9,9 @@ import functools
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from arq.connections import ArqRedis
 from arq.constants import (
     abort_jobs_ss,
     in_progress_key_prefix,
@@ -23,19 +22,23 @@ from arq.constants import (
 from arq.jobs import serialize_result
 from redis.exceptions import ConnectionError, TimeoutError, WatchError
 
+from jobqueue import keys
 from jobqueue.errors import JobConflict, JobNotFound, QueueUnavailable
-from jobqueue.serialization import ABORTED_ERROR_TYPE, deserialize, serialize
+from jobqueue.events import latest_event_id, read_events
+from jobqueue.index import Page, read_page
+from jobqueue.records import WAITING, ms_to_datetime, now_ms, public_status
+from jobqueue.serialization import deserialize, serialize
 from jobqueue.settings import Settings
-from jobqueue.views import JobError, JobStatus, JobView
-
-# Reserved keyword argument carrying the enqueuing request's id to the worker's logs. Pydantic
-# field names cannot start with "_", so it can never clash with a job's own arguments.
-REQUEST_ID_ARG = "_request_id"
-UNKNOWN_FUNCTION = "<unknown>"
-WAIT_POLL_SECONDS = 0.05
+from jobqueue.snapshots import read_job
+from jobqueue.tracking import REQUEST_ID_ARG, EnqueueOutcome, TrackedRedis
+from jobqueue.views import JobStatus, JobView
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+# Longest single blocking read: must stay under the API pool's socket timeout.
+BLOCK_MS = 1000
+RETRYABLE_STATUSES = (JobStatus.failed, JobStatus.aborted)
 
 
 def _unavailable_on_redis_errors(
@@ -60,24 +63,14 @@ class EnqueueOptions:
     request_id: str | None = None
 
 
-def _ms_to_datetime(ms: int | None) -> datetime | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _public_args(kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in kwargs.items() if k != REQUEST_ID_ARG}
-
-
-def _unreadable(what: str) -> JobError:
-    return JobError(type="DeserializationError", message=f"{what} is not valid JSON")
+@dataclass(frozen=True)
+class BulkRetry:
+    retried: list[str]
+    already_retried: int
 
 
 class JobQueue:
-    def __init__(self, redis: ArqRedis, settings: Settings) -> None:
+    def __init__(self, redis: TrackedRedis, settings: Settings) -> None:
         self._redis = redis
         self._settings = settings
         self._queue = settings.queue_name
@@ -99,26 +92,22 @@ class JobQueue:
         if options.request_id:
             kwargs[REQUEST_ID_ARG] = options.request_id
         for _ in range(2):  # a second pass only if the existing job vanished meanwhile
-            job = await self._redis.enqueue_job(
+            outcome = await self._redis.enqueue_tracked(
                 function,
-                _job_id=options.job_id,
-                _defer_by=options.defer_by,
-                _defer_until=options.defer_until,
-                _expires=options.expires,
-                **kwargs,
+                kwargs,
+                job_id=options.job_id,
+                defer_by=options.defer_by,
+                defer_until=options.defer_until,
+                expires=options.expires,
             )
-            if job is not None:
-                view = await self._fetch(job.job_id)
-                if view is not None:
-                    return view, True
-                raise JobNotFound(f"job {job.job_id!r} vanished right after it was enqueued")
-            assert options.job_id is not None  # arq only refuses a job with a given id
-            existing = await self._fetch(options.job_id)
+            if outcome.created:
+                return _new_view(outcome, function, args), True
+            existing = await read_job(self._redis, self._queue, outcome.job_id)
             if existing is None:
                 continue
             if existing.function != function or existing.args != args:
                 raise JobConflict(
-                    f"job_id {options.job_id!r} is already used by a job with a different "
+                    f"job_id {outcome.job_id!r} is already used by a job with a different "
                     "function or args"
                 )
             return existing, False
@@ -126,20 +115,27 @@ class JobQueue:
 
     @_unavailable_on_redis_errors
     async def get(self, job_id: str) -> JobView:
-        view = await self._fetch(job_id)
+        view = await read_job(self._redis, self._queue, job_id)
         if view is None:
-            raise JobNotFound(f"job {job_id!r} not found (unknown, or its result has expired)")
+            raise JobNotFound(f"job {job_id!r} not found (unknown, or its history has expired)")
         return view
 
+    @_unavailable_on_redis_errors
     async def wait(self, job_id: str, timeout: float) -> JobView:
-        """The job's view once terminal, or its current view after `timeout` seconds."""
+        """The job's view once terminal, or its current view after `timeout` seconds.
+
+        Sleeps on the job's event stream, so it wakes as soon as the job ends.
+        """
         deadline = time.monotonic() + timeout
+        stream = keys.job_events(job_id)
         while True:
+            last_id = await latest_event_id(self._redis, stream)
             view = await self.get(job_id)
             remaining = deadline - time.monotonic()
             if view.status.is_terminal or remaining <= 0:
                 return view
-            await asyncio.sleep(min(WAIT_POLL_SECONDS, remaining))
+            block_ms = max(1, min(BLOCK_MS, int(remaining * 1000)))
+            await read_events(self._redis, stream, last_id, block_ms=block_ms, count=1)
 
     @_unavailable_on_redis_errors
     async def abort(self, job_id: str) -> JobView:
@@ -152,7 +148,7 @@ class JobQueue:
         if view.status.is_terminal:
             raise JobConflict(f"job {job_id!r} has already finished ({view.status})")
         if view.status == JobStatus.in_progress or not await self._abort_before_start(job_id):
-            await self._redis.zadd(abort_jobs_ss, {job_id: _now_ms()})
+            await self._redis.zadd(abort_jobs_ss, {job_id: now_ms()})
         return await self.get(job_id)
 
     async def _abort_before_start(self, job_id: str) -> bool:
@@ -167,16 +163,16 @@ class JobQueue:
                 job = deserialize(raw)
             except ValueError:
                 return False  # unreadable: the worker fails it without running it
-            now = _now_ms()
+            now = now_ms()
             result = serialize_result(
-                job["f"], job["a"], job["k"], job.get("t") or 0, job["et"], False,
-                asyncio.CancelledError(), now, now, f"{job_id}:{job['f']}", self._queue,
-                job_id, serializer=serialize,
+                job["f"], job["a"], job["k"], 0, job["et"], False, asyncio.CancelledError(),
+                now, now, f"{job_id}:{job['f']}", self._queue, job_id, serializer=serialize,
             )  # fmt: skip
             pipe.multi()  # type: ignore[no-untyped-call]
             pipe.zrem(self._queue, job_id)
             pipe.delete(job_key, retry_key_prefix + job_id)
             pipe.zrem(abort_jobs_ss, job_id)
+            # The pipeline records the `aborted` transition along with this result.
             pipe.set(result_key_prefix + job_id, result or b"", px=self._settings.result_ttl * 1000)
             try:
                 await pipe.execute()
@@ -184,79 +180,71 @@ class JobQueue:
                 return False  # a worker took it meanwhile
         return True
 
-    async def _fetch(self, job_id: str) -> JobView | None:
-        """Read everything arq keeps about a job in one round trip."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.get(result_key_prefix + job_id)
-            pipe.get(job_key_prefix + job_id)
-            pipe.zscore(self._queue, job_id)
-            pipe.exists(in_progress_key_prefix + job_id)
-            pipe.get(retry_key_prefix + job_id)
-            raw_result, raw_job, score, in_progress, tries = await pipe.execute()
-        if raw_result is not None:
-            return self._finished_view(job_id, raw_result)
-        if raw_job is None and score is None:
-            return None
-        if in_progress:
-            status = JobStatus.in_progress
-        elif score is not None and score > _now_ms():
-            status = JobStatus.deferred
-        else:
-            status = JobStatus.queued
-        view = JobView(
-            job_id=job_id,
-            function=UNKNOWN_FUNCTION,
-            args={},
-            status=status,
-            tries=int(tries or 0),
-            enqueue_time=None,
-            scheduled_for=_ms_to_datetime(None if score is None else int(score)),
-            start_time=None,
-            finish_time=None,
-        )
-        try:
-            job = deserialize(raw_job) if raw_job is not None else None
-        except ValueError:
-            view.error = _unreadable("the job's data")
-            return view
-        if job is not None:
-            view.function = job["f"]
-            view.args = _public_args(job["k"])
-            view.enqueue_time = _ms_to_datetime(job["et"])
-        return view
+    @_unavailable_on_redis_errors
+    async def retry(self, job_id: str) -> tuple[JobView, bool]:
+        """Run a failed or aborted job again under a new id; returns the new job's view and
+        whether it is new (a job is re-run once: asking again returns the same re-run)."""
+        view = await self.get(job_id)
+        if view.status not in RETRYABLE_STATUSES:
+            raise JobConflict(f"job {job_id!r} is {view.status}; only failed or aborted jobs retry")
+        outcome = await self._redis.enqueue_tracked(view.function, view.args, retry_of=job_id)
+        if outcome.already_retried_as is not None:
+            return await self.get(outcome.already_retried_as), False
+        new = _new_view(outcome, view.function, view.args)
+        new.retry_of = job_id
+        return new, True
 
-    def _finished_view(self, job_id: str, raw_result: bytes) -> JobView:
-        try:
-            data = deserialize(raw_result)
-        except ValueError:
-            return JobView(
-                job_id=job_id, function=UNKNOWN_FUNCTION, args={}, status=JobStatus.failed,
-                tries=0, enqueue_time=None, scheduled_for=None, start_time=None,
-                finish_time=None, error=_unreadable("the job's result"),
-            )  # fmt: skip
-        outcome = data["r"]
-        error: JobError | None = None
-        if data["s"]:
-            status = JobStatus.succeeded
-        else:
-            error = (
-                JobError.model_validate(outcome)
-                if isinstance(outcome, dict)
-                else JobError(type="JobExecutionFailed", message=str(outcome))
+    @_unavailable_on_redis_errors
+    async def retry_many(
+        self, *, status: JobStatus, function: str | None, since: datetime | None, limit: int
+    ) -> BulkRetry:
+        """Re-run up to `limit` jobs with `status` (newest first), enqueued since `since`."""
+        retried: list[str] = []
+        already = 0
+        cursor: str | None = None
+        while len(retried) < limit:
+            page = await read_page(
+                self._redis, status=status, function=function, limit=100, cursor=cursor
             )
-            aborted = error.type == ABORTED_ERROR_TYPE
-            status = JobStatus.aborted if aborted else JobStatus.failed
-        return JobView(
-            job_id=job_id,
-            function=data["f"],
-            args=_public_args(data["k"]),
-            status=status,
-            tries=data["t"],
-            enqueue_time=_ms_to_datetime(data["et"]),
-            scheduled_for=None,
-            # A job aborted before it started has no real start time.
-            start_time=_ms_to_datetime(data["st"]) if data["t"] else None,
-            finish_time=_ms_to_datetime(data["ft"]),
-            result=outcome if data["s"] else None,
-            error=error,
+            for job in page.jobs:
+                if since is not None and job.enqueue_time and job.enqueue_time < since:
+                    return BulkRetry(retried, already)
+                if job.retried_as:
+                    already += 1
+                    continue
+                outcome = await self._redis.enqueue_tracked(
+                    job.function, job.args, retry_of=job.job_id
+                )
+                if outcome.already_retried_as is not None:
+                    already += 1
+                else:
+                    retried.append(outcome.job_id)
+                if len(retried) >= limit:
+                    break
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        return BulkRetry(retried, already)
+
+    @_unavailable_on_redis_errors
+    async def list_jobs(
+        self, *, status: JobStatus | None, function: str | None, limit: int, cursor: str | None
+    ) -> Page:
+        return await read_page(
+            self._redis, status=status, function=function, limit=limit, cursor=cursor
         )
+
+
+def _new_view(outcome: EnqueueOutcome, function: str, args: dict[str, Any]) -> JobView:
+    """The view of a job just enqueued, from what the enqueue wrote (no read needed)."""
+    return JobView(
+        job_id=outcome.job_id,
+        function=function,
+        args=args,
+        status=public_status(WAITING, outcome.score, outcome.enqueue_ms),
+        tries=0,
+        enqueue_time=ms_to_datetime(outcome.enqueue_ms),
+        scheduled_for=ms_to_datetime(outcome.score),
+        start_time=None,
+        finish_time=None,
+    )

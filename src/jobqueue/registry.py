@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any, get_type_hints
 
 import httpx
-from arq.connections import ArqRedis
 from pydantic import BaseModel
 
 from jobqueue.settings import Settings
+from jobqueue.tracking import TrackedRedis
 
 # arq's `enqueue_job(function, *args, **kwargs)` takes the job's args as keyword arguments.
 RESERVED_ARG_NAMES = frozenset({"function"})
@@ -37,8 +37,14 @@ class JobContext:
     job_try: int
     max_tries: int
     settings: Settings
-    redis: ArqRedis
+    redis: TrackedRedis
     http: httpx.AsyncClient
+
+    async def progress(
+        self, current: float, total: float | None = None, message: str | None = None
+    ) -> None:
+        """Report progress: shown as `progress` in the job's view and sent as an SSE event."""
+        await self.redis.tracker.progress(self.redis, self.job_id, current, total, message)
 
 
 JobFunction = Callable[[JobContext, Any], Awaitable[BaseModel | None]]

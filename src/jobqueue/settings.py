@@ -29,10 +29,20 @@ class Settings(BaseSettings):
     retry_max_delay: float = Field(default=300.0, ge=0)
     webhook_allowed_hosts: Annotated[frozenset[str], NoDecode] = frozenset()
 
+    # History: job records, their index and the event streams
+    history_ttl: int = Field(default=7 * 86400, gt=0, description="seconds a job record is kept")
+    events_max_length: int = Field(default=100_000, gt=0)
+    events_max_age: int = Field(default=86400, gt=0, description="seconds events are kept")
+
     # Worker
     worker_max_jobs: int = Field(default=50, gt=0)
     worker_poll_delay: float = Field(default=0.1, gt=0)
     worker_health_check_interval: int = Field(default=10, gt=0)
+    worker_heartbeat_interval: float = Field(default=2.0, gt=0)
+    worker_liveness_window: float = Field(default=10.0, gt=0)
+    worker_gone_retention: int = Field(
+        default=3600, gt=0, description="seconds gone ones stay listed"
+    )
 
     # Maintenance cron jobs (cron syntax; an optional 6th field is seconds)
     stats_schedule: str = "* * * * *"

@@ -28,6 +28,12 @@ class JobError(BaseModel):
     message: str = Field(examples=["example.com answered 404"])
 
 
+class Progress(BaseModel):
+    current: float
+    total: float | None = None
+    message: str | None = None
+
+
 class JobView(BaseModel):
     job_id: str
     function: str
@@ -40,3 +46,6 @@ class JobView(BaseModel):
     finish_time: datetime | None
     result: Any = None
     error: JobError | None = None
+    progress: Progress | None = Field(default=None, description="last progress the job reported")
+    retry_of: str | None = Field(default=None, description="the job this one re-runs")
+    retried_as: str | None = Field(default=None, description="the job that re-runs this one")

@@ -5,13 +5,13 @@ from collections.abc import AsyncIterator
 import fakeredis
 import httpx
 import pytest
-from arq.connections import ArqRedis
 from asgi_lifespan import LifespanManager
 from redis.asyncio import ConnectionPool
 
 from jobqueue.api.app import create_app
 from jobqueue.serialization import deserialize, serialize
 from jobqueue.settings import Settings
+from jobqueue.tracking import JobTracker, TrackedRedis
 
 
 @pytest.fixture
@@ -30,10 +30,11 @@ def fake_server() -> fakeredis.FakeServer:
 
 
 @pytest.fixture
-def redis(fake_server: fakeredis.FakeServer, settings: Settings) -> ArqRedis:
+def redis(fake_server: fakeredis.FakeServer, settings: Settings) -> TrackedRedis:
     pool = ConnectionPool(connection_class=fakeredis.FakeAsyncRedisConnection, server=fake_server)
-    return ArqRedis(
+    return TrackedRedis(
         pool,
+        tracker=JobTracker(settings),
         job_serializer=serialize,
         job_deserializer=deserialize,
         default_queue_name=settings.queue_name,
@@ -41,7 +42,7 @@ def redis(fake_server: fakeredis.FakeServer, settings: Settings) -> ArqRedis:
 
 
 @pytest.fixture
-async def client(settings: Settings, redis: ArqRedis) -> AsyncIterator[httpx.AsyncClient]:
+async def client(settings: Settings, redis: TrackedRedis) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, connect=lambda _: redis)
     async with (
         LifespanManager(app) as manager,

@@ -6,14 +6,14 @@ from typing import Any
 import httpx
 import pytest
 from arq import Retry
-from arq.connections import ArqRedis
 from pydantic import BaseModel
 
-from jobqueue.queue import REQUEST_ID_ARG
 from jobqueue.registry import JobContext, JobDefinition, job
 from jobqueue.retry import RetryableError
 from jobqueue.settings import Settings
+from jobqueue.tracking import REQUEST_ID_ARG, TrackedRedis
 from jobqueue.worker.execution import InvalidJobArgs, JobTimeout, execute
+from jobqueue.worker.heartbeat import WorkerStats
 
 
 class Args(BaseModel):
@@ -45,13 +45,14 @@ async def doubler(ctx: JobContext, args: Args) -> Out:
 
 
 @pytest.fixture
-def ctx(redis: ArqRedis) -> dict[str, Any]:
+def ctx(redis: TrackedRedis) -> dict[str, Any]:
     return {
         "job_id": "j1",
         "job_try": 1,
         "settings": Settings(retry_base_delay=2, retry_max_delay=8),
         "redis": redis,
         "http": httpx.AsyncClient(),
+        "stats": WorkerStats(),
     }
 
 

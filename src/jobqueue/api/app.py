@@ -4,7 +4,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import structlog
-from arq.connections import ArqRedis
 from fastapi import FastAPI
 from redis.exceptions import RedisError
 
@@ -16,6 +15,7 @@ from jobqueue.jobs import registry as default_registry
 from jobqueue.queue import JobQueue
 from jobqueue.registry import JobRegistry
 from jobqueue.settings import Settings
+from jobqueue.tracking import TrackedRedis
 
 log = structlog.get_logger("jobqueue.api")
 
@@ -24,7 +24,7 @@ def create_app(
     settings: Settings,
     *,
     registry: JobRegistry = default_registry,
-    connect: Callable[[Settings], ArqRedis] = create_redis,
+    connect: Callable[[Settings], TrackedRedis] = create_redis,
 ) -> FastAPI:
     """`connect` builds the process's one Redis pool (tests pass a fakeredis-backed one)."""
 

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from jobqueue.registry import JobContext, job
 
 MAX_SLEEP_SECONDS = 3600
+PROGRESS_EVERY_SECONDS = 1.0
 
 
 class SleepArgs(BaseModel):
@@ -20,6 +21,11 @@ class SleepResult(BaseModel):
 
 @job(max_tries=3, timeout=MAX_SLEEP_SECONDS + 10)
 async def sleep(ctx: JobContext, args: SleepArgs) -> SleepResult:
-    """Sleep for `seconds` (at most an hour), then report how long."""
-    await asyncio.sleep(args.seconds)
+    """Sleep for `seconds` (at most an hour), reporting progress every second."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + args.seconds
+    while (remaining := deadline - loop.time()) > 0:
+        await asyncio.sleep(min(PROGRESS_EVERY_SECONDS, remaining))
+        slept = args.seconds - max(0.0, deadline - loop.time())
+        await ctx.progress(round(slept, 3), args.seconds, f"slept {slept:.0f} of {args.seconds:g}s")
     return SleepResult(slept=args.seconds)

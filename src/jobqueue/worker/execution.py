@@ -14,10 +14,12 @@ from arq import Retry
 from arq.worker import Function, func
 from pydantic import ValidationError
 
-from jobqueue.queue import REQUEST_ID_ARG
 from jobqueue.registry import JobContext, JobDefinition
 from jobqueue.retry import BackoffPolicy, RetryableError
+from jobqueue.serialization import error_dict
 from jobqueue.settings import Settings
+from jobqueue.tracking import REQUEST_ID_ARG, TrackedRedis
+from jobqueue.worker.heartbeat import WorkerStats
 
 log = structlog.get_logger("jobqueue.worker")
 
@@ -61,8 +63,27 @@ async def execute(definition: JobDefinition, ctx: dict[str, Any], kwargs: dict[s
         job_try=job_try,
         request_id=kwargs.pop(REQUEST_ID_ARG, None),
     )
+    redis: TrackedRedis = ctx["redis"]
+    stats: WorkerStats = ctx["stats"]
     started = time.perf_counter()
     log.info("job.started", max_tries=definition.max_tries)
+    await redis.tracker.started(redis, ctx["job_id"], job_try)
+    stats.running += 1
+    try:
+        return await _run(definition, ctx, kwargs, settings, started)
+    finally:
+        stats.running -= 1
+
+
+async def _run(
+    definition: JobDefinition,
+    ctx: dict[str, Any],
+    kwargs: dict[str, Any],
+    settings: Settings,
+    started: float,
+) -> Any:
+    job_try: int = ctx["job_try"]
+    stats: WorkerStats = ctx["stats"]
     try:
         try:
             args = definition.validate_args(kwargs, settings)
@@ -90,7 +111,7 @@ async def execute(definition: JobDefinition, ctx: dict[str, Any], kwargs: dict[s
             ) from None
     except RetryableError as exc:
         if job_try >= definition.max_tries:
-            _log_failure(exc, started)
+            _log_failure(exc, started, stats)
             raise
         policy = BackoffPolicy(settings.retry_base_delay, settings.retry_max_delay)
         delay = policy.delay(job_try, exc.retry_after)
@@ -102,19 +123,26 @@ async def execute(definition: JobDefinition, ctx: dict[str, Any], kwargs: dict[s
             error_type=type(exc).__name__,
             error=str(exc),
         )
+        stats.retried += 1
+        redis: TrackedRedis = ctx["redis"]
+        await redis.tracker.retry_scheduled(
+            redis, ctx["job_id"], definition.name, job_try, delay, error_dict(exc)
+        )
         raise Retry(defer=delay) from exc
     except asyncio.CancelledError:
         # Aborted, or the worker is shutting down (arq then runs the job again).
         log.info("job.cancelled", outcome="cancelled", duration_ms=_elapsed_ms(started))
         raise
     except Exception as exc:
-        _log_failure(exc, started)
+        _log_failure(exc, started, stats)
         raise
+    stats.completed += 1
     log.info("job.succeeded", outcome="succeeded", duration_ms=_elapsed_ms(started))
     return None if result is None else result.model_dump(mode="json")
 
 
-def _log_failure(exc: Exception, started: float) -> None:
+def _log_failure(exc: Exception, started: float, stats: WorkerStats) -> None:
+    stats.failed += 1
     log.error(
         "job.failed",
         outcome="failed",

@@ -1,5 +1,7 @@
 """Worker start-up and shut-down hooks, and the arq function and cron lists."""
 
+import asyncio
+import contextlib
 from typing import Any
 
 import httpx
@@ -12,6 +14,7 @@ from jobqueue.registry import JobDefinition, JobRegistry
 from jobqueue.schedule import cron_fields
 from jobqueue.settings import Settings
 from jobqueue.worker.execution import ARQ_TIMEOUT_GRACE_SECONDS, as_arq_function, execute
+from jobqueue.worker.heartbeat import WorkerStats, beat, keep_beating
 from jobqueue.worker.maintenance import queue_stats, sweep
 
 log = structlog.get_logger("jobqueue.worker")
@@ -48,10 +51,26 @@ async def startup(ctx: dict[str, Any]) -> None:
     # arq's CLI installs its own log handlers after importing the settings; replace them here.
     configure_logging(settings.log_level, settings.log_format)
     ctx["http"] = httpx.AsyncClient(follow_redirects=False, headers={"user-agent": "jobqueue"})
-    log.info("worker.started", queue=settings.queue_name, max_jobs=settings.worker_max_jobs)
+    stats = ctx["stats"] = WorkerStats()
+    ctx["heartbeat"] = asyncio.create_task(keep_beating(ctx["redis"], settings, stats))
+    log.info(
+        "worker.started",
+        worker_id=stats.worker_id,
+        queue=settings.queue_name,
+        max_jobs=settings.worker_max_jobs,
+    )
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    heartbeat: asyncio.Task[None] | None = ctx.get("heartbeat")
+    if heartbeat is not None:
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
+        with contextlib.suppress(Exception):  # best effort: readers time it out anyway
+            await asyncio.wait_for(
+                beat(ctx["redis"], ctx["settings"], ctx["stats"], stopped=True), 2
+            )
     http: httpx.AsyncClient | None = ctx.get("http")
     if http is not None:
         await http.aclose()

@@ -14,6 +14,8 @@ import structlog
 from arq.constants import abort_job_max_age, abort_jobs_ss, in_progress_key_prefix, job_key_prefix
 from pydantic import BaseModel, ConfigDict
 
+from jobqueue import keys
+from jobqueue.records import now_ms
 from jobqueue.registry import JobContext, job
 from jobqueue.stats import QueueSnapshot, record_snapshot, snapshot_queue
 
@@ -33,13 +35,13 @@ end
 return {removed, #ids}
 """
 
-# KEYS: queue. ARGV: job key prefix, in-progress key prefix, job ids...
+# KEYS: queue. ARGV: job key prefix, in-progress key prefix, job ids... Returns removed ids.
 _SWEEP_ORPHANS = """
-local removed = 0
+local removed = {}
 for i = 3, #ARGV do
   local id = ARGV[i]
   if redis.call('EXISTS', ARGV[1] .. id) == 0 and redis.call('EXISTS', ARGV[2] .. id) == 0 then
-    removed = removed + redis.call('ZREM', KEYS[1], id)
+    if redis.call('ZREM', KEYS[1], id) == 1 then table.insert(removed, id) end
   end
 end
 return removed
@@ -53,6 +55,8 @@ class NoArgs(BaseModel):
 class SweepResult(BaseModel):
     stale_aborts_removed: int
     expired_entries_removed: int
+    index_entries_pruned: int
+    events_trimmed: int
 
 
 @job(name="cron:queue_stats", timeout=30)
@@ -78,23 +82,51 @@ async def sweep(ctx: JobContext, args: NoArgs) -> SweepResult:
         stale_aborts += removed
         if seen < SWEEP_BATCH or removed == 0:
             break
-    expired = 0
+    expired = await _sweep_expired_entries(ctx)
+    result = SweepResult(
+        stale_aborts_removed=stale_aborts,
+        expired_entries_removed=expired,
+        index_entries_pruned=await _prune_index(ctx),
+        events_trimmed=await redis.xtrim(
+            keys.EVENTS, minid=f"{now_ms() - ctx.settings.events_max_age * 1000}-0",
+            approximate=False,
+        ),
+    )  # fmt: skip
+    log.info("maintenance.sweep", **result.model_dump())
+    return result
+
+
+async def _sweep_expired_entries(ctx: JobContext) -> int:
+    """Remove queue entries whose job data expired, recording each job as `expired`."""
+    redis, queue = ctx.redis, ctx.settings.queue_name
     sweep_orphans = redis.register_script(_SWEEP_ORPHANS)
+    removed: list[bytes] = []
     batch: list[bytes] = []
     async for job_id, _ in redis.zscan_iter(queue, count=SWEEP_BATCH):
         batch.append(job_id)
         if len(batch) >= SWEEP_BATCH:
-            expired += await sweep_orphans(
+            removed += await sweep_orphans(
                 keys=[queue], args=[job_key_prefix, in_progress_key_prefix, *batch]
             )
             batch.clear()
     if batch:
-        expired += await sweep_orphans(
+        removed += await sweep_orphans(
             keys=[queue], args=[job_key_prefix, in_progress_key_prefix, *batch]
         )
-    result = SweepResult(stale_aborts_removed=stale_aborts, expired_entries_removed=expired)
-    log.info("maintenance.sweep", **result.model_dump())
-    return result
+    for job_id in removed:
+        await redis.tracker.expired(redis, job_id.decode())
+    return len(removed)
+
+
+async def _prune_index(ctx: JobContext) -> int:
+    """Drop index entries older than the history retention (their records have expired)."""
+    redis = ctx.redis
+    oldest_kept = keys.index_member(now_ms() - ctx.settings.history_ttl * 1000, "")
+    index_keys: set[bytes] = await redis.smembers(keys.INDEX_PREFIX + "keys")  # type: ignore[misc]
+    pruned = 0
+    for key in index_keys:
+        pruned += await redis.zremrangebylex(key, f"({oldest_kept}", "+")
+    return pruned
 
 
 MAINTENANCE_JOBS = (queue_stats, sweep)

@@ -1,0 +1,59 @@
+"""Names of the Redis keys the service owns (arq's own keys are in `arq.constants`).
+
+- `jobqueue:record:{id}`     hash: a job's history record, kept for the history retention
+- `jobqueue:index:{filter}`  sorted set, all scores 0, members `{inverted ms}:{job id}` so that
+                             lexical order is newest first and a page is one ZRANGE BYLEX
+- `jobqueue:events`          stream: every transition of every job (the live feed)
+- `jobqueue:events:{id}`     stream: one job's transitions (replayed by its SSE route)
+"""
+
+RECORD_PREFIX = "jobqueue:record:"
+INDEX_PREFIX = "jobqueue:index:"
+EVENTS = "jobqueue:events"
+JOB_EVENTS_PREFIX = "jobqueue:events:"
+WORKERS = "jobqueue:workers"
+WORKER_PREFIX = "jobqueue:worker:"
+FINISHED_COUNT_PREFIX = "jobqueue:finished:"
+METRICS_PREFIX = "jobqueue:metrics:"
+
+# Index members sort newest first: 13 digits covers epoch milliseconds until the year 2286.
+_MS_CEILING = 9_999_999_999_999
+
+
+def record(job_id: str) -> str:
+    return RECORD_PREFIX + job_id
+
+
+def job_events(job_id: str) -> str:
+    return JOB_EVENTS_PREFIX + job_id
+
+
+def index(*, status: str | None = None, function: str | None = None) -> str:
+    if function is not None and status is not None:
+        return f"{INDEX_PREFIX}function:{function}:status:{status}"
+    if function is not None:
+        return f"{INDEX_PREFIX}function:{function}"
+    if status is not None:
+        return f"{INDEX_PREFIX}status:{status}"
+    return f"{INDEX_PREFIX}all"
+
+
+def index_member(enqueue_ms: int, job_id: str) -> str:
+    return f"{_MS_CEILING - enqueue_ms:013d}:{job_id}"
+
+
+def member_job_id(member: str) -> str:
+    return member[14:]
+
+
+def member_enqueue_ms(member: str) -> int:
+    return _MS_CEILING - int(member[:13])
+
+
+def worker(worker_id: str) -> str:
+    return WORKER_PREFIX + worker_id
+
+
+def finished_count(queue: str, outcome: str, minute: int) -> str:
+    """Jobs of `queue` that ended with `outcome` during epoch minute `minute`."""
+    return f"{FINISHED_COUNT_PREFIX}{queue}:{outcome}:{minute}"

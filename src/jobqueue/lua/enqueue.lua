@@ -1,0 +1,44 @@
+-- Enqueue a job exactly as arq's ArqRedis.enqueue_job would (same keys, same payload), and in
+-- the same atomic step write its history record, index entries and `enqueued` event.
+-- KEYS: 1 arq job key, 2 arq result key, 3 arq queue, 4 record, 5 events, 6 job events,
+--       7 record of the job this one retries (or the record key again when none)
+-- ARGV: 1 job id, 2 job payload, 3 score (ms), 4 job data TTL (ms), 5 history TTL (ms),
+--       6 events max length, 7 index key prefix, 8 index member, 9 function, 10 event JSON,
+--       11 is a retry ("1"/"0"), 12.. record field/value pairs
+-- Returns 1 (enqueued), 0 (a job or result with this id exists: arq's rule), or the id of the
+-- job that already retries KEYS[7].
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
+if ARGV[11] == '1' then
+  local existing = redis.call('HGET', KEYS[7], 'retried_as')
+  if existing then return existing end
+end
+
+local prefix, member, fn = ARGV[7], ARGV[8], ARGV[9]
+-- Forget an older job that used the same id (its arq keys are gone, its record may not be).
+local old = redis.call('HMGET', KEYS[4], 'status', 'function', 'index_member')
+if old[3] then
+  redis.call('ZREM', prefix .. 'all', old[3])
+  redis.call('ZREM', prefix .. 'function:' .. old[2], old[3])
+  redis.call('ZREM', prefix .. 'status:' .. old[1], old[3])
+  redis.call('ZREM', prefix .. 'function:' .. old[2] .. ':status:' .. old[1], old[3])
+end
+redis.call('DEL', KEYS[4], KEYS[6])
+
+redis.call('PSETEX', KEYS[1], ARGV[4], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+
+redis.call('HSET', KEYS[4], 'index_member', member, 'status', 'waiting', unpack(ARGV, 12))
+redis.call('PEXPIRE', KEYS[4], ARGV[5])
+local indexes = {
+  prefix .. 'all', prefix .. 'status:waiting',
+  prefix .. 'function:' .. fn, prefix .. 'function:' .. fn .. ':status:waiting',
+}
+for _, key in ipairs(indexes) do redis.call('ZADD', key, 0, member) end
+redis.call('SADD', prefix .. 'keys', unpack(indexes))
+
+local event = {'type', 'enqueued', 'job_id', ARGV[1], 'function', fn, 'data', ARGV[10]}
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[6], '*', unpack(event))
+redis.call('XADD', KEYS[6], 'MAXLEN', '~', 1000, '*', unpack(event))
+redis.call('PEXPIRE', KEYS[6], ARGV[5])
+if ARGV[11] == '1' then redis.call('HSET', KEYS[7], 'retried_as', ARGV[1]) end
+return 1
