@@ -54,6 +54,9 @@ def worker(worker_id: str) -> str:
     return WORKER_PREFIX + worker_id
 
 
-def finished_count(queue: str, outcome: str, minute: int) -> str:
-    """Jobs of `queue` that ended with `outcome` during epoch minute `minute`."""
-    return f"{FINISHED_COUNT_PREFIX}{queue}:{outcome}:{minute}"
+COUNT_BUCKET_SECONDS = 10
+
+
+def finished_count(queue: str, outcome: str, bucket: int) -> str:
+    """Jobs of `queue` that ended with `outcome` in 10-second bucket `bucket` (epoch s // 10)."""
+    return f"{FINISHED_COUNT_PREFIX}{queue}:{outcome}:{bucket}"

@@ -7,11 +7,13 @@ errors: `JobNotFound`, `JobConflict`, `QueueUnavailable`.
 import asyncio
 import functools
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+import structlog
 from arq.constants import (
     abort_jobs_ss,
     in_progress_key_prefix,
@@ -23,15 +25,24 @@ from arq.jobs import serialize_result
 from redis.exceptions import ConnectionError, TimeoutError, WatchError
 
 from jobqueue import keys
+from jobqueue.crons import CronInfo, list_crons, manual_run_id
+from jobqueue.crons import find as find_cron
+from jobqueue.crons import is_running as cron_is_running
 from jobqueue.errors import JobConflict, JobNotFound, QueueUnavailable
-from jobqueue.events import latest_event_id, read_events
+from jobqueue.events import Event, follow, latest_event_id, past_events, read_events
 from jobqueue.index import Page, read_page
+from jobqueue.metrics import ApiMetrics
+from jobqueue.metrics import render as render_metrics
 from jobqueue.records import WAITING, ms_to_datetime, now_ms, public_status
 from jobqueue.serialization import deserialize, serialize
 from jobqueue.settings import Settings
 from jobqueue.snapshots import read_job
+from jobqueue.stats import QueueReport, queue_report
 from jobqueue.tracking import REQUEST_ID_ARG, EnqueueOutcome, TrackedRedis
 from jobqueue.views import JobStatus, JobView
+from jobqueue.workers import WorkerInfo, list_workers
+
+log = structlog.get_logger("jobqueue.queue")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -233,6 +244,70 @@ class JobQueue:
         return await read_page(
             self._redis, status=status, function=function, limit=limit, cursor=cursor
         )
+
+    @_unavailable_on_redis_errors
+    async def crons(self) -> list[CronInfo]:
+        return await list_crons(self._redis, self._settings)
+
+    @_unavailable_on_redis_errors
+    async def run_cron(self, name: str) -> JobView:
+        """Run a cron job now, unless a run of it is in progress (`JobConflict`)."""
+        if find_cron(self._settings, name) is None:
+            raise JobNotFound(f"no cron job named {name!r}")
+        if await cron_is_running(self._redis, name):
+            raise JobConflict(f"{name} is running; wait for it to finish")
+        view, created = await self.enqueue(name, {}, EnqueueOptions(job_id=manual_run_id(name)))
+        if not created:
+            raise JobConflict(f"{name} was started a moment ago")
+        return view
+
+    @_unavailable_on_redis_errors
+    async def queues(self, series_length: int) -> list[QueueReport]:
+        return [await queue_report(self._redis, self._queue, series_length)]
+
+    @_unavailable_on_redis_errors
+    async def workers(self) -> list[WorkerInfo]:
+        return await list_workers(self._redis, self._settings)
+
+    @_unavailable_on_redis_errors
+    async def metrics(self, api: ApiMetrics) -> bytes:
+        return await render_metrics(self._redis, self._settings, api)
+
+    async def job_events(self, job_id: str, after: str | None) -> AsyncIterator[Event]:
+        """The job's past events (after `after`), then live ones until it ends."""
+        stream = keys.job_events(job_id)
+        async with _stream_guard():
+            last = after or "0-0"
+            for event in await past_events(self._redis, stream, after):
+                last = event.id
+                yield event
+                if event.is_terminal:
+                    return
+            view = await read_job(self._redis, self._queue, job_id)
+            if view is None or view.status.is_terminal:
+                for event in await past_events(self._redis, stream, last):  # ended just now
+                    yield event
+                return
+            async for event in follow(self._redis, stream, last):
+                yield event
+                if event.is_terminal:
+                    return
+
+    async def all_events(self, after: str | None) -> AsyncIterator[Event]:
+        """Every job's events as they happen, after `after` (resume) or from now."""
+        async with _stream_guard():
+            start = after or await latest_event_id(self._redis, keys.EVENTS)
+            async for event in follow(self._redis, keys.EVENTS, start):
+                yield event
+
+
+@asynccontextmanager
+async def _stream_guard() -> AsyncIterator[None]:
+    """An event stream that loses Redis ends; the client resumes with `Last-Event-ID`."""
+    try:
+        yield
+    except (ConnectionError, TimeoutError, OSError) as exc:
+        log.warning("events.stream_ended", error=repr(exc))
 
 
 def _new_view(outcome: EnqueueOutcome, function: str, args: dict[str, Any]) -> JobView:

@@ -7,6 +7,8 @@ from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix
 from pydantic import BaseModel
 
+from jobqueue import keys
+
 # Running jobs stay in the queue's sorted set; they are found among the oldest due entries.
 # Looking at this many bounds the cost; it must exceed the number of jobs running at once.
 IN_PROGRESS_WINDOW = 1000
@@ -67,3 +69,48 @@ async def read_history(redis: ArqRedis, queue_name: str, limit: int) -> list[Que
     """Newest first."""
     raw: list[bytes] = await redis.lrange(history_key(queue_name), 0, limit - 1)  # type: ignore[misc]
     return [QueueSnapshot.model_validate_json(item) for item in raw]
+
+
+class FinishedCounts(BaseModel):
+    succeeded: int
+    failed: int
+    aborted: int
+
+
+class QueueReport(BaseModel):
+    name: str
+    queued: int
+    deferred: int
+    in_progress: int
+    oldest_waiting_age_s: float | None
+    finished_last_minute: FinishedCounts
+    finished_last_hour: FinishedCounts
+    series: list[QueueSnapshot]
+
+
+_OUTCOMES = ("succeeded", "failed", "aborted")
+
+
+async def finished_counts(redis: ArqRedis, queue_name: str, seconds: int) -> FinishedCounts:
+    """Jobs finished in the last `seconds`, to the counters' 10-second resolution."""
+    newest = int(time.time()) // keys.COUNT_BUCKET_SECONDS
+    buckets = range(newest - seconds // keys.COUNT_BUCKET_SECONDS + 1, newest + 1)
+    counts: dict[str, int] = {}
+    for outcome in _OUTCOMES:
+        values = await redis.mget([keys.finished_count(queue_name, outcome, b) for b in buckets])
+        counts[outcome] = sum(int(v) for v in values if v)
+    return FinishedCounts(**counts)
+
+
+async def queue_report(redis: ArqRedis, queue_name: str, series_length: int) -> QueueReport:
+    snapshot = await snapshot_queue(redis, queue_name)
+    return QueueReport(
+        name=queue_name,
+        queued=snapshot.queued,
+        deferred=snapshot.deferred,
+        in_progress=snapshot.in_progress,
+        oldest_waiting_age_s=snapshot.oldest_waiting_age_s,
+        finished_last_minute=await finished_counts(redis, queue_name, 60),
+        finished_last_hour=await finished_counts(redis, queue_name, 3600),
+        series=await read_history(redis, queue_name, series_length),
+    )

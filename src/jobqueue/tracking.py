@@ -36,7 +36,7 @@ _TRANSITION = (files("jobqueue") / "lua" / "transition.lua").read_text()
 REQUEST_ID_ARG = "_request_id"
 EXPIRED_MESSAGE = "job expired"  # arq's JobExecutionFailed message for a job whose data expired
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
-COUNT_TTL_SECONDS = 2 * 3600  # per-minute finished counters cover the last hour
+COUNT_TTL_SECONDS = 2 * 3600  # the finished counters' buckets cover the last hour
 
 
 def _iso(ms: int) -> str:
@@ -182,9 +182,11 @@ class JobTracker:
             self._add_duration(pipe, function, (finish_ms - result["st"]) / 1000)
 
     def _add_finish_counts(self, pipe: Pipeline, queue: str, function: str, status: str) -> None:
-        minute_key = keys.finished_count(queue, status, now_ms() // 60_000)
-        pipe.incr(minute_key)
-        pipe.expire(minute_key, COUNT_TTL_SECONDS)
+        bucket_key = keys.finished_count(
+            queue, status, now_ms() // (keys.COUNT_BUCKET_SECONDS * 1000)
+        )
+        pipe.incr(bucket_key)
+        pipe.expire(bucket_key, COUNT_TTL_SECONDS)
         pipe.hincrby(keys.METRICS_PREFIX + "finished", f"{function}|{status}", 1)
 
     def _add_duration(self, pipe: Pipeline, function: str, seconds: float) -> None:

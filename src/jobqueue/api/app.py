@@ -9,9 +9,10 @@ from redis.exceptions import RedisError
 
 from jobqueue.api.errors import install_error_handlers
 from jobqueue.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from jobqueue.api.routes import functions, health, jobs
+from jobqueue.api.routes import events, functions, health, jobs, operations
 from jobqueue.connections import create_redis
 from jobqueue.jobs import registry as default_registry
+from jobqueue.metrics import ApiMetrics
 from jobqueue.queue import JobQueue
 from jobqueue.registry import JobRegistry
 from jobqueue.settings import Settings
@@ -34,6 +35,7 @@ def create_app(
         app.state.settings = settings
         app.state.registry = registry
         app.state.queue = JobQueue(redis, settings)
+        app.state.metrics = metrics
         try:
             await redis.ping()
         except (RedisError, OSError) as exc:  # serve anyway: /readyz reports it, and we heal
@@ -50,10 +52,13 @@ def create_app(
         summary="Enqueue typed jobs over REST; arq workers run them.",
         lifespan=lifespan,
     )
+    metrics = ApiMetrics()
     app.include_router(jobs.router)
+    app.include_router(events.router)
     app.include_router(functions.router)
+    app.include_router(operations.router)
     app.include_router(health.router)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware)  # outermost: ids even for a 413
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: ids even for 413
     return app

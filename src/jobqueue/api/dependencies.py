@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from jobqueue.metrics import ApiMetrics
 from jobqueue.queue import JobQueue
 from jobqueue.registry import JobRegistry
 from jobqueue.settings import Settings
@@ -29,7 +30,13 @@ def _request_id(request: Request) -> str | None:
     return request_id
 
 
+def _metrics(request: Request) -> ApiMetrics:
+    metrics: ApiMetrics = request.app.state.metrics
+    return metrics
+
+
 QueueDep = Annotated[JobQueue, Depends(_queue)]
 RegistryDep = Annotated[JobRegistry, Depends(_registry)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 RequestIdDep = Annotated[str | None, Depends(_request_id)]
+MetricsDep = Annotated[ApiMetrics, Depends(_metrics)]

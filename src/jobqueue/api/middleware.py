@@ -10,6 +10,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from jobqueue.metrics import ApiMetrics
+
 log = structlog.get_logger("jobqueue.http")
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -20,8 +22,9 @@ class RequestContextMiddleware:
     """Gives every request an id (a well-formed `X-Request-ID` is honoured), binds it to the
     log context, echoes it back, and logs one `http.request` line per request."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -45,12 +48,17 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")  # the template keeps labels few
+            self.metrics.http_requests.labels(scope["method"], template, status).inc()
+            self.metrics.http_latency.labels(scope["method"], template).observe(elapsed)
             log.info(
                 "http.request",
                 method=scope["method"],
                 path=scope["path"],
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(elapsed * 1000, 2),
             )
 
 

@@ -1,8 +1,10 @@
 """Request and response bodies of the REST API (the job view itself is `jobqueue.views`)."""
 
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from jobqueue.views import JobView
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
@@ -45,3 +47,25 @@ class ErrorBody(BaseModel):
 
 class HealthStatus(BaseModel):
     status: str
+
+
+class JobPage(BaseModel):
+    jobs: list[JobView]
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page; null at the end"
+    )
+
+
+class BulkRetryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["failed", "aborted"] = "failed"
+    function: str | None = None
+    since: AwareDatetime | None = Field(default=None, description="only jobs enqueued since then")
+    limit: int = Field(default=100, ge=1, le=1000, description="at most this many re-runs")
+
+
+class BulkRetryResult(BaseModel):
+    retried: int
+    already_retried: int = Field(description="matching jobs that had been re-run before")
+    job_ids: list[str] = Field(description="ids of the new jobs")

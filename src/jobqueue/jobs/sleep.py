@@ -27,5 +27,5 @@ async def sleep(ctx: JobContext, args: SleepArgs) -> SleepResult:
     while (remaining := deadline - loop.time()) > 0:
         await asyncio.sleep(min(PROGRESS_EVERY_SECONDS, remaining))
         slept = args.seconds - max(0.0, deadline - loop.time())
-        await ctx.progress(round(slept, 3), args.seconds, f"slept {slept:.0f} of {args.seconds:g}s")
+        await ctx.progress(round(slept, 3), args.seconds, f"slept {slept:.1f} of {args.seconds:g}s")
     return SleepResult(slept=args.seconds)

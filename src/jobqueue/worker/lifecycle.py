@@ -9,13 +9,13 @@ import structlog
 from arq.cron import CronJob, cron
 from arq.worker import Function
 
+from jobqueue.jobs.maintenance import scheduled_jobs
 from jobqueue.logging import configure_logging
 from jobqueue.registry import JobDefinition, JobRegistry
 from jobqueue.schedule import cron_fields
 from jobqueue.settings import Settings
 from jobqueue.worker.execution import ARQ_TIMEOUT_GRACE_SECONDS, as_arq_function, execute
 from jobqueue.worker.heartbeat import WorkerStats, beat, keep_beating
-from jobqueue.worker.maintenance import queue_stats, sweep
 
 log = structlog.get_logger("jobqueue.worker")
 
@@ -26,8 +26,10 @@ def arq_functions(registry: JobRegistry, settings: Settings) -> list[Function]:
 
 def arq_cron_jobs(settings: Settings) -> list[CronJob]:
     """The maintenance jobs on their configured schedules, unique across workers."""
-    schedules = [(queue_stats, settings.stats_schedule), (sweep, settings.sweep_schedule)]
-    return [_as_arq_cron(definition, schedule, settings) for definition, schedule in schedules]
+    return [
+        _as_arq_cron(definition, schedule, settings)
+        for definition, schedule in scheduled_jobs(settings)
+    ]
 
 
 def _as_arq_cron(definition: JobDefinition, schedule: str, settings: Settings) -> CronJob:

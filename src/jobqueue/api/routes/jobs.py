@@ -6,13 +6,21 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from jobqueue.api.dependencies import QueueDep, RegistryDep, RequestIdDep, SettingsDep
+from jobqueue.api.dependencies import (
+    MetricsDep,
+    QueueDep,
+    RegistryDep,
+    RequestIdDep,
+    SettingsDep,
+)
 from jobqueue.api.errors import CONFLICT, NOT_FOUND, TOO_LARGE, UNAVAILABLE
-from jobqueue.api.schemas import EnqueueRequest
+from jobqueue.api.schemas import BulkRetryRequest, BulkRetryResult, EnqueueRequest, JobPage
+from jobqueue.errors import JobConflict
+from jobqueue.index import MAX_PAGE, InvalidCursor
 from jobqueue.queue import EnqueueOptions
 from jobqueue.registry import JobDefinition, JobRegistry
 from jobqueue.settings import Settings
-from jobqueue.views import JobView
+from jobqueue.views import JobStatus, JobView
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -74,6 +82,7 @@ async def enqueue_job(
     registry: RegistryDep,
     settings: SettingsDep,
     request_id: RequestIdDep,
+    metrics: MetricsDep,
 ) -> JobView:
     """Enqueue a registered job. Same `job_id`, function and args again: 200 and the same job."""
     definition, args = _validated_args(request, registry, settings)
@@ -84,10 +93,49 @@ async def enqueue_job(
         expires=request.expires,
         request_id=request_id,
     )
-    view, created = await queue.enqueue(definition.name, args, options)
+    try:
+        view, created = await queue.enqueue(definition.name, args, options)
+    except JobConflict:
+        metrics.enqueued.labels(definition.name, "conflict").inc()
+        raise
+    metrics.enqueued.labels(definition.name, "created" if created else "existing").inc()
     response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
     response.headers["Location"] = f"{router.prefix}/{view.job_id}"
     return view
+
+
+@router.get("", response_model=JobPage, responses={**UNAVAILABLE})
+async def list_jobs(
+    queue: QueueDep,
+    status: JobStatus | None = None,
+    function: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: str | None = None,
+) -> JobPage:
+    """Jobs newest first, filtered by status and/or function; page with `next_cursor`."""
+    try:
+        page = await queue.list_jobs(status=status, function=function, limit=limit, cursor=cursor)
+    except InvalidCursor as exc:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("query", "cursor"), "msg": str(exc), "input": cursor}]
+        ) from None
+    return JobPage(jobs=page.jobs, next_cursor=page.next_cursor)
+
+
+@router.post("/retry", response_model=BulkRetryResult, responses={**UNAVAILABLE})
+async def retry_jobs(request: BulkRetryRequest, queue: QueueDep) -> BulkRetryResult:
+    """Re-run failed (or aborted) jobs matching the filter, newest first, each at most once."""
+    outcome = await queue.retry_many(
+        status=JobStatus(request.status),
+        function=request.function,
+        since=request.since,
+        limit=request.limit,
+    )
+    return BulkRetryResult(
+        retried=len(outcome.retried),
+        already_retried=outcome.already_retried,
+        job_ids=outcome.retried,
+    )
 
 
 @router.get("/{job_id}", response_model=JobView, responses={**NOT_FOUND, **UNAVAILABLE})
@@ -125,3 +173,22 @@ async def wait_for_job(
 async def abort_job(job_id: str, queue: QueueDep) -> JobView:
     """Abort a queued, deferred or running job; it ends as `aborted`."""
     return await queue.abort(job_id)
+
+
+@router.post(
+    "/{job_id}/retry",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobView,
+    responses={
+        200: {"model": JobView, "description": "Already re-run: the earlier re-run's view"},
+        **NOT_FOUND,
+        **CONFLICT,
+        **UNAVAILABLE,
+    },
+)
+async def retry_job(job_id: str, response: Response, queue: QueueDep) -> JobView:
+    """Re-run a failed or aborted job with the same function and args, under a new id."""
+    view, created = await queue.retry(job_id)
+    response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
+    response.headers["Location"] = f"{router.prefix}/{view.job_id}"
+    return view

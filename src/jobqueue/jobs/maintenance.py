@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict
 
 from jobqueue import keys
 from jobqueue.records import now_ms
-from jobqueue.registry import JobContext, job
+from jobqueue.registry import JobContext, JobDefinition, job
+from jobqueue.settings import Settings
 from jobqueue.stats import QueueSnapshot, record_snapshot, snapshot_queue
 
 log = structlog.get_logger("jobqueue.maintenance")
@@ -129,4 +130,6 @@ async def _prune_index(ctx: JobContext) -> int:
     return pruned
 
 
-MAINTENANCE_JOBS = (queue_stats, sweep)
+def scheduled_jobs(settings: Settings) -> list[tuple[JobDefinition, str]]:
+    """The maintenance jobs with their cron schedules from settings."""
+    return [(queue_stats, settings.stats_schedule), (sweep, settings.sweep_schedule)]

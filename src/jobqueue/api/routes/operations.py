@@ -1,0 +1,55 @@
+"""What operators look at: cron jobs, queues, workers, metrics."""
+
+from fastapi import APIRouter, Request, Response, status
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from jobqueue.api.dependencies import QueueDep, SettingsDep
+from jobqueue.api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE
+from jobqueue.crons import CronInfo
+from jobqueue.stats import QueueReport
+from jobqueue.views import JobView
+from jobqueue.workers import WorkerInfo
+
+router = APIRouter(tags=["operations"])
+
+SERIES_LENGTH = 60
+
+
+@router.get("/v1/cron", response_model=list[CronInfo], responses={**UNAVAILABLE})
+async def list_cron_jobs(queue: QueueDep) -> list[CronInfo]:
+    """Each cron job: schedule, next run, last run, and whether it is running."""
+    return await queue.crons()
+
+
+@router.post(
+    "/v1/cron/{name}/run",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobView,
+    responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE},
+)
+async def run_cron_job(name: str, queue: QueueDep) -> JobView:
+    """Run a cron job now; 409 while a run of it is in progress."""
+    return await queue.run_cron(name)
+
+
+@router.get("/v1/queues", response_model=list[QueueReport], responses={**UNAVAILABLE})
+async def list_queues(queue: QueueDep) -> list[QueueReport]:
+    """Depth, oldest waiting age, recent throughput and the statistics series, per queue."""
+    return await queue.queues(SERIES_LENGTH)
+
+
+@router.get("/v1/workers", response_model=list[WorkerInfo], responses={**UNAVAILABLE})
+async def list_workers(queue: QueueDep) -> list[WorkerInfo]:
+    """Workers seen recently: `alive`, or `gone` (not seen within the liveness window)."""
+    return await queue.workers()
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, **UNAVAILABLE},
+)
+async def metrics(request: Request, queue: QueueDep, settings: SettingsDep) -> Response:
+    """Prometheus text format: this API's metrics and the workers' (aggregated in Redis)."""
+    body = await queue.metrics(request.app.state.metrics)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
