@@ -29,7 +29,9 @@ async def plant_result(redis: ArqRedis, job_id: str, *, success: bool, result: A
         job_id, serializer=serialize,
     )  # fmt: skip
     assert raw is not None
-    await redis.set(result_key_prefix + job_id, raw)
+    async with redis.pipeline(transaction=True) as pipe:  # as arq's finish_job writes it
+        pipe.set(result_key_prefix + job_id, raw)
+        await pipe.execute()
 
 
 async def test_enqueue_returns_202_location_and_the_job_view(client: httpx.AsyncClient) -> None:
