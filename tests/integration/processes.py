@@ -128,6 +128,8 @@ def service_env(redis_url: str) -> dict[str, str]:
         "JOBQUEUE_STATS_SCHEDULE": "* * * * * *",
         "JOBQUEUE_SWEEP_SCHEDULE": "* * * * * *",
         "JOBQUEUE_WORKER_POLL_DELAY": "0.05",
+        "JOBQUEUE_WORKER_HEARTBEAT_INTERVAL": "0.5",
+        "JOBQUEUE_WORKER_LIVENESS_WINDOW": "2",
         "JOBQUEUE_LOG_FORMAT": "json",
     }
 

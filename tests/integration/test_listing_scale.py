@@ -1,0 +1,97 @@
+"""Listing costs the same with 100 or 100,000 jobs in history: counted in Redis commands (exact),
+not timed (timing belongs to benchmarks)."""
+
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from jobqueue import keys
+from jobqueue.connections import create_redis
+from jobqueue.index import read_page
+from jobqueue.settings import Settings
+from jobqueue.tracking import TrackedRedis
+from jobqueue.views import JobStatus
+from tests.integration.processes import RedisServer
+
+
+@pytest.fixture
+def quiet_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis with no worker attached, so command counts are only ours."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def tracked(quiet_redis: RedisServer) -> AsyncIterator[TrackedRedis]:
+    client = create_redis(Settings(redis_url=quiet_redis.url))
+    yield client
+    await client.aclose()
+
+
+def add_history(client: redis.Redis, start: int, count: int) -> None:
+    """`count` finished echo jobs, written as the service writes them (record + indexes)."""
+    base_ms = 1_790_000_000_000
+    pipe = client.pipeline(transaction=False)
+    for n in range(start, start + count):
+        job_id = f"job-{n:06d}"
+        member = keys.index_member(base_ms + n, job_id)
+        status = "succeeded" if n % 2 else "failed"
+        pipe.hset(
+            keys.record(job_id),
+            mapping={
+                "job_id": job_id, "function": "echo", "args": json.dumps({"message": "x"}),
+                "status": status, "enqueue_ms": base_ms + n, "tries": 1, "index_member": member,
+            },
+        )  # fmt: skip
+        for index in (
+            keys.index(), keys.index(function="echo"), keys.index(status=status),
+            keys.index(function="echo", status=status),
+        ):  # fmt: skip
+            pipe.zadd(index, {member: 0})
+        if len(pipe) >= 20_000:
+            pipe.execute()
+    pipe.execute()
+
+
+def commands_used(client: redis.Redis) -> dict[str, int]:
+    stats: dict[str, dict[str, int]] = client.info("commandstats")  # type: ignore[assignment]
+    return {name: int(v["calls"]) for name, v in stats.items() if name != "cmdstat_info"}
+
+
+async def page_cost(
+    client: redis.Redis, tracked: TrackedRedis, **filters: JobStatus | str | None
+) -> tuple[dict[str, int], float, int]:
+    client.config_resetstat()
+    started = time.perf_counter()
+    page = await read_page(tracked, limit=50, cursor=None, **filters)  # type: ignore[arg-type]
+    second = await read_page(tracked, limit=50, cursor=page.next_cursor, **filters)  # type: ignore[arg-type]
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    assert len(page.jobs) == len(second.jobs) == 50
+    return commands_used(client), elapsed_ms, len(page.jobs)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"status": None, "function": None},
+        {"status": JobStatus.failed, "function": "echo"},
+    ],
+)
+async def test_a_page_costs_the_same_at_100_and_100k_jobs(
+    quiet_redis: RedisServer, tracked: TrackedRedis, filters: dict[str, JobStatus | str | None]
+) -> None:
+    client = quiet_redis.client()
+    add_history(client, 0, 200)
+    small, small_ms, _ = await page_cost(client, tracked, **filters)
+    add_history(client, 200, 100_000)
+    large, large_ms, _ = await page_cost(client, tracked, **filters)
+    assert large == small  # the same commands, the same number of times
+    assert small["cmdstat_zrangebylex"] == 2
+    assert small["cmdstat_hgetall"] == 100
+    print(f"two pages of 50: {small_ms:.1f} ms at 200 jobs, {large_ms:.1f} ms at 100,200 jobs")
