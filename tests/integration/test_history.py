@@ -140,10 +140,10 @@ async def test_pages_stay_stable_while_jobs_are_added(api: httpx.AsyncClient) ->
     seen: list[str] = []
     cursor = None
     while True:
-        params = {"function": "echo", "status": "deferred", "limit": 5}
-        page = (
-            await api.get("/v1/jobs", params={**params, **({"cursor": cursor} if cursor else {})})
-        ).json()
+        params: dict[str, str | int] = {"function": "echo", "status": "deferred", "limit": 5}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await api.get("/v1/jobs", params=params)).json()
         seen += [j["job_id"] for j in page["jobs"] if j["args"] == {"message": tag}]
         await enqueue(api, "echo", args={"message": tag}, defer_by=600)  # newer: before page 1
         cursor = page["next_cursor"]
