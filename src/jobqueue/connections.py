@@ -41,11 +41,17 @@ def create_redis(settings: Settings, *, ride_out_outages: bool = False) -> Track
     pool = ConnectionPool.from_url(
         settings.redis_url,
         socket_connect_timeout=settings.redis_timeout,
-        # arq sends no blocking commands, so a timeout only turns a hung socket into a retry.
+        # Nothing blocks longer than this: arq sends no blocking commands, and our stream
+        # reads block for at most a second. A hung socket becomes a retry.
         socket_timeout=settings.redis_timeout,
         retry=retry,
         retry_on_error=_RETRYABLE,
     )
+    return client_over(pool, settings)
+
+
+def client_over(pool: ConnectionPool, settings: Settings) -> TrackedRedis:
+    """The service's Redis client over `pool`: JSON codec, history tracking, queue name."""
     return TrackedRedis(
         pool,
         tracker=JobTracker(settings),

@@ -9,9 +9,9 @@ from asgi_lifespan import LifespanManager
 from redis.asyncio import ConnectionPool
 
 from jobqueue.api.app import create_app
-from jobqueue.serialization import deserialize, serialize
+from jobqueue.connections import client_over
 from jobqueue.settings import Settings
-from jobqueue.tracking import JobTracker, TrackedRedis
+from jobqueue.tracking import TrackedRedis
 
 
 @pytest.fixture
@@ -32,13 +32,7 @@ def fake_server() -> fakeredis.FakeServer:
 @pytest.fixture
 def redis(fake_server: fakeredis.FakeServer, settings: Settings) -> TrackedRedis:
     pool = ConnectionPool(connection_class=fakeredis.FakeAsyncRedisConnection, server=fake_server)
-    return TrackedRedis(
-        pool,
-        tracker=JobTracker(settings),
-        job_serializer=serialize,
-        job_deserializer=deserialize,
-        default_queue_name=settings.queue_name,
-    )
+    return client_over(pool, settings)
 
 
 @pytest.fixture
