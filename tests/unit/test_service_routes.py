@@ -74,6 +74,20 @@ async def test_openapi_declares_every_response_a_route_can_return(
         "202", "404", "409", "422", "503",
     }  # fmt: skip
     assert set(paths["/readyz"]["get"]["responses"]) == {"200", "503"}
+    assert set(paths["/v1/jobs"]["get"]["responses"]) == {"200", "422", "503"}
+    assert set(paths["/v1/jobs/{job_id}/retry"]["post"]["responses"]) == {
+        "200", "202", "404", "409", "422", "503",
+    }  # fmt: skip
+    assert set(paths["/v1/jobs/retry"]["post"]["responses"]) == {"200", "422", "503"}
+    assert set(paths["/v1/jobs/{job_id}/events"]["get"]["responses"]) == {
+        "200", "404", "422", "503",
+    }  # fmt: skip
+    assert "text/event-stream" in paths["/v1/events"]["get"]["responses"]["200"]["content"]
+    assert set(paths["/v1/cron/{name}/run"]["post"]["responses"]) == {
+        "202", "404", "409", "422", "503",
+    }  # fmt: skip
+    for path in ("/v1/cron", "/v1/queues", "/v1/workers", "/metrics"):
+        assert "503" in paths[path]["get"]["responses"]
 
 
 async def test_a_bug_is_a_generic_500_without_traceback(
