@@ -38,7 +38,7 @@ from jobqueue.serialization import deserialize, serialize
 from jobqueue.settings import Settings
 from jobqueue.snapshots import read_job
 from jobqueue.stats import QueueReport, queue_report
-from jobqueue.tracking import REQUEST_ID_ARG, EnqueueOutcome, TrackedRedis
+from jobqueue.tracking import REQUEST_ID_ARG, EnqueueOutcome, EnqueueSpec, TrackedRedis
 from jobqueue.views import JobStatus, JobView
 from jobqueue.workers import WorkerInfo, list_workers
 
@@ -99,30 +99,39 @@ class JobQueue:
         With a `job_id` that already exists, the existing job is returned when its function and
         args match, and `JobConflict` is raised when they do not.
         """
-        kwargs = dict(args)
-        if options.request_id:
-            kwargs[REQUEST_ID_ARG] = options.request_id
-        for _ in range(2):  # a second pass only if the existing job vanished meanwhile
-            outcome = await self._redis.enqueue_tracked(
-                function,
-                kwargs,
-                job_id=options.job_id,
-                defer_by=options.defer_by,
-                defer_until=options.defer_until,
-                expires=options.expires,
+        [outcome] = await self._redis.enqueue_many([_spec(function, args, options)])
+        result = await self._settle(outcome, function, args)
+        if isinstance(result, JobConflict):
+            raise result
+        return result
+
+    @_unavailable_on_redis_errors
+    async def enqueue_batch(
+        self, jobs: list[tuple[str, dict[str, Any], EnqueueOptions]]
+    ) -> list[tuple[JobView, bool] | JobConflict]:
+        """Enqueue many jobs in one round trip; each result is as for `enqueue`, or the
+        `JobConflict` that `enqueue` would have raised for it."""
+        outcomes = await self._redis.enqueue_many([_spec(*job) for job in jobs])
+        return [
+            await self._settle(outcome, function, args)
+            for (function, args, _), outcome in zip(jobs, outcomes, strict=True)
+        ]
+
+    async def _settle(
+        self, outcome: EnqueueOutcome, function: str, args: dict[str, Any]
+    ) -> tuple[JobView, bool] | JobConflict:
+        """A new job's view, or the existing job's if it is the same job (idempotency)."""
+        if outcome.created:
+            return _new_view(outcome, function, args), True
+        existing = await read_job(self._redis, self._queue, outcome.job_id)
+        if existing is None:
+            return JobConflict(f"job_id {outcome.job_id!r} was being replaced; retry")
+        if existing.function != function or existing.args != args:
+            return JobConflict(
+                f"job_id {outcome.job_id!r} is already used by a job with a different "
+                "function or args"
             )
-            if outcome.created:
-                return _new_view(outcome, function, args), True
-            existing = await read_job(self._redis, self._queue, outcome.job_id)
-            if existing is None:
-                continue
-            if existing.function != function or existing.args != args:
-                raise JobConflict(
-                    f"job_id {outcome.job_id!r} is already used by a job with a different "
-                    "function or args"
-                )
-            return existing, False
-        raise JobConflict(f"job_id {options.job_id!r} is being enqueued concurrently; retry")
+        return existing, False
 
     @_unavailable_on_redis_errors
     async def get(self, job_id: str) -> JobView:
@@ -308,6 +317,20 @@ async def _stream_guard() -> AsyncIterator[None]:
         yield
     except (ConnectionError, TimeoutError, OSError) as exc:
         log.warning("events.stream_ended", error=repr(exc))
+
+
+def _spec(function: str, args: dict[str, Any], options: EnqueueOptions) -> EnqueueSpec:
+    kwargs = dict(args)
+    if options.request_id:
+        kwargs[REQUEST_ID_ARG] = options.request_id
+    return EnqueueSpec(
+        function,
+        kwargs,
+        job_id=options.job_id,
+        defer_by=options.defer_by,
+        defer_until=options.defer_until,
+        expires=options.expires,
+    )
 
 
 def _new_view(outcome: EnqueueOutcome, function: str, args: dict[str, Any]) -> JobView:

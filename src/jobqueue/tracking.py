@@ -278,44 +278,89 @@ class TrackedRedis(ArqRedis):
         job_try: int | None = None,
         retry_of: str | None = None,
     ) -> EnqueueOutcome:
-        if defer_until is not None and defer_by:
+        spec = EnqueueSpec(
+            function, kwargs, args=args, job_id=job_id, queue_name=queue_name,
+            defer_until=defer_until, defer_by=defer_by, expires=expires, job_try=job_try,
+            retry_of=retry_of,
+        )  # fmt: skip
+        call = self._enqueue_call(spec)
+        return call.outcome(await _eval(self, _ENQUEUE, call.keys, call.args))
+
+    async def enqueue_many(self, specs: list["EnqueueSpec"]) -> list[EnqueueOutcome]:
+        """Enqueue each job (same rules as `enqueue_tracked`) in one pipelined round trip."""
+        calls = [self._enqueue_call(spec) for spec in specs]
+        async with super().pipeline(transaction=False) as pipe:
+            for call in calls:
+                _eval(pipe, _ENQUEUE, call.keys, call.args)
+            replies = await pipe.execute()
+        return [call.outcome(reply) for call, reply in zip(calls, replies, strict=True)]
+
+    def _enqueue_call(self, spec: "EnqueueSpec") -> "_EnqueueCall":
+        if spec.defer_until is not None and spec.defer_by:
             raise RuntimeError("use either 'defer_until' or 'defer_by' or neither, not both")
-        job_id = job_id or uuid.uuid4().hex
-        queue = queue_name or self.default_queue_name
+        job_id = spec.job_id or uuid.uuid4().hex
+        queue = spec.queue_name or self.default_queue_name
         enqueue_ms = timestamp_ms()
-        if defer_until is not None:
-            score = to_unix_ms(defer_until)
+        if spec.defer_until is not None:
+            score = to_unix_ms(spec.defer_until)
         else:
-            score = enqueue_ms + (to_ms(defer_by) or 0)
-        expires_ms = to_ms(expires) or score - enqueue_ms + self.expires_extra_ms
+            score = enqueue_ms + (to_ms(spec.defer_by) or 0)
+        expires_ms = to_ms(spec.expires) or score - enqueue_ms + self.expires_extra_ms
         payload = serialize_job(
-            function, args, kwargs, job_try, enqueue_ms, serializer=self.job_serializer
-        )
-        member = keys.index_member(enqueue_ms, job_id)
+            spec.function, spec.args, spec.kwargs, spec.job_try, enqueue_ms,
+            serializer=self.job_serializer,
+        )  # fmt: skip
         status = public_status(WAITING, score, enqueue_ms)
         event = {"status": status.value, "at": _iso(enqueue_ms), "scheduled_for": _iso(score)}
-        if retry_of:
-            event["retry_of"] = retry_of
+        if spec.retry_of:
+            event["retry_of"] = spec.retry_of
         fields: dict[str, Any] = {
             "job_id": job_id,
-            "function": function,
-            "args": json.dumps(public_args(kwargs)),
+            "function": spec.function,
+            "args": json.dumps(public_args(spec.kwargs)),
             "queue": queue,
             "enqueue_ms": enqueue_ms,
             "scheduled_ms": score,
             "tries": 0,
-            "retry_of": retry_of or "",
+            "retry_of": spec.retry_of or "",
         }
-        flat: list[Any] = [item for pair in fields.items() for item in pair]
-        source = keys.record(retry_of) if retry_of else keys.record(job_id)
-        reply = await _eval(
-            self, _ENQUEUE,
-            [job_key_prefix + job_id, result_key_prefix + job_id, queue, keys.record(job_id),
-             keys.EVENTS, keys.job_events(job_id), source],
-            [job_id, payload, score, expires_ms, self.tracker.history_ttl_ms,
-             self.tracker.events_max_length, keys.INDEX_PREFIX, member, function,
-             json.dumps(event), "1" if retry_of else "0", *flat],
+        source = keys.record(spec.retry_of or job_id)
+        return _EnqueueCall(
+            keys=[job_key_prefix + job_id, result_key_prefix + job_id, queue, keys.record(job_id),
+                  keys.EVENTS, keys.job_events(job_id), source],
+            args=[job_id, payload, score, expires_ms, self.tracker.history_ttl_ms,
+                  self.tracker.events_max_length, keys.INDEX_PREFIX,
+                  keys.index_member(enqueue_ms, job_id), spec.function, json.dumps(event),
+                  "1" if spec.retry_of else "0",
+                  *(item for pair in fields.items() for item in pair)],
+            template=EnqueueOutcome(job_id, False, enqueue_ms, score),
         )  # fmt: skip
-        if isinstance(reply, bytes):
-            return EnqueueOutcome(job_id, False, enqueue_ms, score, reply.decode())
-        return EnqueueOutcome(job_id, reply == 1, enqueue_ms, score)
+
+
+@dataclass(frozen=True)
+class EnqueueSpec:
+    """One job to enqueue; the fields mirror arq's `enqueue_job` parameters."""
+
+    function: str
+    kwargs: dict[str, Any]
+    args: tuple[Any, ...] = ()
+    job_id: str | None = None
+    queue_name: str | None = None
+    defer_until: datetime | None = None
+    defer_by: Any = None
+    expires: Any = None
+    job_try: int | None = None
+    retry_of: str | None = None
+
+
+@dataclass(frozen=True)
+class _EnqueueCall:
+    keys: list[str]
+    args: list[Any]
+    template: EnqueueOutcome
+
+    def outcome(self, reply: Any) -> EnqueueOutcome:
+        t = self.template
+        if isinstance(reply, bytes):  # the job being retried was already re-run as `reply`
+            return EnqueueOutcome(t.job_id, False, t.enqueue_ms, t.score, reply.decode())
+        return EnqueueOutcome(t.job_id, reply == 1, t.enqueue_ms, t.score)

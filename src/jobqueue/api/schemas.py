@@ -69,3 +69,30 @@ class BulkRetryResult(BaseModel):
     retried: int
     already_retried: int = Field(description="matching jobs that had been re-run before")
     job_ids: list[str] = Field(description="ids of the new jobs")
+
+
+MAX_BATCH = 1000
+
+
+class BatchEnqueueRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    jobs: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=MAX_BATCH,
+        description="each item is a `POST /v1/jobs` body, validated on its own",
+    )
+
+
+class BatchItemResult(BaseModel):
+    status_code: int = Field(description="what `POST /v1/jobs` would have answered: 202, 200, "
+                             "409 or 422")  # fmt: skip
+    job: JobView | None = None
+    detail: Any = Field(default=None, description="the error, as `POST /v1/jobs` would give it")
+
+
+class BatchEnqueueResult(BaseModel):
+    created: int
+    existing: int
+    failed: int
+    results: list[BatchItemResult] = Field(description="one per job, in request order")

@@ -26,6 +26,8 @@ async def sleep(ctx: JobContext, args: SleepArgs) -> SleepResult:
     deadline = loop.time() + args.seconds
     while (remaining := deadline - loop.time()) > 0:
         await asyncio.sleep(min(PROGRESS_EVERY_SECONDS, remaining))
-        slept = args.seconds - max(0.0, deadline - loop.time())
-        await ctx.progress(round(slept, 3), args.seconds, f"slept {slept:.1f} of {args.seconds:g}s")
+        if deadline - loop.time() > 0:  # still sleeping: say how far along (the end says itself)
+            slept = args.seconds - (deadline - loop.time())
+            message = f"slept {slept:.1f} of {args.seconds:g}s"
+            await ctx.progress(round(slept, 3), args.seconds, message)
     return SleepResult(slept=args.seconds)

@@ -14,7 +14,15 @@ from jobqueue.api.dependencies import (
     SettingsDep,
 )
 from jobqueue.api.errors import CONFLICT, NOT_FOUND, TOO_LARGE, UNAVAILABLE
-from jobqueue.api.schemas import BulkRetryRequest, BulkRetryResult, EnqueueRequest, JobPage
+from jobqueue.api.schemas import (
+    BatchEnqueueRequest,
+    BatchEnqueueResult,
+    BatchItemResult,
+    BulkRetryRequest,
+    BulkRetryResult,
+    EnqueueRequest,
+    JobPage,
+)
 from jobqueue.errors import JobConflict
 from jobqueue.index import MAX_PAGE, InvalidCursor
 from jobqueue.queue import EnqueueOptions
@@ -102,6 +110,65 @@ async def enqueue_job(
     response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
     response.headers["Location"] = f"{router.prefix}/{view.job_id}"
     return view
+
+
+@router.post("/batch", response_model=BatchEnqueueResult, responses={**TOO_LARGE, **UNAVAILABLE})
+async def enqueue_jobs(
+    request: BatchEnqueueRequest,
+    queue: QueueDep,
+    registry: RegistryDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+    metrics: MetricsDep,
+) -> BatchEnqueueResult:
+    """Enqueue up to 1,000 jobs at once, written in one round trip. Each item is validated
+    and made idempotent on its own and gets its own result; one bad item fails only itself."""
+    results: list[BatchItemResult | None] = [None] * len(request.jobs)
+    valid: list[tuple[int, str, dict[str, Any], EnqueueOptions]] = []
+    for i, raw in enumerate(request.jobs):
+        try:
+            item = EnqueueRequest.model_validate(raw)
+            definition, args = _validated_args(item, registry, settings)
+        except (ValidationError, RequestValidationError) as exc:
+            errors = exc.errors() if isinstance(exc, RequestValidationError) else [
+                {**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)
+            ]  # fmt: skip
+            detail = [_item_error(e, i) for e in errors]
+            results[i] = BatchItemResult(status_code=422, detail=detail)
+            continue
+        options = EnqueueOptions(
+            job_id=item.job_id, defer_by=item.defer_by, defer_until=item.defer_until,
+            expires=item.expires, request_id=request_id,
+        )  # fmt: skip
+        valid.append((i, definition.name, args, options))
+    outcomes = await queue.enqueue_batch([(f, a, o) for _, f, a, o in valid])
+    for (i, function, _, _), outcome in zip(valid, outcomes, strict=True):
+        if isinstance(outcome, JobConflict):
+            metrics.enqueued.labels(function, "conflict").inc()
+            results[i] = BatchItemResult(status_code=409, detail=outcome.detail)
+        else:
+            view, created = outcome
+            metrics.enqueued.labels(function, "created" if created else "existing").inc()
+            results[i] = BatchItemResult(status_code=202 if created else 200, job=view)
+    final = [r for r in results if r is not None]
+    codes = [r.status_code for r in final]
+    return BatchEnqueueResult(
+        created=codes.count(202),
+        existing=codes.count(200),
+        failed=len(codes) - codes.count(202) - codes.count(200),
+        results=final,
+    )
+
+
+def _item_error(error: Any, index: int) -> dict[str, Any]:
+    """A validation error of item `index`, located as `["body", "jobs", index, ...]`."""
+    loc = tuple(error["loc"])
+    return {
+        "type": error["type"],
+        "loc": ["body", "jobs", index, *loc[1:]],
+        "msg": error["msg"],
+        "input": error.get("input"),
+    }
 
 
 @router.get("", response_model=JobPage, responses={**UNAVAILABLE})
