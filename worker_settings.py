@@ -1,8 +1,11 @@
 """Composition root of the worker: `arq worker_settings.WorkerSettings`.
 
-Assignments only. arq reads this class's own attributes (inherited ones are ignored).
+Assignments only, but for choosing the event loop: arq's `Worker` takes the loop when it is
+created, right after this module is imported, so uvloop must be installed here.
+arq reads the class's own attributes (inherited ones are ignored).
 """
 
+import uvloop
 from arq.connections import RedisSettings
 
 from jobqueue.connections import create_redis
@@ -11,6 +14,7 @@ from jobqueue.serialization import deserialize, serialize
 from jobqueue.settings import Settings
 from jobqueue.worker.lifecycle import arq_cron_jobs, arq_functions, shutdown, startup
 
+uvloop.install()
 settings = Settings()
 
 

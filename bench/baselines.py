@@ -51,7 +51,8 @@ class ArqDefaults:
 
 
 class ArqTuned:
-    """arq with the service's tuning: many jobs at once, short polls."""
+    """arq with the service's tuning: many jobs at once, short polls, and uvloop (installed
+    by `bench.arq_tuned`, which is what the tuned worker runs)."""
 
     functions = [noop, sleep10]  # noqa: RUF012
     redis_settings = RedisSettings.from_dsn(REDIS_URL)

@@ -14,7 +14,13 @@ from typing import Any
 
 import redis
 
-from tests.integration.processes import REPO_ROOT, RedisServer, ServiceProcess, free_port, wait_until
+from tests.integration.processes import (
+    REPO_ROOT,
+    RedisServer,
+    ServiceProcess,
+    free_port,
+    wait_until,
+)
 
 BIN = Path(sys.executable).parent
 __all__ = ["BIN", "REPO_ROOT", "RedisServer", "ServiceProcess", "free_port", "wait_until"]
@@ -152,8 +158,10 @@ def repeat(times: int, measure: Callable[[], dict[str, float]]) -> dict[str, lis
 
 
 def env_for(redis_url: str) -> dict[str, str]:
+    """The processes' environment: yours (so `JOBQUEUE_*` settings apply to the service under
+    test), pointed at the benchmark's Redis, logging JSON."""
     return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("JOBQUEUE_")},
+        **os.environ,
         "JOBQUEUE_REDIS_URL": redis_url,
         "BENCH_REDIS_URL": redis_url,
         "JOBQUEUE_LOG_FORMAT": "json",

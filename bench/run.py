@@ -57,8 +57,7 @@ def run(config: scenarios.Config) -> dict[str, Any]:
 def report(raw: dict[str, Any], config: scenarios.Config, elapsed_s: float) -> str:
     workers = raw["workers"]
     service, tuned, defaults = (
-        workers[f"{n}|noop"]
-        for n in ("service (shipped defaults)", "arq, tuned", "arq, defaults")
+        workers[f"{n}|noop"] for n in ("service (shipped defaults)", "arq, tuned", "arq, defaults")
     )
     peer = workers["SAQ (peer)|noop"]
     rest = raw["rest"]
@@ -142,7 +141,9 @@ def report(raw: dict[str, Any], config: scenarios.Config, elapsed_s: float) -> s
     return "\n".join(lines)
 
 
-def _ratio(ours: dict[str, list[float]], theirs: dict[str, list[float]], key: str = "jobs_per_s") -> str:
+def _ratio(
+    ours: dict[str, list[float]], theirs: dict[str, list[float]], key: str = "jobs_per_s"
+) -> str:
     return f"{median(ours[key]) / median(theirs[key]):.2f}"
 
 

@@ -105,10 +105,16 @@ WORKERS = [
         _enqueue_service,
     ),
     WorkerSystem(
-        "arq, defaults", [str(BIN / "arq"), "bench.baselines.ArqDefaults"], "arq:queue", _enqueue_arq
+        "arq, defaults",
+        [str(BIN / "arq"), "bench.baselines.ArqDefaults"],
+        "arq:queue",
+        _enqueue_arq,
     ),
     WorkerSystem(
-        "arq, tuned", [str(BIN / "arq"), "bench.baselines.ArqTuned"], "arq:queue", _enqueue_arq
+        "arq, tuned",
+        [str(BIN / "arq"), "bench.arq_tuned.WorkerSettings"],
+        "arq:queue",
+        _enqueue_arq,
     ),
     WorkerSystem(
         "SAQ (peer)",
@@ -145,7 +151,9 @@ def idle_commands_per_second(config: Config, system: WorkerSystem, seconds: floa
     """Redis commands an idle worker sends, per second."""
     client = config.server.client()
     client.flushall()
-    worker = start("worker", system.command, {**config.env, **dict(system.extra_env)}, config.logdir)
+    worker = start(
+        "worker", system.command, {**config.env, **dict(system.extra_env)}, config.logdir
+    )
     try:
         time.sleep(2)  # past start-up
         client.config_resetstat()
@@ -214,7 +222,9 @@ async def _direct_enqueue(config: Config) -> dict[str, float]:
 # --- 3: batch enqueue
 
 
-def batch_enqueue(config: Config, batch_size: int = 1000, requests: int = 10) -> dict[str, list[float]]:
+def batch_enqueue(
+    config: Config, batch_size: int = 1000, requests: int = 10
+) -> dict[str, list[float]]:
     process, url = start_http("api", "jobqueue.main:app", config.env, config.logdir)
     client = config.server.client()
     body = {"jobs": [{"function": "echo", "args": {"message": f"m{i}"}} for i in range(batch_size)]}
@@ -242,7 +252,9 @@ def batch_enqueue(config: Config, batch_size: int = 1000, requests: int = 10) ->
 def end_to_end(config: Config) -> dict[str, dict[str, list[float]]]:
     client = config.server.client()
     client.flushall()
-    worker = start("worker", [str(BIN / "arq"), "worker_settings.WorkerSettings"], config.env, config.logdir)
+    worker = start(
+        "worker", [str(BIN / "arq"), "worker_settings.WorkerSettings"], config.env, config.logdir
+    )
     process, url = start_http("api", "jobqueue.main:app", config.env, config.logdir)
     results: dict[str, dict[str, list[float]]] = {}
     try:
@@ -311,5 +323,3 @@ class _background_load:
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
         self.thread.join()
-
-

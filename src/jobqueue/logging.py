@@ -1,18 +1,23 @@
 """structlog configuration: the single place that decides how every log line looks.
 
-structlog and stdlib loggers (uvicorn, arq) share one `ProcessorFormatter`, so all lines are JSON
-in production (no TTY) and colourful console output in a terminal.
+Our own events take structlog's fast path (no stdlib `logging` hop; JSON via orjson), which
+matters on the per-job and per-request hot paths. Lines from stdlib loggers (uvicorn, arq) go
+through a `ProcessorFormatter` with the same processors and renderer, so every line has one
+format: JSON in production (no TTY), colourful console output in a terminal.
 """
 
 import logging
 import sys
 from typing import Literal
 
+import orjson
 import structlog
 from structlog.typing import Processor
 
 # Loggers that install their own handlers; we route them through ours instead.
 _FOREIGN_LOGGERS = ("arq", "uvicorn", "uvicorn.error", "uvicorn.access")
+# These repeat what our own events say (http.request, job.started/job.succeeded…).
+_QUIETED_LOGGERS = ("uvicorn.access", "arq.worker")
 
 
 def configure_logging(
@@ -22,32 +27,36 @@ def configure_logging(
     use_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
+        structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: Processor = (
-        structlog.processors.JSONRenderer()
-        if use_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    )
-    structlog.configure(
-        processors=[
-            *shared,
-            structlog.stdlib.PositionalArgumentsFormatter(),
-            structlog.processors.StackInfoRenderer(),
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
-    )
+    if use_json:
+        structlog.configure(
+            processors=[
+                *shared,
+                structlog.processors.dict_tracebacks,
+                structlog.processors.JSONRenderer(serializer=orjson.dumps),
+            ],
+            logger_factory=structlog.BytesLoggerFactory(sys.stderr.buffer),
+            wrapper_class=structlog.make_filtering_bound_logger(level),
+            cache_logger_on_first_use=True,
+        )
+        renderer: Processor = structlog.processors.JSONRenderer()
+        tracebacks: list[Processor] = [structlog.processors.dict_tracebacks]
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        structlog.configure(
+            processors=[*shared, renderer],
+            logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+            wrapper_class=structlog.make_filtering_bound_logger(level),
+            cache_logger_on_first_use=True,
+        )
+        tracebacks = []  # the console renderer prints them itself
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
+        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            # The console renderer prints tracebacks itself; JSON needs them as a string.
-            *([structlog.processors.dict_tracebacks] if use_json else []),
+            *tracebacks,
             renderer,
         ],
     )
@@ -61,5 +70,5 @@ def configure_logging(
         foreign.handlers.clear()
         foreign.propagate = True
         foreign.setLevel(level)
-    # uvicorn's access log duplicates our `http.request` line.
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    for name in _QUIETED_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))

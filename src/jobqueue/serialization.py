@@ -6,10 +6,10 @@ timeouts and aborts stay readable without a traceback in Redis. Anything that is
 """
 
 import asyncio
-import json
 from datetime import datetime
 from typing import Any
 
+import orjson
 from pydantic import BaseModel
 
 ABORTED_ERROR_TYPE = "CancelledError"
@@ -20,6 +20,8 @@ def error_dict(exc: BaseException) -> dict[str, str]:
     message = str(exc)
     if not message and isinstance(exc, asyncio.CancelledError):
         message = "the job was aborted"
+    elif not message and isinstance(exc, TimeoutError):  # what arq stores on a job's timeout
+        message = "the job ran longer than its timeout"
     return {"type": type(exc).__name__, "message": message}
 
 
@@ -34,11 +36,11 @@ def _encode(value: Any) -> Any:
 
 
 def serialize(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, default=_encode, separators=(",", ":")).encode()
+    return orjson.dumps(data, default=_encode)
 
 
 def deserialize(payload: bytes) -> dict[str, Any]:
-    data = json.loads(payload)
+    data = orjson.loads(payload)  # raises orjson.JSONDecodeError, a ValueError
     if not isinstance(data, dict):
         raise ValueError("payload is not a JSON object")
     return data

@@ -16,6 +16,7 @@ from datetime import datetime
 from importlib.resources import files
 from typing import Any
 
+import orjson
 import structlog
 from arq.connections import ArqRedis
 from arq.constants import default_queue_name, job_key_prefix, result_key_prefix
@@ -65,11 +66,18 @@ class EnqueueOutcome:
 
 
 class JobTracker:
-    """Builds the transition writes; holds the retention settings they need."""
+    """Builds the transition writes; holds the retention settings they need.
+
+    A worker notes a job's start in memory (`note_started`) and writes it together with the
+    job's next write: its end (in arq's result transaction), a retry, or its first progress.
+    A job still running after `START_WRITE_DELAY_S` gets its start written on its own. Short
+    jobs thus cost no extra round trip for their `started` record.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.history_ttl_ms = settings.history_ttl * 1000
         self.events_max_length = settings.events_max_length
+        self._pending_starts: dict[str, tuple[int, int]] = {}  # job id -> (try, at ms)
 
     def add_transition(
         self,
@@ -80,15 +88,18 @@ class JobTracker:
         event: str,
         data: dict[str, Any],
         fields: dict[str, Any] | None = None,
+        counts: dict[str, Any] | None = None,
     ) -> Any:
         """`EVAL` the transition script on `client`: a pipeline (queued) or a client
-        (returns the awaitable reply)."""
+        (returns the awaitable reply). A pending start of the job is written first."""
+        self._add_pending_start(client, job_id)
         flat = [item for pair in (fields or {}).items() for item in pair]
         return _eval(
             client, _TRANSITION,
             [keys.record(job_id), keys.EVENTS, keys.job_events(job_id)],
             [job_id, status, self.history_ttl_ms, self.events_max_length, event,
-             json.dumps(data), keys.INDEX_PREFIX, *flat],
+             orjson.dumps(data), keys.INDEX_PREFIX, orjson.dumps(counts) if counts else "",
+             *flat],
         )  # fmt: skip
 
     async def record(
@@ -101,17 +112,38 @@ class JobTracker:
         data: dict[str, Any],
         fields: dict[str, Any] | None = None,
     ) -> None:
-        await self.add_transition(
-            redis, job_id, status=status, event=event, data=data, fields=fields
-        )
+        async with redis.pipeline(transaction=True) as pipe:
+            self.add_transition(pipe, job_id, status=status, event=event, data=data, fields=fields)
+            await pipe.execute()
+
+    # --- starts
+
+    def note_started(self, job_id: str, job_try: int) -> None:
+        self._pending_starts[job_id] = (job_try, now_ms())
+
+    async def write_started_if_pending(self, redis: ArqRedis, job_id: str) -> None:
+        if job_id in self._pending_starts:
+            async with redis.pipeline(transaction=True) as pipe:
+                self._add_pending_start(pipe, job_id)
+                await pipe.execute()
 
     async def started(self, redis: ArqRedis, job_id: str, job_try: int) -> None:
-        at = now_ms()
-        await self.record(
-            redis, job_id, status="in_progress", event="started",
+        """Record a start now."""
+        self.note_started(job_id, job_try)
+        await self.write_started_if_pending(redis, job_id)
+
+    def _add_pending_start(self, client: Any, job_id: str) -> None:
+        start = self._pending_starts.pop(job_id, None)
+        if start is None:
+            return
+        job_try, at = start
+        self.add_transition(
+            client, job_id, status="in_progress", event="started",
             data={"status": "in_progress", "at": _iso(at), "try": job_try},
             fields={"start_ms": at, "tries": job_try, "finish_ms": ""},
         )  # fmt: skip
+
+    # --- the rest of a job's life
 
     async def retry_scheduled(
         self, redis: ArqRedis, job_id: str, function: str, job_try: int, delay_s: float,
@@ -123,7 +155,7 @@ class JobTracker:
             "status": "deferred", "at": _iso(at), "try": job_try, "delay_s": round(delay_s, 3),
             "scheduled_for": _iso(due), "error": error,
         }  # fmt: skip
-        fields = {"scheduled_ms": due, "error": json.dumps(error), "tries": job_try}
+        fields = {"scheduled_ms": due, "error": orjson.dumps(error), "tries": job_try}
         async with redis.pipeline(transaction=True) as pipe:
             self.add_transition(
                 pipe, job_id, status=WAITING, event="retry_scheduled", data=data, fields=fields
@@ -138,7 +170,7 @@ class JobTracker:
         await self.record(
             redis, job_id, status="", event="progress",
             data={"status": "in_progress", "at": _iso(now_ms()), "progress": progress},
-            fields={"progress": json.dumps(progress)},
+            fields={"progress": orjson.dumps(progress)},
         )  # fmt: skip
 
     async def expired(self, redis: ArqRedis, job_id: str) -> None:
@@ -148,7 +180,7 @@ class JobTracker:
         await self.record(
             redis, job_id, status="failed", event="expired",
             data={"status": "failed", "at": _iso(at), "error": error},
-            fields={"finish_ms": at, "error": json.dumps(error)},
+            fields={"finish_ms": at, "error": orjson.dumps(error)},
         )  # fmt: skip
 
     def add_finished(self, pipe: Pipeline, payload: bytes) -> None:
@@ -172,29 +204,29 @@ class JobTracker:
         fields: dict[str, Any] = {"finish_ms": finish_ms, "tries": tries}
         if tries:
             fields["start_ms"] = result["st"]
-        fields["error"] = json.dumps(error) if error is not None else ""
+        fields["error"] = orjson.dumps(error) if error is not None else ""
         data: dict[str, Any] = {"status": status, "at": _iso(finish_ms), "try": tries}
         if error is not None:
             data["error"] = error
-        self.add_transition(pipe, job_id, status=status, event=event, data=data, fields=fields)
-        self._add_finish_counts(pipe, result.get("q", default_queue_name), function, status)
+        counts: dict[str, Any] = {
+            "prefix": keys.METRICS_PREFIX,
+            "function": function,
+            "status": status,
+            "bucket_key": keys.finished_count(
+                result.get("q", default_queue_name), status,
+                finish_ms // (keys.COUNT_BUCKET_SECONDS * 1000),
+            ),
+            "bucket_ttl": COUNT_TTL_SECONDS,
+        }  # fmt: skip
         if tries:
-            self._add_duration(pipe, function, (finish_ms - result["st"]) / 1000)
-
-    def _add_finish_counts(self, pipe: Pipeline, queue: str, function: str, status: str) -> None:
-        bucket_key = keys.finished_count(
-            queue, status, now_ms() // (keys.COUNT_BUCKET_SECONDS * 1000)
+            seconds = (finish_ms - result["st"]) / 1000
+            counts["seconds"] = seconds
+            counts["duration_bucket"] = next(
+                (str(b) for b in DURATION_BUCKETS if seconds <= b), "+Inf"
+            )
+        self.add_transition(
+            pipe, job_id, status=status, event=event, data=data, fields=fields, counts=counts
         )
-        pipe.incr(bucket_key)
-        pipe.expire(bucket_key, COUNT_TTL_SECONDS)
-        pipe.hincrby(keys.METRICS_PREFIX + "finished", f"{function}|{status}", 1)
-
-    def _add_duration(self, pipe: Pipeline, function: str, seconds: float) -> None:
-        bucket = next((str(b) for b in DURATION_BUCKETS if seconds <= b), "+Inf")
-        key = keys.METRICS_PREFIX + "duration:" + function
-        pipe.hincrby(key, bucket, 1)
-        pipe.hincrbyfloat(key, "sum", seconds)
-        pipe.sadd(keys.METRICS_PREFIX + "duration-functions", function)
 
 
 class TrackedPipeline(Pipeline):

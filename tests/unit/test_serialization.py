@@ -26,6 +26,14 @@ def test_an_abort_is_stored_readably() -> None:
     assert decoded["r"] == {"type": "CancelledError", "message": "the job was aborted"}
 
 
+def test_a_timeout_is_stored_readably() -> None:
+    decoded = deserialize(serialize({"r": TimeoutError()}))
+    assert decoded["r"] == {
+        "type": "TimeoutError",
+        "message": "the job ran longer than its timeout",
+    }
+
+
 def test_arq_result_with_an_exception_keeps_the_error_not_a_placeholder() -> None:
     raw = serialize_result(
         "echo", (), {}, 1, 0, False, TimeoutError("slow"), 0, 1, "ref", "q", "id",

@@ -1,12 +1,18 @@
 -- Record one transition of a job: move its index entries to the new status, update its record,
--- and append the event to the global and the job's own stream. A job with no record (enqueued
--- around the service) only gets its events.
+-- append the event to the global and the job's own stream, and (for a job's end) count it.
+-- A job with no record (enqueued around the service) only gets its events and counts.
+-- A finished job never goes back to waiting or in progress: such a late write is dropped.
 -- KEYS: 1 record, 2 events, 3 job events
 -- ARGV: 1 job id, 2 new stored status ('' = unchanged), 3 history TTL (ms), 4 events max length,
---       5 event type, 6 event JSON, 7 index key prefix, 8.. record field/value pairs
+--       5 event type, 6 event JSON, 7 index key prefix, 8 counts JSON ('' = none),
+--       9.. record field/value pairs
+local terminal = {succeeded = true, failed = true, aborted = true}
 local current = redis.call('HMGET', KEYS[1], 'status', 'function', 'index_member')
 local status, fn, member = current[1], current[2], current[3]
 local new_status, prefix = ARGV[2], ARGV[7]
+if status and terminal[status] and new_status ~= '' and not terminal[new_status] then
+  return 0
+end
 
 if member then
   if new_status ~= '' and status ~= new_status then
@@ -17,7 +23,7 @@ if member then
     redis.call('SADD', prefix .. 'keys', unpack(to))
     redis.call('HSET', KEYS[1], 'status', new_status)
   end
-  if #ARGV > 7 then redis.call('HSET', KEYS[1], unpack(ARGV, 8)) end
+  if #ARGV > 8 then redis.call('HSET', KEYS[1], unpack(ARGV, 9)) end
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
 end
 
@@ -25,4 +31,18 @@ local event = {'type', ARGV[5], 'job_id', ARGV[1], 'function', fn or '', 'data',
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(event))
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', 1000, '*', unpack(event))
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
+
+if ARGV[8] ~= '' then
+  -- finished-job counters: per 10 s bucket (for /v1/queues) and for Prometheus
+  local c = cjson.decode(ARGV[8])
+  redis.call('INCR', c.bucket_key)
+  redis.call('EXPIRE', c.bucket_key, c.bucket_ttl)
+  redis.call('HINCRBY', c.prefix .. 'finished', c['function'] .. '|' .. c.status, 1)
+  if c.duration_bucket then
+    local key = c.prefix .. 'duration:' .. c['function']
+    redis.call('HINCRBY', key, c.duration_bucket, 1)
+    redis.call('HINCRBYFLOAT', key, 'sum', c.seconds)
+    redis.call('SADD', c.prefix .. 'duration-functions', c['function'])
+  end
+end
 return 1

@@ -1,8 +1,8 @@
 """Running one declared job inside arq: the wrapper arq calls for every try.
 
 It validates the stored args against the job's model (bad args fail at once), binds the log
-context (job id, function, try, enqueuing request), enforces the job's own timeout so a timeout is
-reported as such, applies the retry policy, and returns the result as JSON-ready data.
+context (job id, function, try, enqueuing request), records the start, applies the retry policy,
+and returns the result as JSON-ready data. arq itself enforces the job's timeout.
 """
 
 import asyncio
@@ -23,12 +23,10 @@ from jobqueue.worker.heartbeat import WorkerStats
 
 log = structlog.get_logger("jobqueue.worker")
 
-# arq's own timeout is a backstop behind ours, which fires first and says "JobTimeout".
-ARQ_TIMEOUT_GRACE_SECONDS = 5.0
-
-
-class JobTimeout(Exception):
-    """The job ran longer than its declared timeout."""
+# A job still running this long after it started gets its `started` record written on its own;
+# a shorter one has it written with its end, in arq's result transaction.
+START_WRITE_DELAY_S = 0.05
+_start_writes: set[asyncio.Future[None]] = set()  # keeps the fire-and-forget writes alive
 
 
 class InvalidJobArgs(Exception):
@@ -43,7 +41,7 @@ def as_arq_function(definition: JobDefinition, settings: Settings) -> Function:
     return func(
         run,
         name=definition.name,
-        timeout=definition.timeout + ARQ_TIMEOUT_GRACE_SECONDS,
+        timeout=definition.timeout,
         max_tries=definition.max_tries,
         keep_result=settings.result_ttl,
     )
@@ -67,12 +65,23 @@ async def execute(definition: JobDefinition, ctx: dict[str, Any], kwargs: dict[s
     stats: WorkerStats = ctx["stats"]
     started = time.perf_counter()
     log.info("job.started", max_tries=definition.max_tries)
-    await redis.tracker.started(redis, ctx["job_id"], job_try)
+    redis.tracker.note_started(ctx["job_id"], job_try)
+    write_start = asyncio.get_running_loop().call_later(
+        START_WRITE_DELAY_S, _write_start_soon, redis, ctx["job_id"]
+    )
     stats.running += 1
     try:
         return await _run(definition, ctx, kwargs, settings, started)
     finally:
         stats.running -= 1
+        write_start.cancel()
+
+
+def _write_start_soon(redis: TrackedRedis, job_id: str) -> None:
+    """The job is still running: record its start on its own (see `JobTracker`)."""
+    task = asyncio.ensure_future(redis.tracker.write_started_if_pending(redis, job_id))
+    _start_writes.add(task)
+    task.add_done_callback(_start_writes.discard)
 
 
 async def _run(
@@ -100,15 +109,7 @@ async def _run(
             redis=ctx["redis"],
             http=ctx["http"],
         )
-        try:
-            async with asyncio.timeout(definition.timeout) as deadline:
-                result = await definition.func(job_ctx, args)
-        except TimeoutError:
-            if not deadline.expired():
-                raise
-            raise JobTimeout(
-                f"the job ran longer than its {definition.timeout:g}s timeout"
-            ) from None
+        result = await definition.func(job_ctx, args)  # arq enforces the timeout
     except RetryableError as exc:
         if job_try >= definition.max_tries:
             _log_failure(exc, started, stats)
@@ -130,8 +131,13 @@ async def _run(
         )
         raise Retry(defer=delay) from exc
     except asyncio.CancelledError:
-        # Aborted, or the worker is shutting down (arq then runs the job again).
-        log.info("job.cancelled", outcome="cancelled", duration_ms=_elapsed_ms(started))
+        # arq cancels the job on its timeout (then stores a TimeoutError), an abort, or the
+        # worker shutting down (then runs the job again).
+        if time.perf_counter() - started >= definition.timeout:
+            stats.failed += 1
+            log.error("job.failed", outcome="timed_out", duration_ms=_elapsed_ms(started))
+        else:
+            log.info("job.cancelled", outcome="cancelled", duration_ms=_elapsed_ms(started))
         raise
     except Exception as exc:
         _log_failure(exc, started, stats)

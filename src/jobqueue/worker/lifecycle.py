@@ -14,7 +14,7 @@ from jobqueue.logging import configure_logging
 from jobqueue.registry import JobDefinition, JobRegistry
 from jobqueue.schedule import cron_fields
 from jobqueue.settings import Settings
-from jobqueue.worker.execution import ARQ_TIMEOUT_GRACE_SECONDS, as_arq_function, execute
+from jobqueue.worker.execution import as_arq_function, execute
 from jobqueue.worker.heartbeat import WorkerStats, beat, keep_beating
 
 log = structlog.get_logger("jobqueue.worker")
@@ -41,7 +41,7 @@ def _as_arq_cron(definition: JobDefinition, schedule: str, settings: Settings) -
         run,
         name=definition.name,
         unique=True,
-        timeout=definition.timeout + ARQ_TIMEOUT_GRACE_SECONDS,
+        timeout=definition.timeout,
         max_tries=definition.max_tries,
         keep_result=settings.result_ttl,
         **cron_fields(schedule),
