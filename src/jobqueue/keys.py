@@ -5,6 +5,7 @@
                              lexical order is newest first and a page is one ZRANGE BYLEX
 - `jobqueue:events`          stream: every transition of every job (the live feed)
 - `jobqueue:events:{id}`     stream: one job's transitions (replayed by its SSE route)
+- `jobqueue:wake:{queue}`    pub/sub channel: a job is due now (workers wake up)
 """
 
 RECORD_PREFIX = "jobqueue:record:"
@@ -38,6 +39,18 @@ def index(*, status: str | None = None, function: str | None = None) -> str:
     return f"{INDEX_PREFIX}all"
 
 
+STORED_STATUSES = ("waiting", "in_progress", "succeeded", "failed", "aborted")
+
+
+def all_indexes(functions: list[str]) -> list[str]:
+    """Every index key that jobs of these functions can be in."""
+    found = [index(), *(index(status=s) for s in STORED_STATUSES)]
+    for function in functions:
+        found += [index(function=function), *(index(function=function, status=s)
+                                              for s in STORED_STATUSES)]  # fmt: skip
+    return found
+
+
 def index_member(enqueue_ms: int, job_id: str) -> str:
     return f"{_MS_CEILING - enqueue_ms:013d}:{job_id}"
 
@@ -48,6 +61,11 @@ def member_job_id(member: str) -> str:
 
 def member_enqueue_ms(member: str) -> int:
     return _MS_CEILING - int(member[:13])
+
+
+def wake_channel(queue_name: str) -> str:
+    """Published to when a job is due now, so idle workers start it at once."""
+    return f"jobqueue:wake:{queue_name}"
 
 
 def worker(worker_id: str) -> str:

@@ -168,7 +168,10 @@ class JobQueue:
         if view.status.is_terminal:
             raise JobConflict(f"job {job_id!r} has already finished ({view.status})")
         if view.status == JobStatus.in_progress or not await self._abort_before_start(job_id):
-            await self._redis.zadd(abort_jobs_ss, {job_id: now_ms()})
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.zadd(abort_jobs_ss, {job_id: now_ms()})
+                pipe.publish(keys.wake_channel(self._queue), "1")  # workers check aborts now
+                await pipe.execute()
         return await self.get(job_id)
 
     async def _abort_before_start(self, job_id: str) -> bool:

@@ -13,7 +13,6 @@ from typing import Any
 from jobqueue.views import JobError, JobStatus, JobView, Progress
 
 WAITING = "waiting"
-STORED_STATUSES = ("waiting", "in_progress", "succeeded", "failed", "aborted")
 
 
 def now_ms() -> int:

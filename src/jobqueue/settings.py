@@ -35,8 +35,10 @@ class Settings(BaseSettings):
     events_max_age: int = Field(default=86400, gt=0, description="seconds events are kept")
 
     # Worker
-    worker_max_jobs: int = Field(default=50, gt=0)
-    worker_poll_delay: float = Field(default=0.1, gt=0)
+    worker_max_jobs: int = Field(default=100, gt=0)
+    worker_poll_delay: float = Field(
+        default=0.25, gt=0, description="new jobs wake workers at once; this bounds the rest"
+    )
     worker_health_check_interval: int = Field(default=10, gt=0)
     worker_heartbeat_interval: float = Field(default=2.0, gt=0)
     worker_liveness_window: float = Field(default=10.0, gt=0)

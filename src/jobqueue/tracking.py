@@ -91,15 +91,22 @@ class JobTracker:
         counts: dict[str, Any] | None = None,
     ) -> Any:
         """`EVAL` the transition script on `client`: a pipeline (queued) or a client
-        (returns the awaitable reply). A pending start of the job is written first."""
-        self._add_pending_start(client, job_id)
-        flat = [item for pair in (fields or {}).items() for item in pair]
+        (returns the awaitable reply). A pending start of the job travels with it."""
+        events: list[Any] = [event, orjson.dumps(data)]
+        fields = dict(fields or {})
+        start = self._pending_starts.pop(job_id, None)
+        if start is not None:
+            job_try, at = start
+            started = {"status": "in_progress", "at": _iso(at), "try": job_try}
+            events = ["started", orjson.dumps(started), *events]
+            fields = {"start_ms": at, "tries": job_try, **fields}
+            status = status or "in_progress"
+        flat = [item for pair in fields.items() for item in pair]
         return _eval(
             client, _TRANSITION,
             [keys.record(job_id), keys.EVENTS, keys.job_events(job_id)],
-            [job_id, status, self.history_ttl_ms, self.events_max_length, event,
-             orjson.dumps(data), keys.INDEX_PREFIX, orjson.dumps(counts) if counts else "",
-             *flat],
+            [job_id, status, self.history_ttl_ms, self.events_max_length, keys.INDEX_PREFIX,
+             orjson.dumps(counts) if counts else "", len(events) // 2, *events, *flat],
         )  # fmt: skip
 
     async def record(
@@ -359,11 +366,11 @@ class TrackedRedis(ArqRedis):
         source = keys.record(spec.retry_of or job_id)
         return _EnqueueCall(
             keys=[job_key_prefix + job_id, result_key_prefix + job_id, queue, keys.record(job_id),
-                  keys.EVENTS, keys.job_events(job_id), source],
+                  keys.EVENTS, keys.job_events(job_id), source, keys.wake_channel(queue)],
             args=[job_id, payload, score, expires_ms, self.tracker.history_ttl_ms,
                   self.tracker.events_max_length, keys.INDEX_PREFIX,
                   keys.index_member(enqueue_ms, job_id), spec.function, json.dumps(event),
-                  "1" if spec.retry_of else "0",
+                  "1" if spec.retry_of else "0", "1" if score <= enqueue_ms else "0",
                   *(item for pair in fields.items() for item in pair)],
             template=EnqueueOutcome(job_id, False, enqueue_ms, score),
         )  # fmt: skip

@@ -123,11 +123,13 @@ async def _prune_index(ctx: JobContext) -> int:
     """Drop index entries older than the history retention (their records have expired)."""
     redis = ctx.redis
     oldest_kept = keys.index_member(now_ms() - ctx.settings.history_ttl * 1000, "")
-    index_keys: set[bytes] = await redis.smembers(keys.INDEX_PREFIX + "keys")  # type: ignore[misc]
-    pruned = 0
-    for key in index_keys:
-        pruned += await redis.zremrangebylex(key, f"({oldest_kept}", "+")
-    return pruned
+    functions: set[bytes] = await redis.smembers(keys.INDEX_PREFIX + "functions")  # type: ignore[misc]
+    index_keys = keys.all_indexes(sorted(f.decode() for f in functions))
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in index_keys:
+            pipe.zremrangebylex(key, f"({oldest_kept}", "+")
+        pruned: list[int] = await pipe.execute()
+    return sum(pruned)
 
 
 def scheduled_jobs(settings: Settings) -> list[tuple[JobDefinition, str]]:

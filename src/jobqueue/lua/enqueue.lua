@@ -1,10 +1,11 @@
 -- Enqueue a job exactly as arq's ArqRedis.enqueue_job would (same keys, same payload), and in
 -- the same atomic step write its history record, index entries and `enqueued` event.
 -- KEYS: 1 arq job key, 2 arq result key, 3 arq queue, 4 record, 5 events, 6 job events,
---       7 record of the job this one retries (or the record key again when none)
+--       7 record of the job this one retries (or the record key again when none),
+--       8 the queue's wake-up channel
 -- ARGV: 1 job id, 2 job payload, 3 score (ms), 4 job data TTL (ms), 5 history TTL (ms),
 --       6 events max length, 7 index key prefix, 8 index member, 9 function, 10 event JSON,
---       11 is a retry ("1"/"0"), 12.. record field/value pairs
+--       11 is a retry ("1"/"0"), 12 due now ("1"/"0": wake the workers), 13.. record fields
 -- Returns 1 (enqueued), 0 (a job or result with this id exists: arq's rule), or the id of the
 -- job that already retries KEYS[7].
 if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
@@ -27,18 +28,19 @@ redis.call('DEL', KEYS[4], KEYS[6])
 redis.call('PSETEX', KEYS[1], ARGV[4], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 
-redis.call('HSET', KEYS[4], 'index_member', member, 'status', 'waiting', unpack(ARGV, 12))
+redis.call('HSET', KEYS[4], 'index_member', member, 'status', 'waiting', unpack(ARGV, 13))
 redis.call('PEXPIRE', KEYS[4], ARGV[5])
 local indexes = {
   prefix .. 'all', prefix .. 'status:waiting',
   prefix .. 'function:' .. fn, prefix .. 'function:' .. fn .. ':status:waiting',
 }
 for _, key in ipairs(indexes) do redis.call('ZADD', key, 0, member) end
-redis.call('SADD', prefix .. 'keys', unpack(indexes))
+redis.call('SADD', prefix .. 'functions', fn)  -- lets the sweep find every index key
 
 local event = {'type', 'enqueued', 'job_id', ARGV[1], 'function', fn, 'data', ARGV[10]}
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[6], '*', unpack(event))
 redis.call('XADD', KEYS[6], 'MAXLEN', '~', 1000, '*', unpack(event))
 redis.call('PEXPIRE', KEYS[6], ARGV[5])
 if ARGV[11] == '1' then redis.call('HSET', KEYS[7], 'retried_as', ARGV[1]) end
+if ARGV[12] == '1' then redis.call('PUBLISH', KEYS[8], '1') end
 return 1

@@ -75,6 +75,8 @@ async def execute(definition: JobDefinition, ctx: dict[str, Any], kwargs: dict[s
     finally:
         stats.running -= 1
         write_start.cancel()
+        if "wakeup" in ctx:
+            ctx["wakeup"].slot_freed()  # jobs may be waiting for this slot
 
 
 def _write_start_soon(redis: TrackedRedis, job_id: str) -> None:

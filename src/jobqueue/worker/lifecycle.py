@@ -16,6 +16,7 @@ from jobqueue.schedule import cron_fields
 from jobqueue.settings import Settings
 from jobqueue.worker.execution import as_arq_function, execute
 from jobqueue.worker.heartbeat import WorkerStats, beat, keep_beating
+from jobqueue.worker.wakeup import WakeUp
 
 log = structlog.get_logger("jobqueue.worker")
 
@@ -55,6 +56,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["http"] = httpx.AsyncClient(follow_redirects=False, headers={"user-agent": "jobqueue"})
     stats = ctx["stats"] = WorkerStats()
     ctx["heartbeat"] = asyncio.create_task(keep_beating(ctx["redis"], settings, stats))
+    wakeup = ctx["wakeup"] = WakeUp()
+    wakeup.install()
+    ctx["wakeup_listener"] = asyncio.create_task(wakeup.listen(ctx["redis"], settings.queue_name))
     log.info(
         "worker.started",
         worker_id=stats.worker_id,
@@ -64,6 +68,11 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    listener: asyncio.Task[None] | None = ctx.get("wakeup_listener")
+    if listener is not None:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
     heartbeat: asyncio.Task[None] | None = ctx.get("heartbeat")
     if heartbeat is not None:
         heartbeat.cancel()

@@ -1,0 +1,81 @@
+"""Event-driven pickup: the worker wakes when a job is enqueued instead of waiting for a poll.
+
+arq's `Worker.main` runs `async for _ in poll(self.poll_delay_s)`, sleeping a fixed delay between
+iterations. Every job then waits up to `poll_delay` before it starts, and an arq tuned for speed
+polls Redis many times a second even when idle. The enqueue script publishes on
+`jobqueue:wake:<queue>` when it adds a job that is due now. Each worker subscribes and replaces
+arq's `poll` with `WakeUp.poll`, which iterates as soon as a job is published, shortly after a
+job finishes (freeing a slot), or when `poll_delay` passes, whichever comes first. `poll_delay`
+then only bounds how late a deferred job or a retry starts, and idle polling can be slow.
+
+arq 0.28 looks `poll` up as a module global each time `main` runs, after `on_startup`; a test
+pins that, so an arq upgrade that changes it fails loudly rather than silently polling.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import arq.worker
+import structlog
+from arq.connections import ArqRedis
+
+from jobqueue.keys import wake_channel
+
+log = structlog.get_logger("jobqueue.worker")
+
+# After a slot frees up, wait this long so that one poll starts many jobs (a burst of finishing
+# jobs wakes us once); a newly published job is started without waiting.
+SLOT_GAP_S = 0.01
+LISTEN_TIMEOUT_S = 1.0
+
+
+class WakeUp:
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self._slot_freed = False
+
+    def wake(self) -> None:
+        """A job is due now: start it at once."""
+        self._event.set()
+
+    def slot_freed(self) -> None:
+        """A job finished: jobs may be waiting for its slot. Poll again soon, batching such
+        wake-ups (a busy worker frees slots hundreds of times a second)."""
+        self._slot_freed = True
+        self._event.set()
+
+    async def poll(self, step: float) -> AsyncIterator[float]:
+        """A drop-in for `arq.utils.poll`: yields, then waits for a wake-up or `step`."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while True:
+            self._event.clear()
+            self._slot_freed = False
+            yield loop.time() - start
+            if not self._event.is_set():
+                try:
+                    async with asyncio.timeout(step):
+                        await self._event.wait()
+                except TimeoutError:
+                    pass
+            if self._slot_freed:
+                await asyncio.sleep(SLOT_GAP_S)
+
+    def install(self) -> None:
+        """Make arq's worker loop use `poll` (see the module docstring)."""
+        setattr(arq.worker, "poll", self.poll)  # noqa: B010 - a module global arq reads
+
+    async def listen(self, redis: ArqRedis, queue_name: str) -> None:
+        """Wake on every publish to the queue's channel; resubscribe after a Redis outage."""
+        while True:
+            try:
+                async with redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(wake_channel(queue_name))
+                    while True:  # short reads: the pool's socket timeout applies to them too
+                        if await pubsub.get_message(timeout=LISTEN_TIMEOUT_S) is not None:
+                            self.wake()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # keep listening; polling covers the gap
+                log.warning("worker.wakeup_listener_failed", error=repr(exc))
+                await asyncio.sleep(1)
