@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
-CHECKED := src tests scripts worker_settings.py
+SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+CHECKED := src tests scripts bench worker_settings.py
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format clean
+.PHONY: help install run test lint format bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -29,6 +30,11 @@ lint: install ## ruff (lint + format check) and mypy --strict
 	$(BIN)/ruff check $(CHECKED)
 	$(BIN)/ruff format --check $(CHECKED)
 	$(BIN)/mypy
+
+bench: install ## Benchmarks side by side with bare arq and SAQ; writes docs/benchmarks.md
+	@command -v redis-server >/dev/null || { echo "bench needs redis-server (apt-get install redis-server)"; exit 1; }
+	@command -v wrk >/dev/null || { echo "installing wrk"; $(SUDO) apt-get install -y -qq wrk >/dev/null; }
+	$(BIN)/python -m bench.run
 
 format: install ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix $(CHECKED)

@@ -111,7 +111,7 @@ def wait_drained(
     first_seen: tuple[float, int] | None = None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        remaining = int(client.zcard(key))
+        remaining = int(client.zcard(key))  # type: ignore[arg-type]
         polls += 1
         now = time.perf_counter()
         if first_seen is None and remaining < total:

@@ -3,7 +3,7 @@
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ class WorkerSystem:
     name: str
     command: list[str]
     queue_key: str
-    enqueue: Callable[[str, str, int], Awaitable[None]]  # (redis url, job kind, count)
+    enqueue: Callable[[str, str, int], Coroutine[Any, Any, None]]  # (redis url, kind, count)
     extra_env: tuple[tuple[str, str], ...] = ()
 
 

@@ -99,7 +99,7 @@ class JobQueue:
         With a `job_id` that already exists, the existing job is returned when its function and
         args match, and `JobConflict` is raised when they do not.
         """
-        [outcome] = await self._redis.enqueue_many([_spec(function, args, options)])
+        outcome = await self._redis.enqueue_one(_spec(function, args, options))
         result = await self._settle(outcome, function, args)
         if isinstance(result, JobConflict):
             raise result

@@ -275,6 +275,7 @@ class TrackedRedis(ArqRedis):
     def __init__(self, *args: Any, tracker: JobTracker, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.tracker = tracker
+        self._enqueue_script = self.register_script(_ENQUEUE)
 
     def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> TrackedPipeline:
         return TrackedPipeline(
@@ -322,8 +323,12 @@ class TrackedRedis(ArqRedis):
             defer_until=defer_until, defer_by=defer_by, expires=expires, job_try=job_try,
             retry_of=retry_of,
         )  # fmt: skip
+        return await self.enqueue_one(spec)
+
+    async def enqueue_one(self, spec: "EnqueueSpec") -> EnqueueOutcome:
+        """One job, by EVALSHA (redis-py loads the script again if Redis lost it)."""
         call = self._enqueue_call(spec)
-        return call.outcome(await _eval(self, _ENQUEUE, call.keys, call.args))
+        return call.outcome(await self._enqueue_script(keys=call.keys, args=call.args))
 
     async def enqueue_many(self, specs: list["EnqueueSpec"]) -> list[EnqueueOutcome]:
         """Enqueue each job (same rules as `enqueue_tracked`) in one pipelined round trip."""

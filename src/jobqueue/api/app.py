@@ -7,6 +7,7 @@ import structlog
 from fastapi import FastAPI
 from redis.exceptions import RedisError
 
+from jobqueue.api.dependencies import Services
 from jobqueue.api.errors import install_error_handlers
 from jobqueue.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from jobqueue.api.routes import events, functions, health, jobs, operations
@@ -36,6 +37,7 @@ def create_app(
         app.state.registry = registry
         app.state.queue = JobQueue(redis, settings)
         app.state.metrics = metrics
+        app.state.services = Services(app.state.queue, registry, settings, metrics)
         try:
             await redis.ping()
         except (RedisError, OSError) as exc:  # serve anyway: /readyz reports it, and we heal

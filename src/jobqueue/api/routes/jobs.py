@@ -2,17 +2,11 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from jobqueue.api.dependencies import (
-    MetricsDep,
-    QueueDep,
-    RegistryDep,
-    RequestIdDep,
-    SettingsDep,
-)
+from jobqueue.api.dependencies import QueueDep, ServicesDep, request_id_of
 from jobqueue.api.errors import CONFLICT, NOT_FOUND, TOO_LARGE, UNAVAILABLE
 from jobqueue.api.schemas import (
     BatchEnqueueRequest,
@@ -84,42 +78,35 @@ def _validated_args(
     },
 )
 async def enqueue_job(
-    request: EnqueueRequest,
-    response: Response,
-    queue: QueueDep,
-    registry: RegistryDep,
-    settings: SettingsDep,
-    request_id: RequestIdDep,
-    metrics: MetricsDep,
-) -> JobView:
+    request: EnqueueRequest, http_request: Request, services: ServicesDep
+) -> Response:
     """Enqueue a registered job. Same `job_id`, function and args again: 200 and the same job."""
-    definition, args = _validated_args(request, registry, settings)
+    definition, args = _validated_args(request, services.registry, services.settings)
     options = EnqueueOptions(
         job_id=request.job_id,
         defer_by=request.defer_by,
         defer_until=request.defer_until,
         expires=request.expires,
-        request_id=request_id,
+        request_id=request_id_of(http_request),
     )
     try:
-        view, created = await queue.enqueue(definition.name, args, options)
+        view, created = await services.queue.enqueue(definition.name, args, options)
     except JobConflict:
-        metrics.enqueued.labels(definition.name, "conflict").inc()
+        services.metrics.enqueued.labels(definition.name, "conflict").inc()
         raise
-    metrics.enqueued.labels(definition.name, "created" if created else "existing").inc()
-    response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
-    response.headers["Location"] = f"{router.prefix}/{view.job_id}"
-    return view
+    services.metrics.enqueued.labels(definition.name, "created" if created else "existing").inc()
+    # The view is ours and valid: serialize it once, skipping FastAPI's re-validation.
+    return Response(
+        view.model_dump_json(),
+        status_code=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
+        media_type="application/json",
+        headers={"Location": f"{router.prefix}/{view.job_id}"},
+    )
 
 
 @router.post("/batch", response_model=BatchEnqueueResult, responses={**TOO_LARGE, **UNAVAILABLE})
 async def enqueue_jobs(
-    request: BatchEnqueueRequest,
-    queue: QueueDep,
-    registry: RegistryDep,
-    settings: SettingsDep,
-    request_id: RequestIdDep,
-    metrics: MetricsDep,
+    request: BatchEnqueueRequest, http_request: Request, services: ServicesDep
 ) -> BatchEnqueueResult:
     """Enqueue up to 1,000 jobs at once, written in one round trip. Each item is validated
     and made idempotent on its own and gets its own result; one bad item fails only itself."""
@@ -128,7 +115,7 @@ async def enqueue_jobs(
     for i, raw in enumerate(request.jobs):
         try:
             item = EnqueueRequest.model_validate(raw)
-            definition, args = _validated_args(item, registry, settings)
+            definition, args = _validated_args(item, services.registry, services.settings)
         except (ValidationError, RequestValidationError) as exc:
             errors = exc.errors() if isinstance(exc, RequestValidationError) else [
                 {**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)
@@ -138,10 +125,11 @@ async def enqueue_jobs(
             continue
         options = EnqueueOptions(
             job_id=item.job_id, defer_by=item.defer_by, defer_until=item.defer_until,
-            expires=item.expires, request_id=request_id,
+            expires=item.expires, request_id=request_id_of(http_request),
         )  # fmt: skip
         valid.append((i, definition.name, args, options))
-    outcomes = await queue.enqueue_batch([(f, a, o) for _, f, a, o in valid])
+    outcomes = await services.queue.enqueue_batch([(f, a, o) for _, f, a, o in valid])
+    metrics = services.metrics
     for (i, function, _, _), outcome in zip(valid, outcomes, strict=True):
         if isinstance(outcome, JobConflict):
             metrics.enqueued.labels(function, "conflict").inc()
