@@ -138,11 +138,12 @@ def worker_throughput(config: Config, system: WorkerSystem, kind: str) -> dict[s
         )
         try:
             rate, polls = wait_drained(client, system.queue_key, config.jobs)
-            commands = total_commands(client, minus={"cmdstat_zcard": polls})
+            done = config.jobs - int(client.zcard(system.queue_key))  # type: ignore[arg-type]
+            commands = total_commands(client, minus={"cmdstat_zcard": polls + 1})
             rss = peak_rss_mib(worker.pid)
         finally:
             worker.stop()
-        return {"jobs_per_s": rate, "commands_per_job": commands / config.jobs, "rss_mib": rss}
+        return {"jobs_per_s": rate, "commands_per_job": commands / max(done, 1), "rss_mib": rss}
 
     return repeat(config.repeats, once)
 

@@ -9,7 +9,6 @@
 - Started, retry scheduled and progress are written by the worker's job wrapper.
 """
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +22,7 @@ from arq.constants import default_queue_name, job_key_prefix, result_key_prefix
 from arq.jobs import Job, serialize_job
 from arq.utils import timestamp_ms, to_ms, to_unix_ms
 from redis.asyncio.client import Pipeline
+from redis.exceptions import NoScriptError
 
 from jobqueue import keys
 from jobqueue.records import WAITING, ms_to_datetime, now_ms, public_status
@@ -331,12 +331,20 @@ class TrackedRedis(ArqRedis):
         return call.outcome(await self._enqueue_script(keys=call.keys, args=call.args))
 
     async def enqueue_many(self, specs: list["EnqueueSpec"]) -> list[EnqueueOutcome]:
-        """Enqueue each job (same rules as `enqueue_tracked`) in one pipelined round trip."""
+        """Enqueue each job (same rules as `enqueue_tracked`) in one pipelined round trip, by
+        EVALSHA: 1,000 jobs would otherwise send the script's text 1,000 times."""
         calls = [self._enqueue_call(spec) for spec in specs]
+        sha = self._enqueue_script.sha
         async with super().pipeline(transaction=False) as pipe:
             for call in calls:
-                _eval(pipe, _ENQUEUE, call.keys, call.args)
-            replies = await pipe.execute()
+                pipe.evalsha(sha, len(call.keys), *call.keys, *call.args)
+            replies = await pipe.execute(raise_on_error=False)
+        if any(isinstance(r, NoScriptError) for r in replies):  # Redis restarted meanwhile
+            await self.script_load(_ENQUEUE)
+            return await self.enqueue_many(specs)  # nothing ran: NOSCRIPT fails every call
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
         return [call.outcome(reply) for call, reply in zip(calls, replies, strict=True)]
 
     def _enqueue_call(self, spec: "EnqueueSpec") -> "_EnqueueCall":
@@ -358,14 +366,14 @@ class TrackedRedis(ArqRedis):
         event = {"status": status.value, "at": _iso(enqueue_ms), "scheduled_for": _iso(score)}
         if spec.retry_of:
             event["retry_of"] = spec.retry_of
-        fields: dict[str, Any] = {
+        fields = {  # strings: Lua would print large numbers in exponent form
             "job_id": job_id,
             "function": spec.function,
-            "args": json.dumps(public_args(spec.kwargs)),
+            "args": orjson.dumps(public_args(spec.kwargs)).decode(),
             "queue": queue,
-            "enqueue_ms": enqueue_ms,
-            "scheduled_ms": score,
-            "tries": 0,
+            "enqueue_ms": str(enqueue_ms),
+            "scheduled_ms": str(score),
+            "tries": "0",
             "retry_of": spec.retry_of or "",
         }
         source = keys.record(spec.retry_of or job_id)
@@ -374,9 +382,9 @@ class TrackedRedis(ArqRedis):
                   keys.EVENTS, keys.job_events(job_id), source, keys.wake_channel(queue)],
             args=[job_id, payload, score, expires_ms, self.tracker.history_ttl_ms,
                   self.tracker.events_max_length, keys.INDEX_PREFIX,
-                  keys.index_member(enqueue_ms, job_id), spec.function, json.dumps(event),
+                  keys.index_member(enqueue_ms, job_id), spec.function, orjson.dumps(event),
                   "1" if spec.retry_of else "0", "1" if score <= enqueue_ms else "0",
-                  *(item for pair in fields.items() for item in pair)],
+                  orjson.dumps(fields)],
             template=EnqueueOutcome(job_id, False, enqueue_ms, score),
         )  # fmt: skip
 
