@@ -11,9 +11,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, TimeoutError
 
+from jobqueue.client import TrackedRedis
 from jobqueue.serialization import deserialize, serialize
 from jobqueue.settings import Settings
-from jobqueue.tracking import JobTracker, TrackedRedis
+from jobqueue.tracking import JobTracker
 
 # OSError: a refused connect surfaces as a bare OSError inside redis-py's connect retry loop.
 _RETRYABLE: list[type[Exception]] = [ConnectionError, TimeoutError, OSError]

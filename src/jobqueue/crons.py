@@ -7,12 +7,12 @@ from arq.cron import cron
 from cron_descriptor import get_description
 from pydantic import BaseModel, Field
 
+from jobqueue.client import TrackedRedis
 from jobqueue.index import read_page
 from jobqueue.jobs.maintenance import scheduled_jobs
 from jobqueue.registry import JobDefinition
 from jobqueue.schedule import cron_fields
 from jobqueue.settings import Settings
-from jobqueue.tracking import TrackedRedis
 from jobqueue.views import JobStatus, JobView
 
 RECENT_RUNS = 5  # scheduled runs are enqueued just ahead of time; look past those

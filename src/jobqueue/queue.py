@@ -25,6 +25,7 @@ from arq.jobs import serialize_result
 from redis.exceptions import ConnectionError, TimeoutError, WatchError
 
 from jobqueue import keys
+from jobqueue.client import EnqueueOutcome, EnqueueSpec, TrackedRedis
 from jobqueue.crons import CronInfo, list_crons, manual_run_id
 from jobqueue.crons import find as find_cron
 from jobqueue.crons import is_running as cron_is_running
@@ -38,7 +39,7 @@ from jobqueue.serialization import deserialize, serialize
 from jobqueue.settings import Settings
 from jobqueue.snapshots import read_job
 from jobqueue.stats import QueueReport, queue_report
-from jobqueue.tracking import REQUEST_ID_ARG, EnqueueOutcome, EnqueueSpec, TrackedRedis
+from jobqueue.tracking import REQUEST_ID_ARG
 from jobqueue.views import JobStatus, JobView
 from jobqueue.workers import WorkerInfo, list_workers
 

@@ -19,8 +19,8 @@ from typing import Any, get_type_hints
 import httpx
 from pydantic import BaseModel
 
+from jobqueue.client import TrackedRedis
 from jobqueue.settings import Settings
-from jobqueue.tracking import TrackedRedis
 
 # arq's `enqueue_job(function, *args, **kwargs)` takes the job's args as keyword arguments.
 RESERVED_ARG_NAMES = frozenset({"function"})

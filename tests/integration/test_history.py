@@ -11,9 +11,9 @@ import httpx
 import pytest
 import redis
 
+from jobqueue.client import TrackedRedis
 from jobqueue.connections import create_redis
 from jobqueue.settings import Settings
-from jobqueue.tracking import TrackedRedis
 from tests.integration.conftest import Stack
 from tests.integration.sse import read_sse
 from tests.integration.test_end_to_end import enqueue, outcome, wait_for_status

@@ -10,10 +10,10 @@ import pytest
 import redis
 
 from jobqueue import keys
+from jobqueue.client import TrackedRedis
 from jobqueue.connections import create_redis
 from jobqueue.index import read_page
 from jobqueue.settings import Settings
-from jobqueue.tracking import TrackedRedis
 from jobqueue.views import JobStatus
 from tests.integration.processes import RedisServer
 

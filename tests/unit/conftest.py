@@ -9,9 +9,9 @@ from asgi_lifespan import LifespanManager
 from redis.asyncio import ConnectionPool
 
 from jobqueue.api.app import create_app
+from jobqueue.client import TrackedRedis
 from jobqueue.connections import client_over
 from jobqueue.settings import Settings
-from jobqueue.tracking import TrackedRedis
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from typing import Any
 import httpx
 import pytest
 
+from jobqueue.client import TrackedRedis
 from jobqueue.settings import Settings
-from jobqueue.tracking import TrackedRedis
 
 
 @pytest.fixture

@@ -8,10 +8,11 @@ import pytest
 from arq import Retry
 from pydantic import BaseModel
 
+from jobqueue.client import TrackedRedis
 from jobqueue.registry import JobContext, JobDefinition, job
 from jobqueue.retry import RetryableError
 from jobqueue.settings import Settings
-from jobqueue.tracking import REQUEST_ID_ARG, TrackedRedis
+from jobqueue.tracking import REQUEST_ID_ARG
 from jobqueue.worker.execution import InvalidJobArgs, as_arq_function, execute
 from jobqueue.worker.heartbeat import WorkerStats
 

@@ -3,11 +3,11 @@
 import httpx
 
 from jobqueue import keys
+from jobqueue.client import TrackedRedis
 from jobqueue.jobs.maintenance import NoArgs, sweep
 from jobqueue.records import now_ms
 from jobqueue.registry import JobContext
 from jobqueue.settings import Settings
-from jobqueue.tracking import TrackedRedis
 
 
 def context(redis: TrackedRedis, settings: Settings) -> JobContext:

@@ -10,8 +10,8 @@ from arq.constants import in_progress_key_prefix
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobqueue import keys
+from jobqueue.client import TrackedRedis
 from jobqueue.settings import Settings
-from jobqueue.tracking import TrackedRedis
 from jobqueue.worker.heartbeat import WorkerStats, beat
 from tests.unit.test_jobs_routes import plant_result
 

@@ -10,10 +10,10 @@ from arq.constants import job_key_prefix
 from redis.asyncio import ConnectionPool
 
 from jobqueue import keys
+from jobqueue.client import TrackedRedis
 from jobqueue.records import decode
 from jobqueue.serialization import deserialize, serialize
 from jobqueue.settings import Settings
-from jobqueue.tracking import TrackedRedis
 
 FIXED_MS = 1_800_000_000_000
 
@@ -33,7 +33,7 @@ async def test_enqueue_writes_exactly_the_job_arq_would(
     redis: TrackedRedis, plain_arq: ArqRedis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("arq.connections.timestamp_ms", lambda: FIXED_MS)
-    monkeypatch.setattr("jobqueue.tracking.timestamp_ms", lambda: FIXED_MS)
+    monkeypatch.setattr("jobqueue.client.timestamp_ms", lambda: FIXED_MS)
     for defer in ({}, {"_defer_by": 30}, {"_expires": 120}):
         await plain_arq.enqueue_job("echo", _job_id="by-arq", message="hi", **defer)  # type: ignore[arg-type]
         await redis.enqueue_job("echo", _job_id="by-us", message="hi", **defer)  # type: ignore[arg-type]

@@ -11,13 +11,13 @@ from jobqueue.api.dependencies import Services
 from jobqueue.api.errors import install_error_handlers
 from jobqueue.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from jobqueue.api.routes import events, functions, health, jobs, operations
+from jobqueue.client import TrackedRedis
 from jobqueue.connections import create_redis
 from jobqueue.jobs import registry as default_registry
 from jobqueue.metrics import ApiMetrics
 from jobqueue.queue import JobQueue
 from jobqueue.registry import JobRegistry
 from jobqueue.settings import Settings
-from jobqueue.tracking import TrackedRedis
 
 log = structlog.get_logger("jobqueue.api")
 

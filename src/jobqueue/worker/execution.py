@@ -14,11 +14,12 @@ from arq import Retry
 from arq.worker import Function, func
 from pydantic import ValidationError
 
+from jobqueue.client import TrackedRedis
 from jobqueue.registry import JobContext, JobDefinition
 from jobqueue.retry import BackoffPolicy, RetryableError
 from jobqueue.serialization import error_dict
 from jobqueue.settings import Settings
-from jobqueue.tracking import REQUEST_ID_ARG, TrackedRedis
+from jobqueue.tracking import REQUEST_ID_ARG
 from jobqueue.worker.heartbeat import WorkerStats
 
 log = structlog.get_logger("jobqueue.worker")

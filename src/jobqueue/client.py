@@ -1,0 +1,224 @@
+"""The service's Redis client: arq's `ArqRedis`, with every enqueue and job end recorded.
+
+- Enqueue: `TrackedRedis.enqueue_job` replaces arq's WATCH/EXISTS/MULTI (3 round trips) with one
+  Lua script that writes arq's own job payload (made by `arq.jobs.serialize_job`) plus our
+  record, index entries and `enqueued` event. arq's cron and any job enqueueing others use it too.
+- Finish: every way a job ends in arq (success, failure, timeout, abort, tries exhausted, expired,
+  undecodable) writes `arq:result:{id}` in a MULTI; `TrackedPipeline` appends the transition to
+  that same MULTI, so the record can never disagree with arq, and no hook arq lacks is needed.
+- Started, retry scheduled and progress are written by the worker's job wrapper (`JobTracker`).
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from importlib.resources import files
+from typing import Any
+
+import orjson
+import structlog
+from arq.connections import ArqRedis
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import Job, serialize_job
+from arq.utils import timestamp_ms, to_ms, to_unix_ms
+from redis.asyncio.client import Pipeline
+from redis.exceptions import NoScriptError
+
+from jobqueue import keys
+from jobqueue.records import WAITING, public_status
+from jobqueue.tracking import JobTracker, iso, public_args
+
+log = structlog.get_logger("jobqueue.client")
+
+_ENQUEUE = (files("jobqueue") / "lua" / "enqueue.lua").read_text()
+
+
+@dataclass(frozen=True)
+class EnqueueOutcome:
+    job_id: str
+    created: bool
+    enqueue_ms: int
+    score: int
+    already_retried_as: str | None = None
+
+
+class TrackedPipeline(Pipeline):
+    """A pipeline that records a job's end in the same MULTI as arq's result write.
+
+    Its callers (arq among them) see only their own commands' results and errors.
+    """
+
+    def __init__(self, tracker: JobTracker, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tracker = tracker
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        own = len(self.command_stack)
+        for command, _ in self.command_stack[:own]:
+            name, *rest = command
+            if name == "SET" and str(rest[0]).startswith(result_key_prefix):
+                payload = rest[1]
+                if isinstance(payload, bytes):
+                    self._tracker.add_finished(self, payload)
+        if len(self.command_stack) == own:
+            results: list[Any] = await super().execute(raise_on_error)
+            return results
+        results = await super().execute(raise_on_error=False)
+        for extra in results[own:]:
+            if isinstance(extra, Exception):
+                log.error("tracking.write_failed", error=repr(extra))
+        results = results[:own]
+        if raise_on_error:
+            for outcome in results:
+                if isinstance(outcome, Exception):
+                    raise outcome
+        return results
+
+
+class TrackedRedis(ArqRedis):
+    """arq's Redis client, with every enqueue and every job end recorded (see module doc)."""
+
+    def __init__(self, *args: Any, tracker: JobTracker, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tracker = tracker
+        self._enqueue_script = self.register_script(_ENQUEUE)
+
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> TrackedPipeline:
+        return TrackedPipeline(
+            self.tracker, self.connection_pool, self.response_callbacks, transaction, shard_hint
+        )
+
+    async def enqueue_job(
+        self,
+        function: str,
+        *args: Any,
+        _job_id: str | None = None,
+        _queue_name: str | None = None,
+        _defer_until: datetime | None = None,
+        _defer_by: Any = None,
+        _expires: Any = None,
+        _job_try: int | None = None,
+        **kwargs: Any,
+    ) -> Job | None:
+        """arq's `enqueue_job`, same arguments and result, in one round trip."""
+        outcome = await self.enqueue_tracked(
+            function, kwargs, args=args, job_id=_job_id, queue_name=_queue_name,
+            defer_until=_defer_until, defer_by=_defer_by, expires=_expires, job_try=_job_try,
+        )  # fmt: skip
+        if not outcome.created:
+            return None
+        queue = _queue_name or self.default_queue_name
+        return Job(outcome.job_id, self, _queue_name=queue, _deserializer=self.job_deserializer)
+
+    async def enqueue_tracked(
+        self,
+        function: str,
+        kwargs: dict[str, Any],
+        *,
+        args: tuple[Any, ...] = (),
+        job_id: str | None = None,
+        queue_name: str | None = None,
+        defer_until: datetime | None = None,
+        defer_by: Any = None,
+        expires: Any = None,
+        job_try: int | None = None,
+        retry_of: str | None = None,
+    ) -> EnqueueOutcome:
+        spec = EnqueueSpec(
+            function, kwargs, args=args, job_id=job_id, queue_name=queue_name,
+            defer_until=defer_until, defer_by=defer_by, expires=expires, job_try=job_try,
+            retry_of=retry_of,
+        )  # fmt: skip
+        return await self.enqueue_one(spec)
+
+    async def enqueue_one(self, spec: "EnqueueSpec") -> EnqueueOutcome:
+        """One job, by EVALSHA (redis-py loads the script again if Redis lost it)."""
+        call = self._enqueue_call(spec)
+        return call.outcome(await self._enqueue_script(keys=call.keys, args=call.args))
+
+    async def enqueue_many(self, specs: list["EnqueueSpec"]) -> list[EnqueueOutcome]:
+        """Enqueue each job (same rules as `enqueue_tracked`) in one pipelined round trip, by
+        EVALSHA: 1,000 jobs would otherwise send the script's text 1,000 times."""
+        calls = [self._enqueue_call(spec) for spec in specs]
+        sha = self._enqueue_script.sha
+        async with super().pipeline(transaction=False) as pipe:
+            for call in calls:
+                pipe.evalsha(sha, len(call.keys), *call.keys, *call.args)
+            replies = await pipe.execute(raise_on_error=False)
+        if any(isinstance(r, NoScriptError) for r in replies):  # Redis restarted meanwhile
+            await self.script_load(_ENQUEUE)
+            return await self.enqueue_many(specs)  # nothing ran: NOSCRIPT fails every call
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return [call.outcome(reply) for call, reply in zip(calls, replies, strict=True)]
+
+    def _enqueue_call(self, spec: "EnqueueSpec") -> "_EnqueueCall":
+        if spec.defer_until is not None and spec.defer_by:
+            raise RuntimeError("use either 'defer_until' or 'defer_by' or neither, not both")
+        job_id = spec.job_id or uuid.uuid4().hex
+        queue = spec.queue_name or self.default_queue_name
+        enqueue_ms = timestamp_ms()
+        if spec.defer_until is not None:
+            score = to_unix_ms(spec.defer_until)
+        else:
+            score = enqueue_ms + (to_ms(spec.defer_by) or 0)
+        expires_ms = to_ms(spec.expires) or score - enqueue_ms + self.expires_extra_ms
+        payload = serialize_job(
+            spec.function, spec.args, spec.kwargs, spec.job_try, enqueue_ms,
+            serializer=self.job_serializer,
+        )  # fmt: skip
+        status = public_status(WAITING, score, enqueue_ms)
+        event = {"status": status.value, "at": iso(enqueue_ms), "scheduled_for": iso(score)}
+        if spec.retry_of:
+            event["retry_of"] = spec.retry_of
+        fields = {  # strings: Lua would print large numbers in exponent form
+            "job_id": job_id,
+            "function": spec.function,
+            "args": orjson.dumps(public_args(spec.kwargs)).decode(),
+            "queue": queue,
+            "enqueue_ms": str(enqueue_ms),
+            "scheduled_ms": str(score),
+            "tries": "0",
+            "retry_of": spec.retry_of or "",
+        }
+        source = keys.record(spec.retry_of or job_id)
+        return _EnqueueCall(
+            keys=[job_key_prefix + job_id, result_key_prefix + job_id, queue, keys.record(job_id),
+                  keys.EVENTS, keys.job_events(job_id), source, keys.wake_channel(queue)],
+            args=[job_id, payload, score, expires_ms, self.tracker.history_ttl_ms,
+                  self.tracker.events_max_length, keys.INDEX_PREFIX,
+                  keys.index_member(enqueue_ms, job_id), spec.function, orjson.dumps(event),
+                  "1" if spec.retry_of else "0", "1" if score <= enqueue_ms else "0",
+                  orjson.dumps(fields)],
+            template=EnqueueOutcome(job_id, False, enqueue_ms, score),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EnqueueSpec:
+    """One job to enqueue; the fields mirror arq's `enqueue_job` parameters."""
+
+    function: str
+    kwargs: dict[str, Any]
+    args: tuple[Any, ...] = ()
+    job_id: str | None = None
+    queue_name: str | None = None
+    defer_until: datetime | None = None
+    defer_by: Any = None
+    expires: Any = None
+    job_try: int | None = None
+    retry_of: str | None = None
+
+
+@dataclass(frozen=True)
+class _EnqueueCall:
+    keys: list[str]
+    args: list[Any]
+    template: EnqueueOutcome
+
+    def outcome(self, reply: Any) -> EnqueueOutcome:
+        t = self.template
+        if isinstance(reply, bytes):  # the job being retried was already re-run as `reply`
+            return EnqueueOutcome(t.job_id, False, t.enqueue_ms, t.score, reply.decode())
+        return EnqueueOutcome(t.job_id, reply == 1, t.enqueue_ms, t.score)
