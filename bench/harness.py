@@ -62,6 +62,17 @@ def peak_rss_mib(pid: int) -> float:
     return int(match.group(1)) / 1024 if match else 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def redis_cpu_seconds(client: "redis.Redis") -> float:
+    info: dict[str, float] = client.info("cpu")  # type: ignore[assignment]
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 def command_calls(client: "redis.Redis") -> dict[str, int]:
     stats: dict[str, dict[str, int]] = client.info("commandstats")  # type: ignore[assignment]
     return {name: int(v["calls"]) for name, v in stats.items() if name not in HARNESS_COMMANDS}
@@ -103,11 +114,12 @@ def start_http(
 
 
 def wait_drained(
-    client: "redis.Redis", key: str, total: int, window: float = 20
+    client: "redis.Redis", key: str, total: int, window: float = 20, on_first: Any = None
 ) -> tuple[float, int]:
     """Poll `ZCARD key` until it is empty, or for `window` seconds after the first job finishes
     (arq's defaults run a 10 ms job only ~20 times a second). Returns (jobs/s from the first
-    finished job on, number of ZCARDs sent, to subtract from the command counts)."""
+    finished job on, number of ZCARDs sent, to subtract from the command counts).
+    `on_first(remaining)` is called when the first job has finished."""
     polls = 0
     first_seen: tuple[float, int] | None = None
     deadline = time.monotonic() + 60  # for the first job to finish
@@ -118,6 +130,8 @@ def wait_drained(
         if first_seen is None and remaining < total:
             first_seen = (now, remaining)
             deadline = time.monotonic() + window
+            if on_first is not None:
+                on_first(remaining)
         if first_seen is not None and (remaining == 0 or time.monotonic() >= deadline):
             started, left = first_seen
             return (left - remaining) / max(now - started, 1e-9), polls

@@ -82,15 +82,22 @@ def report(raw: dict[str, Any], config: scenarios.Config, elapsed_s: float) -> s
         "",
         f"## 1. Worker throughput ({config.jobs:,} jobs pre-queued, one worker process)",
         "",
-        "| worker | no-op jobs/s | 10 ms sleep jobs/s | Redis commands / job | peak RSS MiB |",
-        "|---|---|---|---|---|",
+        "| worker | no-op jobs/s | 10 ms sleep jobs/s | worker CPU µs / job | Redis CPU µs / job "
+        "| Redis commands / job | peak RSS MiB |",
+        "|---|---|---|---|---|---|---|",
     ]
     for system in scenarios.WORKERS:
         noop, sleep = workers[f"{system.name}|noop"], workers[f"{system.name}|sleep10"]
         lines.append(
             f"| {system.name} | {cell(noop['jobs_per_s'])} | {cell(sleep['jobs_per_s'])} "
+            f"| {cell(noop['worker_cpu_us_per_job'])} | {cell(noop['redis_cpu_us_per_job'])} "
             f"| {cell(noop['commands_per_job'], 1)} | {cell(noop['rss_mib'], 1)} |"
         )
+    lines += [
+        "",
+        "CPU per no-op job shows where throughput goes: a worker is one process, so its jobs/s "
+        "is about 1,000,000 / (worker CPU µs per job) once it is CPU-bound.",
+    ]
     lines += ["", "Idle Redis load (commands/s, one idle worker):", ""]
     lines += [f"- {name}: {rate:,.1f}" for name, rate in raw["idle_commands_per_s"].items()]
     lines += [

@@ -14,9 +14,11 @@ from bench.harness import (
     BIN,
     REPO_ROOT,
     RedisServer,
+    cpu_seconds,
     env_for,
     peak_rss_mib,
     percentile,
+    redis_cpu_seconds,
     repeat,
     start,
     start_http,
@@ -136,14 +138,33 @@ def worker_throughput(config: Config, system: WorkerSystem, kind: str) -> dict[s
         worker = start(
             "worker", system.command, {**config.env, **dict(system.extra_env)}, config.logdir
         )
+        marks: dict[str, float] = {}
+
+        def first_finished(remaining: int) -> None:  # CPU is counted from here (past start-up)
+            marks.update(
+                left=remaining, cpu=cpu_seconds(worker.pid), redis_cpu=redis_cpu_seconds(client)
+            )
+
         try:
-            rate, polls = wait_drained(client, system.queue_key, config.jobs)
-            done = config.jobs - int(client.zcard(system.queue_key))  # type: ignore[arg-type]
+            rate, polls = wait_drained(
+                client, system.queue_key, config.jobs, on_first=first_finished
+            )
+            remaining = int(client.zcard(system.queue_key))  # type: ignore[arg-type]
+            measured = max(marks["left"] - remaining, 1)
+            cpu_us = (cpu_seconds(worker.pid) - marks["cpu"]) / measured * 1e6
+            redis_us = (redis_cpu_seconds(client) - marks["redis_cpu"]) / measured * 1e6
+            done = config.jobs - remaining
             commands = total_commands(client, minus={"cmdstat_zcard": polls + 1})
             rss = peak_rss_mib(worker.pid)
         finally:
             worker.stop()
-        return {"jobs_per_s": rate, "commands_per_job": commands / max(done, 1), "rss_mib": rss}
+        return {
+            "jobs_per_s": rate,
+            "worker_cpu_us_per_job": cpu_us,
+            "redis_cpu_us_per_job": redis_us,
+            "commands_per_job": commands / max(done, 1),
+            "rss_mib": rss,
+        }
 
     return repeat(config.repeats, once)
 
