@@ -37,6 +37,12 @@ def eval_script(client: Any, script: str, script_keys: list[str], args: list[Any
     return client.execute_command("EVAL", script, len(script_keys), *script_keys, *args)
 
 
+def _started(job_try: int, at_ms: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The `started` event's data and record fields."""
+    data = {"status": "in_progress", "at": iso(at_ms), "try": job_try}
+    return data, {"start_ms": at_ms, "tries": job_try, "finish_ms": ""}
+
+
 def public_args(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if k != REQUEST_ID_ARG}
 
@@ -72,10 +78,9 @@ class JobTracker:
         fields = dict(fields or {})
         start = self._pending_starts.pop(job_id, None)
         if start is not None:
-            job_try, at = start
-            started = {"status": "in_progress", "at": iso(at), "try": job_try}
+            started, start_fields = _started(*start)
             events = ["started", orjson.dumps(started), *events]
-            fields = {"start_ms": at, "tries": job_try, **fields}
+            fields = {**start_fields, **fields}
             status = status or "in_progress"
         flat = [item for pair in fields.items() for item in pair]
         return eval_script(
@@ -117,14 +122,11 @@ class JobTracker:
 
     def _add_pending_start(self, client: Any, job_id: str) -> None:
         start = self._pending_starts.pop(job_id, None)
-        if start is None:
-            return
-        job_try, at = start
-        self.add_transition(
-            client, job_id, status="in_progress", event="started",
-            data={"status": "in_progress", "at": iso(at), "try": job_try},
-            fields={"start_ms": at, "tries": job_try, "finish_ms": ""},
-        )  # fmt: skip
+        if start is not None:
+            data, fields = _started(*start)
+            self.add_transition(
+                client, job_id, status="in_progress", event="started", data=data, fields=fields
+            )
 
     # --- the rest of a job's life
 
