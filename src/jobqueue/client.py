@@ -26,7 +26,7 @@ from redis.exceptions import NoScriptError
 
 from jobqueue import keys
 from jobqueue.records import WAITING, public_status
-from jobqueue.tracking import JobTracker, iso, public_args
+from jobqueue.tracking import TRANSITION, TRANSITION_SHA, JobTracker, iso, public_args
 
 log = structlog.get_logger("jobqueue.client")
 
@@ -60,10 +60,10 @@ class TrackedPipeline(Pipeline):
                 payload = rest[1]
                 if isinstance(payload, bytes):
                     self._tracker.add_finished(self, payload)
-        if len(self.command_stack) == own:
-            results: list[Any] = await super().execute(raise_on_error)
-            return results
-        results = await super().execute(raise_on_error=False)
+        commands = [command for command, _ in self.command_stack]
+        results: list[Any] = await super().execute(raise_on_error=False)
+        if any(isinstance(outcome, NoScriptError) for outcome in results):
+            results = await self._without_script_cache(commands, results)
         for extra in results[own:]:
             if isinstance(extra, Exception):
                 log.error("tracking.write_failed", error=repr(extra))
@@ -72,6 +72,21 @@ class TrackedPipeline(Pipeline):
             for outcome in results:
                 if isinstance(outcome, Exception):
                     raise outcome
+        return results
+
+    async def _without_script_cache(self, commands: list[Any], results: list[Any]) -> list[Any]:
+        """Redis lost its scripts (a restart): the transitions sent by EVALSHA did nothing, the
+        rest of the MULTI ran. Send those transitions again, with the script's text."""
+        failed = [
+            i for i, (command, outcome) in enumerate(zip(commands, results, strict=True))
+            if isinstance(outcome, NoScriptError) and command[:2] == ("EVALSHA", TRANSITION_SHA)
+        ]  # fmt: skip
+        for i in failed:
+            self.execute_command("EVAL", TRANSITION, *commands[i][2:])
+        redone = await super().execute(raise_on_error=False)
+        results = list(results)
+        for i, outcome in zip(failed, redone, strict=True):
+            results[i] = outcome
         return results
 
 

@@ -4,6 +4,7 @@
 they travel: with arq's own writes wherever possible (see there).
 """
 
+import hashlib
 from importlib.resources import files
 from typing import Any
 
@@ -17,7 +18,9 @@ from jobqueue.records import WAITING, ms_to_datetime, now_ms
 from jobqueue.serialization import ABORTED_ERROR_TYPE, deserialize
 from jobqueue.settings import Settings
 
-_TRANSITION = (files("jobqueue") / "lua" / "transition.lua").read_text()
+TRANSITION = (files("jobqueue") / "lua" / "transition.lua").read_text()
+# Sent by EVALSHA, also inside MULTI; `TrackedPipeline` falls back to EVAL after a NOSCRIPT.
+TRANSITION_SHA = hashlib.sha1(TRANSITION.encode(), usedforsecurity=False).hexdigest()
 
 REQUEST_ID_ARG = "_request_id"
 EXPIRED_MESSAGE = "job expired"  # arq's JobExecutionFailed message for a job whose data expired
@@ -31,10 +34,8 @@ def iso(ms: int) -> str:
     return when.isoformat()
 
 
-def eval_script(client: Any, script: str, script_keys: list[str], args: list[Any]) -> Any:
-    """`EVAL` with the script's text (not EVALSHA): correct even right after Redis restarts
-    with an empty script cache, and valid inside MULTI."""
-    return client.execute_command("EVAL", script, len(script_keys), *script_keys, *args)
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _started(job_try: int, at_ms: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -63,7 +64,7 @@ class JobTracker:
 
     def add_transition(
         self,
-        client: Any,
+        pipe: Pipeline,
         job_id: str,
         *,
         status: str,
@@ -71,23 +72,23 @@ class JobTracker:
         data: dict[str, Any],
         fields: dict[str, Any] | None = None,
         counts: dict[str, Any] | None = None,
-    ) -> Any:
-        """`EVAL` the transition script on `client`: a pipeline (queued) or a client
-        (returns the awaitable reply). A pending start of the job travels with it."""
+    ) -> None:
+        """Queue the transition script on `pipe`. A pending start of the job travels with it."""
         events: list[Any] = [event, orjson.dumps(data)]
-        fields = dict(fields or {})
+        fields = fields or {}
         start = self._pending_starts.pop(job_id, None)
         if start is not None:
             started, start_fields = _started(*start)
             events = ["started", orjson.dumps(started), *events]
             fields = {**start_fields, **fields}
             status = status or "in_progress"
-        flat = [item for pair in fields.items() for item in pair]
-        return eval_script(
-            client, _TRANSITION,
-            [keys.record(job_id), keys.EVENTS, keys.job_events(job_id)],
-            [job_id, status, self.history_ttl_ms, self.events_max_length, keys.INDEX_PREFIX,
-             orjson.dumps(counts) if counts else "", len(events) // 2, *events, *flat],
+        pipe.execute_command(
+            "EVALSHA", TRANSITION_SHA, 3,
+            keys.record(job_id), keys.EVENTS, keys.job_events(job_id),
+            job_id, status, self.history_ttl_ms, self.events_max_length, keys.INDEX_PREFIX,
+            orjson.dumps(counts) if counts else "",
+            orjson.dumps({k: _text(v) for k, v in fields.items()}) if fields else "",
+            len(events) // 2, *events,
         )  # fmt: skip
 
     async def record(
@@ -120,12 +121,12 @@ class JobTracker:
         self.note_started(job_id, job_try)
         await self.write_started_if_pending(redis, job_id)
 
-    def _add_pending_start(self, client: Any, job_id: str) -> None:
+    def _add_pending_start(self, pipe: Pipeline, job_id: str) -> None:
         start = self._pending_starts.pop(job_id, None)
         if start is not None:
             data, fields = _started(*start)
             self.add_transition(
-                client, job_id, status="in_progress", event="started", data=data, fields=fields
+                pipe, job_id, status="in_progress", event="started", data=data, fields=fields
             )
 
     # --- the rest of a job's life

@@ -126,3 +126,20 @@ async def test_re_enqueueing_an_id_replaces_the_old_history(redis: TrackedRedis)
     assert await redis.zcard(keys.index()) == 1
     assert await redis.zcard(keys.index(function="echo")) == 0
     assert [e["type"] for e in await stream(redis, keys.job_events("again"))] == ["enqueued"]
+
+
+async def test_a_transition_is_written_even_after_redis_lost_its_scripts(
+    redis: TrackedRedis,
+) -> None:
+    await redis.enqueue_job("echo", _job_id="j5", message="hi")
+    await redis.script_flush()  # as after a Redis restart: EVALSHA answers NOSCRIPT
+    result = serialize(
+        {"t": 1, "f": "echo", "a": [], "k": {}, "et": 1, "s": True, "r": {"message": "hi"},
+         "st": 2, "ft": 5, "q": "arq:queue", "id": "j5"}
+    )  # fmt: skip
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.set("arq:result:j5", result)
+        assert await pipe.execute() == [True]
+    record = decode(await redis.hgetall(keys.record("j5")))  # type: ignore[misc]
+    assert (record["status"], record["tries"], record["finish_ms"]) == ("succeeded", "1", "5")
+    assert (await stream(redis, keys.job_events("j5")))[-1]["type"] == "succeeded"

@@ -5,8 +5,9 @@
 -- A finished job never goes back to waiting or in progress: such a late write is dropped.
 -- KEYS: 1 record, 2 events, 3 job events
 -- ARGV: 1 job id, 2 new stored status ('' = unchanged), 3 history TTL (ms), 4 events max length,
---       5 index key prefix, 6 counts JSON ('' = none), 7 number of events N,
---       then N pairs (event type, event JSON), then record field/value pairs
+--       5 index key prefix, 6 counts JSON ('' = none), 7 record fields as a JSON object of
+--       strings ('' = none; one argument is cheaper to send than many), 8 number of events N,
+--       then N pairs (event type, event JSON)
 local terminal = {succeeded = true, failed = true, aborted = true}
 local current = redis.call('HMGET', KEYS[1], 'status', 'function', 'index_member')
 local status, fn, member = current[1], current[2], current[3]
@@ -15,24 +16,29 @@ if status and terminal[status] and new_status ~= '' and not terminal[new_status]
   return 0
 end
 
-local events = tonumber(ARGV[7])
-local fields_from = 8 + 2 * events
+local fields = {}
+if ARGV[7] ~= '' then
+  for name, value in pairs(cjson.decode(ARGV[7])) do
+    fields[#fields + 1] = name
+    fields[#fields + 1] = value
+  end
+end
 if member then
   if new_status ~= '' and status ~= new_status then
     redis.call('ZREM', prefix .. 'status:' .. status, member)
     redis.call('ZREM', prefix .. 'function:' .. fn .. ':status:' .. status, member)
     redis.call('ZADD', prefix .. 'status:' .. new_status, 0, member)
     redis.call('ZADD', prefix .. 'function:' .. fn .. ':status:' .. new_status, 0, member)
-    redis.call('HSET', KEYS[1], 'status', new_status, unpack(ARGV, fields_from))
-  elseif #ARGV >= fields_from then
-    redis.call('HSET', KEYS[1], unpack(ARGV, fields_from))
+    redis.call('HSET', KEYS[1], 'status', new_status, unpack(fields))
+  elseif #fields > 0 then
+    redis.call('HSET', KEYS[1], unpack(fields))
   end
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
 end
 
-for i = 0, events - 1 do
-  local event = {'type', ARGV[8 + 2 * i], 'job_id', ARGV[1], 'function', fn or '',
-                 'data', ARGV[9 + 2 * i]}
+for i = 0, tonumber(ARGV[8]) - 1 do
+  local event = {'type', ARGV[9 + 2 * i], 'job_id', ARGV[1], 'function', fn or '',
+                 'data', ARGV[10 + 2 * i]}
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(event))
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', 1000, '*', unpack(event))
 end

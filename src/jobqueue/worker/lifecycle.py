@@ -14,6 +14,7 @@ from jobqueue.logging import configure_logging
 from jobqueue.registry import JobDefinition, JobRegistry
 from jobqueue.schedule import cron_fields
 from jobqueue.settings import Settings
+from jobqueue.worker import pickup
 from jobqueue.worker.execution import as_arq_function, execute
 from jobqueue.worker.heartbeat import WorkerStats, beat, keep_beating
 from jobqueue.worker.wakeup import WakeUp
@@ -58,6 +59,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["heartbeat"] = asyncio.create_task(keep_beating(ctx["redis"], settings, stats))
     wakeup = ctx["wakeup"] = WakeUp()
     wakeup.install()
+    pickup.install()
     ctx["wakeup_listener"] = asyncio.create_task(wakeup.listen(ctx["redis"], settings.queue_name))
     log.info(
         "worker.started",

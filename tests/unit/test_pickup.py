@@ -1,0 +1,82 @@
+"""Claiming jobs in one script call, and the arq internals it relies on."""
+
+import inspect
+from typing import Any
+
+import arq.worker
+import pytest
+from arq.constants import in_progress_key_prefix
+from arq.worker import Worker
+
+from jobqueue.client import TrackedRedis
+from jobqueue.worker import pickup
+
+
+def test_arqs_poll_iteration_still_starts_jobs_through_start_jobs() -> None:
+    source = inspect.getsource(Worker._poll_iteration)
+    assert "await self.start_jobs(job_ids)" in source
+    # the slot accounting `pickup.start_jobs` shares with arq
+    assert "self.sem.release()" in inspect.getsource(Worker._release_sem_dec_counter_on_complete)
+    assert "self.job_counter - 1" in inspect.getsource(Worker._release_sem_dec_counter_on_complete)
+
+
+def test_install_replaces_arqs_start_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Worker, "start_jobs", Worker.start_jobs)  # restored after the test
+    pickup.install()
+    assert Worker.start_jobs is pickup.start_jobs
+
+
+def _worker(redis: TrackedRedis, max_jobs: int = 10) -> Worker:
+    async def noop(ctx: dict[str, Any]) -> None:
+        return None
+
+    worker = Worker(
+        functions=[arq.worker.func(noop, name="noop")],
+        redis_pool=redis,
+        max_jobs=max_jobs,
+        handle_signals=False,
+    )
+    worker.run_job = _record_runs(worker)  # type: ignore[method-assign]
+    return worker
+
+
+def _record_runs(worker: Worker) -> Any:
+    runs: list[tuple[str, int]] = []
+    worker.runs = runs  # type: ignore[attr-defined]
+
+    async def run_job(job_id: str, score: int) -> None:
+        runs.append((job_id, score))
+
+    return run_job
+
+
+async def test_claims_due_jobs_that_no_one_runs(redis: TrackedRedis) -> None:
+    for job_id in ("due", "running", "later"):
+        await redis.enqueue_job("noop", _job_id=job_id, _defer_by=60 if job_id == "later" else 0)
+    await redis.set(in_progress_key_prefix + "running", b"1")
+    worker = _worker(redis)
+    await pickup.start_jobs(worker, [b"due", b"running", b"later", b"gone"])
+    await worker.tasks["due"]
+    assert [job_id for job_id, _ in worker.runs] == ["due"]  # type: ignore[attr-defined]
+    assert worker.runs[0][1] == int(await redis.zscore("arq:queue", "due"))  # type: ignore[attr-defined]
+    assert await redis.pttl(in_progress_key_prefix + "due") > 0
+    assert worker.job_counter == 0  # the finished task gave its slot back
+
+
+async def test_a_job_is_claimed_once_across_workers(redis: TrackedRedis) -> None:
+    await redis.enqueue_job("noop", _job_id="contested")
+    first, second = _worker(redis), _worker(redis)
+    await pickup.start_jobs(first, [b"contested"])
+    await pickup.start_jobs(second, [b"contested"])
+    assert list(first.tasks) == ["contested"]
+    assert second.tasks == {}
+
+
+async def test_claims_no_more_jobs_than_free_slots(redis: TrackedRedis) -> None:
+    for n in range(5):
+        await redis.enqueue_job("noop", _job_id=f"j{n}")
+    worker = _worker(redis, max_jobs=3)
+    worker.job_counter = 1  # one job already running
+    await pickup.start_jobs(worker, [f"j{n}".encode() for n in range(5)])
+    assert sorted(worker.tasks) == ["j0", "j1"]
+    assert not await redis.exists(in_progress_key_prefix + "j2")  # left for another worker
