@@ -30,6 +30,9 @@ from jobqueue.tracking import TRANSITION, TRANSITION_SHA, JobTracker, iso, publi
 
 log = structlog.get_logger("jobqueue.client")
 
+# A pipeline's commands (as queued) -> the replies to give instead of sending them.
+PreparedReplies = dict[tuple[tuple[Any, ...], ...], list[Any]]
+
 _ENQUEUE = (files("jobqueue") / "lua" / "enqueue.lua").read_text()
 
 
@@ -48,11 +51,19 @@ class TrackedPipeline(Pipeline):
     Its callers (arq among them) see only their own commands' results and errors.
     """
 
-    def __init__(self, tracker: JobTracker, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, tracker: JobTracker, prepared: "PreparedReplies", *args: Any, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._tracker = tracker
+        self._prepared = prepared
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        if self._prepared:
+            replies = self._prepared.pop(tuple(c for c, _ in self.command_stack), None)
+            if replies is not None:
+                await self.reset()  # type: ignore[no-untyped-call]
+                return replies
         own = len(self.command_stack)
         for command, _ in self.command_stack[:own]:
             name, *rest = command
@@ -97,11 +108,22 @@ class TrackedRedis(ArqRedis):
         super().__init__(*args, **kwargs)
         self.tracker = tracker
         self._enqueue_script = self.register_script(_ENQUEUE)
+        self._prepared: PreparedReplies = {}
 
     def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> TrackedPipeline:
         return TrackedPipeline(
-            self.tracker, self.connection_pool, self.response_callbacks, transaction, shard_hint
-        )
+            self.tracker, self._prepared, self.connection_pool, self.response_callbacks,
+            transaction, shard_hint,
+        )  # fmt: skip
+
+    def prepare(self, commands: tuple[tuple[Any, ...], ...], replies: list[Any]) -> None:
+        """The next pipeline of exactly `commands` returns `replies` without a round trip:
+        they were already read atomically by a script (the worker's pickup, for arq's
+        `run_job` opening). Used once."""
+        self._prepared[commands] = replies
+
+    def forget(self, commands: tuple[tuple[Any, ...], ...]) -> None:
+        self._prepared.pop(commands, None)
 
     async def enqueue_job(
         self,

@@ -5,10 +5,13 @@ from typing import Any
 
 import arq.worker
 import pytest
-from arq.constants import in_progress_key_prefix
+from arq.constants import in_progress_key_prefix, retry_key_prefix
+from arq.jobs import Job
 from arq.worker import Worker
+from redis.asyncio.client import Pipeline
 
 from jobqueue.client import TrackedRedis
+from jobqueue.serialization import deserialize, serialize
 from jobqueue.worker import pickup
 
 
@@ -80,3 +83,48 @@ async def test_claims_no_more_jobs_than_free_slots(redis: TrackedRedis) -> None:
     await pickup.start_jobs(worker, [f"j{n}".encode() for n in range(5)])
     assert sorted(worker.tasks) == ["j0", "j1"]
     assert not await redis.exists(in_progress_key_prefix + "j2")  # left for another worker
+
+
+def test_run_job_still_opens_with_the_commands_the_claim_runs_for_it() -> None:
+    source = inspect.getsource(Worker.run_job)
+    opening = source[: source.index("await pipe.execute()")]
+    assert "pipe.get(job_key_prefix + job_id)" in opening
+    assert "pipe.incr(retry_key_prefix + job_id)" in opening
+    assert f"pipe.expire(retry_key_prefix + job_id, {pickup.RETRY_KEY_TTL_S})" in opening
+    assert "pipe.zrem(abort_jobs_ss, job_id)" in opening
+
+
+async def test_a_claimed_job_runs_in_arq_without_another_round_trip(
+    redis: TrackedRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tries: list[int] = []
+
+    async def count_try(ctx: dict[str, Any]) -> str:
+        tries.append(ctx["job_try"])
+        return "done"
+
+    worker = Worker(
+        functions=[arq.worker.func(count_try, name="count_try")],
+        redis_pool=redis,
+        handle_signals=False,
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+    )
+    await redis.enqueue_job("count_try", _job_id="one")
+    sent: list[list[Any]] = []  # what pipelines actually send to Redis
+    send = Pipeline.execute
+
+    async def execute(pipe: Pipeline, raise_on_error: bool = True) -> list[Any]:
+        sent.append([command for command, _ in pipe.command_stack])
+        return await send(pipe, raise_on_error)
+
+    monkeypatch.setattr(Pipeline, "execute", execute)
+    await pickup.start_jobs(worker, [b"one"])
+    await worker.tasks["one"]
+    assert tries == [1]
+    result = await Job("one", redis, _deserializer=deserialize).result_info()
+    assert result is not None
+    assert (result.success, result.result, result.job_try) == (True, "done", 1)
+    assert not await redis.exists(retry_key_prefix + "one")  # arq's finish removed it
+    assert all(commands[0][0] != "GET" for commands in sent)  # the opening was not sent
+    assert redis._prepared == {}

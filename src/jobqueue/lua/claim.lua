@@ -1,18 +1,25 @@
 -- Claim jobs for one worker, as arq's `Worker.start_jobs` does one job at a time with
 -- WATCH/EXISTS/ZSCORE/MULTI/PSETEX/EXEC: a job is claimed when it is still in the queue, due,
--- and not in progress elsewhere; claiming sets its in-progress key.
--- KEYS: 1 the queue, then each job's in-progress key
--- ARGV: 1 now (ms), 2 in-progress timeout (ms), then each job's id (same order as the keys)
--- Returns the claimed jobs as a flat list: id, score, id, score...
-local now, timeout = tonumber(ARGV[1]), ARGV[2]
+-- and not in progress elsewhere; claiming sets its in-progress key. For each claimed job, also
+-- run the opening of arq's `Worker.run_job` (GET the job, INCR and EXPIRE its try counter,
+-- ZREM it from the abort set), so that the worker does not need another round trip for it.
+-- KEYS: 1 the queue, 2 arq's abort set, then per job: its in-progress, job and retry keys
+-- ARGV: 1 now (ms), 2 in-progress timeout (ms), 3 check aborts ("1"/"0"), then the job ids
+-- Returns, per claimed job: id, score, job data ('' when gone), try, removed from abort set
+local now, timeout, aborts = tonumber(ARGV[1]), ARGV[2], ARGV[3] == '1'
 local claimed = {}
-for i = 3, #ARGV do
-  local id, in_progress = ARGV[i], KEYS[i - 1]
+for i = 4, #ARGV do
+  local id, at = ARGV[i], 3 * (i - 4) + 3
+  local in_progress, job, retry = KEYS[at], KEYS[at + 1], KEYS[at + 2]
   local score = redis.call('ZSCORE', KEYS[1], id)
   if score and tonumber(score) <= now and redis.call('EXISTS', in_progress) == 0 then
     redis.call('PSETEX', in_progress, timeout, '1')
-    claimed[#claimed + 1] = id
-    claimed[#claimed + 1] = score
+    local data = redis.call('GET', job) or ''
+    local try = redis.call('INCR', retry)
+    redis.call('EXPIRE', retry, 88400)
+    local aborted = 0
+    if aborts then aborted = redis.call('ZREM', KEYS[2], id) end
+    for _, value in ipairs({id, score, data, try, aborted}) do claimed[#claimed + 1] = value end
   end
 end
 return claimed

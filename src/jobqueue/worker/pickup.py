@@ -1,23 +1,42 @@
 """Claiming jobs in one round trip: a drop-in for arq's `Worker.start_jobs`.
 
 arq claims each job with its own optimistic transaction: WATCH, EXISTS, ZSCORE, then
-MULTI/PSETEX/EXEC and UNWATCH, four to five round trips per job, one job after another. On a
-busy worker that is most of arq's own per-job cost. `claim.lua` applies the same rule (still
-queued, due, not in progress elsewhere; then set the in-progress key) to every job a poll found,
-atomically, in one script call. The jobs then run exactly as arq runs them (`Worker.run_job`).
+MULTI/PSETEX/EXEC and UNWATCH, four to five round trips per job, one job after another; then
+`run_job` opens with one more (GET the job, INCR/EXPIRE its try counter, ZREM it from the abort
+set). On a busy worker that is most of arq's own per-job cost. `claim.lua` applies the same
+rule (still queued, due, not in progress elsewhere; then set the in-progress key) and runs that
+opening for every job a poll found, atomically, in one script call. The opening's replies are
+handed to `run_job` as prepared replies of the service's Redis client (see
+`TrackedRedis.prepare`), so the jobs then run exactly as arq runs them.
 
-arq 0.28 calls `self.start_jobs(job_ids)` from `_poll_iteration` and counts running jobs with
-`job_counter` and `sem`; a test pins both, so an arq upgrade that changes them fails loudly.
+arq 0.28 calls `self.start_jobs(job_ids)` from `_poll_iteration`, counts running jobs with
+`job_counter` and `sem`, and opens `run_job` with those commands; tests pin all three, so an
+arq upgrade that changes them fails loudly.
 """
 
+import asyncio
+from functools import partial
 from importlib.resources import files
 from typing import Any
 
-from arq.constants import in_progress_key_prefix
+from arq.constants import abort_jobs_ss, in_progress_key_prefix, job_key_prefix, retry_key_prefix
 from arq.utils import timestamp_ms
 from arq.worker import Worker
 
+from jobqueue.client import TrackedRedis
+
 _CLAIM = (files("jobqueue") / "lua" / "claim.lua").read_text()
+RETRY_KEY_TTL_S = 88400  # arq's, in run_job
+
+
+def run_job_opening(job_id: str, *, aborts: bool) -> tuple[tuple[Any, ...], ...]:
+    """The commands arq's `run_job` starts with, as its pipeline queues them."""
+    commands: tuple[tuple[Any, ...], ...] = (
+        ("GET", job_key_prefix + job_id),
+        ("INCRBY", retry_key_prefix + job_id, 1),
+        ("EXPIRE", retry_key_prefix + job_id, RETRY_KEY_TTL_S),
+    )
+    return (*commands, ("ZREM", abort_jobs_ss, job_id)) if aborts else commands
 
 
 async def start_jobs(self: Worker, job_ids: list[bytes]) -> None:
@@ -26,18 +45,34 @@ async def start_jobs(self: Worker, job_ids: list[bytes]) -> None:
     ids = [job_id.decode() for job_id in job_ids[:free]]
     if not ids:
         return
-    script = _claim_script(self)
-    claimed: list[bytes] = await script(
-        keys=[self.queue_name, *(in_progress_key_prefix + job_id for job_id in ids)],
-        args=[timestamp_ms(), int(self.in_progress_timeout_s * 1000), *ids],
-    )
-    for i in range(0, len(claimed), 2):
-        job_id, score = claimed[i].decode(), int(float(claimed[i + 1]))
+    redis: TrackedRedis = self.pool  # type: ignore[assignment]
+    aborts = self.allow_abort_jobs
+    claimed: list[Any] = await _claim_script(self)(
+        keys=[
+            self.queue_name, abort_jobs_ss,
+            *(key for job_id in ids for key in (
+                in_progress_key_prefix + job_id, job_key_prefix + job_id,
+                retry_key_prefix + job_id)),
+        ],
+        args=[timestamp_ms(), int(self.in_progress_timeout_s * 1000), int(aborts), *ids],
+    )  # fmt: skip
+    for i in range(0, len(claimed), 5):
+        job_id_b, score, data, job_try, aborted = claimed[i : i + 5]
+        job_id = job_id_b.decode()
+        replies = [data or None, job_try, True, aborted][: 4 if aborts else 3]
+        redis.prepare(run_job_opening(job_id, aborts=aborts), replies)
         await self.sem.acquire()  # never waits: only this method takes slots, and they were free
         self.job_counter += 1
-        task = self.loop.create_task(self.run_job(job_id, score))
-        task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
+        task = self.loop.create_task(self.run_job(job_id, int(float(score))))
+        task.add_done_callback(partial(_job_done, self, redis, job_id, aborts))
         self.tasks[job_id] = task
+
+
+def _job_done(
+    worker: Worker, redis: TrackedRedis, job_id: str, aborts: bool, _: asyncio.Task[None]
+) -> None:
+    redis.forget(run_job_opening(job_id, aborts=aborts))  # if the job was cancelled unstarted
+    worker._release_sem_dec_counter_on_complete()
 
 
 def _claim_script(worker: Worker) -> Any:
