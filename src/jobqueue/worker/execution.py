@@ -24,8 +24,9 @@ from jobqueue.worker.heartbeat import WorkerStats
 
 log = structlog.get_logger("jobqueue.worker")
 
-# A job still running this long after it started gets its `started` record written on its own;
-# a shorter one has it written with its end, in arq's result transaction.
+# A job still running this long after it started gets its `started` record written (and its
+# `job.started` line logged) on its own; a shorter one has its start written with its end, in
+# arq's result transaction, and logs one line: its end, with outcome and duration.
 START_WRITE_DELAY_S = 0.05
 _start_writes: set[asyncio.Future[None]] = set()  # keeps the fire-and-forget writes alive
 
@@ -65,10 +66,9 @@ async def execute(definition: JobDefinition, ctx: dict[str, Any], kwargs: dict[s
     redis: TrackedRedis = ctx["redis"]
     stats: WorkerStats = ctx["stats"]
     started = time.perf_counter()
-    log.info("job.started", max_tries=definition.max_tries)
     redis.tracker.note_started(ctx["job_id"], job_try)
     write_start = asyncio.get_running_loop().call_later(
-        START_WRITE_DELAY_S, _write_start_soon, redis, ctx["job_id"]
+        START_WRITE_DELAY_S, _still_running, redis, ctx["job_id"], definition.max_tries
     )
     stats.running += 1
     try:
@@ -80,8 +80,9 @@ async def execute(definition: JobDefinition, ctx: dict[str, Any], kwargs: dict[s
             ctx["wakeup"].slot_freed()  # jobs may be waiting for this slot
 
 
-def _write_start_soon(redis: TrackedRedis, job_id: str) -> None:
-    """The job is still running: record its start on its own (see `JobTracker`)."""
+def _still_running(redis: TrackedRedis, job_id: str, max_tries: int) -> None:
+    """The job is still running: log and record its start on its own (see `JobTracker`)."""
+    log.info("job.started", max_tries=max_tries)
     task = asyncio.ensure_future(redis.tracker.write_started_if_pending(redis, job_id))
     _start_writes.add(task)
     task.add_done_callback(_start_writes.discard)
