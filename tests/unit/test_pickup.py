@@ -13,6 +13,7 @@ from redis.asyncio.client import Pipeline
 from jobqueue.client import TrackedRedis
 from jobqueue.serialization import deserialize, serialize
 from jobqueue.worker import pickup
+from jobqueue.worker.wakeup import WakeUp
 
 
 def test_arqs_poll_iteration_still_starts_jobs_through_start_jobs() -> None:
@@ -128,3 +129,16 @@ async def test_a_claimed_job_runs_in_arq_without_another_round_trip(
     assert not await redis.exists(retry_key_prefix + "one")  # arq's finish removed it
     assert all(commands[0][0] != "GET" for commands in sent)  # the opening was not sent
     assert redis._prepared == {}
+
+
+async def test_a_finished_job_wakes_the_poll_loop_once_its_slot_is_free(
+    redis: TrackedRedis,
+) -> None:
+    await redis.enqueue_job("noop", _job_id="short")
+    worker = _worker(redis, max_jobs=1)
+    wakeup = worker.ctx["wakeup"] = WakeUp()
+    woken_with_free_slot: list[bool] = []
+    wakeup.slot_freed = lambda: woken_with_free_slot.append(worker.job_counter == 0)  # type: ignore[method-assign]
+    await pickup.start_jobs(worker, [b"short"])
+    await worker.tasks["short"]
+    assert woken_with_free_slot == [True]

@@ -4,12 +4,14 @@
 -- run the opening of arq's `Worker.run_job` (GET the job, INCR and EXPIRE its try counter,
 -- ZREM it from the abort set), so that the worker does not need another round trip for it.
 -- KEYS: 1 the queue, 2 arq's abort set, then per job: its in-progress, job and retry keys
--- ARGV: 1 now (ms), 2 in-progress timeout (ms), 3 check aborts ("1"/"0"), then the job ids
+-- ARGV: 1 now (ms), 2 in-progress timeout (ms), 3 check aborts ("1"/"0"), 4 claim at most this
+--       many jobs, then the job ids, in queue order
 -- Returns, per claimed job: id, score, job data ('' when gone), try, removed from abort set
-local now, timeout, aborts = tonumber(ARGV[1]), ARGV[2], ARGV[3] == '1'
+local now, timeout, aborts, limit = tonumber(ARGV[1]), ARGV[2], ARGV[3] == '1', tonumber(ARGV[4])
 local claimed = {}
-for i = 4, #ARGV do
-  local id, at = ARGV[i], 3 * (i - 4) + 3
+for i = 5, #ARGV do
+  if #claimed >= 5 * limit then break end
+  local id, at = ARGV[i], 3 * (i - 5) + 3
   local in_progress, job, retry = KEYS[at], KEYS[at + 1], KEYS[at + 2]
   local score = redis.call('ZSCORE', KEYS[1], id)
   if score and tonumber(score) <= now and redis.call('EXISTS', in_progress) == 0 then

@@ -76,8 +76,6 @@ async def execute(definition: JobDefinition, ctx: dict[str, Any], kwargs: dict[s
     finally:
         stats.running -= 1
         write_start.cancel()
-        if "wakeup" in ctx:
-            ctx["wakeup"].slot_freed()  # jobs may be waiting for this slot
 
 
 def _still_running(redis: TrackedRedis, job_id: str, max_tries: int) -> None:

@@ -24,6 +24,7 @@ from arq.utils import timestamp_ms
 from arq.worker import Worker
 
 from jobqueue.client import TrackedRedis
+from jobqueue.worker.wakeup import WakeUp
 
 _CLAIM = (files("jobqueue") / "lua" / "claim.lua").read_text()
 RETRY_KEY_TTL_S = 88400  # arq's, in run_job
@@ -40,10 +41,15 @@ def run_job_opening(job_id: str, *, aborts: bool) -> tuple[tuple[Any, ...], ...]
 
 
 async def start_jobs(self: Worker, job_ids: list[bytes]) -> None:
-    """Claim as many of `job_ids` as there are free slots, and run them."""
+    """Claim as many of `job_ids` as there are free slots (skipping jobs that run, here or
+    elsewhere), and run them."""
     free = self.max_jobs - self.job_counter
-    ids = [job_id.decode() for job_id in job_ids[:free]]
-    if not ids:
+    running = self.tasks
+    ids = [
+        job_id for job_id in (b.decode() for b in job_ids)
+        if job_id not in running or running[job_id].done()
+    ]  # fmt: skip
+    if free <= 0 or not ids:
         return
     redis: TrackedRedis = self.pool  # type: ignore[assignment]
     aborts = self.allow_abort_jobs
@@ -54,7 +60,7 @@ async def start_jobs(self: Worker, job_ids: list[bytes]) -> None:
                 in_progress_key_prefix + job_id, job_key_prefix + job_id,
                 retry_key_prefix + job_id)),
         ],
-        args=[timestamp_ms(), int(self.in_progress_timeout_s * 1000), int(aborts), *ids],
+        args=[timestamp_ms(), int(self.in_progress_timeout_s * 1000), int(aborts), free, *ids],
     )  # fmt: skip
     for i in range(0, len(claimed), 5):
         job_id_b, score, data, job_try, aborted = claimed[i : i + 5]
@@ -73,6 +79,9 @@ def _job_done(
 ) -> None:
     redis.forget(run_job_opening(job_id, aborts=aborts))  # if the job was cancelled unstarted
     worker._release_sem_dec_counter_on_complete()
+    wakeup: WakeUp | None = worker.ctx.get("wakeup")
+    if wakeup is not None:
+        wakeup.slot_freed()  # jobs may be waiting for this slot
 
 
 def _claim_script(worker: Worker) -> Any:
