@@ -25,6 +25,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import NoScriptError
 
 from jobqueue import keys
+from jobqueue.pipelining import AutoPipeline
 from jobqueue.records import WAITING, public_status
 from jobqueue.tracking import TRANSITION, TRANSITION_SHA, JobTracker, iso, public_args
 
@@ -109,6 +110,7 @@ class TrackedRedis(ArqRedis):
         self.tracker = tracker
         self._enqueue_script = self.register_script(_ENQUEUE)
         self._prepared: PreparedReplies = {}
+        self._pipelined = AutoPipeline(self)
 
     def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> TrackedPipeline:
         return TrackedPipeline(
@@ -169,9 +171,15 @@ class TrackedRedis(ArqRedis):
         return await self.enqueue_one(spec)
 
     async def enqueue_one(self, spec: "EnqueueSpec") -> EnqueueOutcome:
-        """One job, by EVALSHA (redis-py loads the script again if Redis lost it)."""
+        """One job, by EVALSHA, auto-pipelined with other enqueues made at the same time."""
         call = self._enqueue_call(spec)
-        return call.outcome(await self._enqueue_script(keys=call.keys, args=call.args))
+        command = ("EVALSHA", self._enqueue_script.sha, len(call.keys), *call.keys, *call.args)
+        try:
+            reply = await self._pipelined.execute(*command)
+        except NoScriptError:  # Redis restarted since: nothing ran
+            await self.script_load(_ENQUEUE)
+            reply = await self._pipelined.execute(*command)
+        return call.outcome(reply)
 
     async def enqueue_many(self, specs: list["EnqueueSpec"]) -> list[EnqueueOutcome]:
         """Enqueue each job (same rules as `enqueue_tracked`) in one pipelined round trip, by

@@ -304,3 +304,28 @@ async def test_redis_down_is_a_503_with_retry_after_and_no_traceback(
         assert "Traceback" not in response.text
     fake_server.connected = True
     assert (await enqueue(client)).status_code == 202
+
+
+async def test_a_json_subtype_body_is_accepted(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/v1/jobs",
+        content=b'{"function": "echo", "args": {"message": "hi"}}',
+        headers={"content-type": "application/vnd.api+json; charset=utf-8"},
+    )
+    assert response.status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("content", "headers", "error_type"),
+    [
+        (b'{"function": "echo"}', {"content-type": "text/plain"}, "model_attributes_type"),
+        (b"", {"content-type": "application/json"}, "missing"),
+        (b"{nope", {"content-type": "application/json"}, "json_invalid"),
+    ],
+)
+async def test_a_body_that_is_not_a_json_object_gets_fastapis_own_422(
+    client: httpx.AsyncClient, content: bytes, headers: dict[str, str], error_type: str
+) -> None:
+    response = await client.post("/v1/jobs", content=content, headers=headers)
+    assert response.status_code == 422
+    assert [(e["type"], e["loc"][0]) for e in response.json()["detail"]] == [(error_type, "body")]
