@@ -1,12 +1,12 @@
 """Pure ASGI middleware (no per-request task or body buffering, unlike BaseHTTPMiddleware)."""
 
 import json
+import os
 import re
 import time
-import uuid
 
 import structlog
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,8 +30,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = Headers(scope=scope).get(REQUEST_ID_HEADER)
-        request_id = given if given and _WELL_FORMED_REQUEST_ID.match(given) else uuid.uuid4().hex
+        given = _header(scope, b"x-request-id")
+        request_id = given if given and _WELL_FORMED_REQUEST_ID.match(given) else _new_id()
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -62,6 +62,18 @@ class RequestContextMiddleware:
             )
 
 
+def _header(scope: Scope, name: bytes) -> str | None:
+    """A request header's value (`name` in lower case, as ASGI servers give them)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _new_id() -> str:
+    return os.urandom(16).hex()  # 128 random bits, as uuid4 has, without building a UUID
+
+
 class BodyTooLarge(HTTPException):
     """Raised from `receive`; an HTTPException so FastAPI's body parsing lets it through."""
 
@@ -84,9 +96,12 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit():
+            if int(declared) > self.max_bytes:
+                await self._reject(send)
+            else:  # the server reads no more than the declared length: nothing to count
+                await self.app(scope, receive, send)
             return
         received = 0
         response_started = False
