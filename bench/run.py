@@ -104,16 +104,20 @@ def report(raw: dict[str, Any], config: scenarios.Config, elapsed_s: float) -> s
         "",
         f"## 2. REST enqueue ({config.connections} connections, wrk, one uvicorn process)",
         "",
-        "| endpoint | requests/s | p50 ms | p99 ms | peak RSS MiB |",
-        "|---|---|---|---|---|",
+        "| endpoint | requests/s | p50 ms | p99 ms | server CPU µs / request | peak RSS MiB |",
+        "|---|---|---|---|---|---|",
     ]
     for name, figures in rest.items():
         rss = cell(figures["rss_mib"], 1) if "rss_mib" in figures else "n/a"
+        cpu = cell(figures["cpu_us_per_request"]) if "cpu_us_per_request" in figures else "n/a"
         lines.append(
             f"| {name} | {cell(figures['rps'])} | {cell(figures['p50_ms'], 2)} "
-            f"| {cell(figures['p99_ms'], 2)} | {rss} |"
+            f"| {cell(figures['p99_ms'], 2)} | {cpu} | {rss} |"
         )
     lines += [
+        "",
+        "wrk runs on the same two cores as the server and Redis; server CPU per request is the "
+        "steadier figure when the machine is busy.",
         "",
         "## 3. Batch enqueue (`POST /v1/jobs/batch`, 1,000 jobs a request)",
         "",

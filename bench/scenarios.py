@@ -201,9 +201,13 @@ def rest_enqueue(config: Config) -> dict[str, dict[str, list[float]]]:
         try:
             wrk(f"{url}/v1/jobs", POST_SCRIPT, 1, config.connections)  # warm-up
 
-            def once(url: str = url) -> dict[str, float]:
+            def once(url: str = url, pid: int = process.pid) -> dict[str, float]:
                 client.flushall()
-                return wrk(f"{url}/v1/jobs", POST_SCRIPT, config.seconds, config.connections)
+                cpu = cpu_seconds(pid)
+                figures = wrk(f"{url}/v1/jobs", POST_SCRIPT, config.seconds, config.connections)
+                requests = max(figures["rps"] * config.seconds, 1)
+                figures["cpu_us_per_request"] = (cpu_seconds(pid) - cpu) / requests * 1e6
+                return figures
 
             results[name] = repeat(config.repeats, once)
             results[name]["rss_mib"] = [peak_rss_mib(process.pid)]
