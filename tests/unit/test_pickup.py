@@ -142,3 +142,15 @@ async def test_a_finished_job_wakes_the_poll_loop_once_its_slot_is_free(
     await pickup.start_jobs(worker, [b"short"])
     await worker.tasks["short"]
     assert woken_with_free_slot == [True]
+
+
+async def test_jobs_held_elsewhere_do_not_starve_the_free_slots(redis: TrackedRedis) -> None:
+    # The first jobs of the poll all run in other workers; the free slot still gets a job.
+    held = [f"held{n}" for n in range(3 * pickup.CLAIM_MARGIN)]
+    for job_id in [*held, "free"]:
+        await redis.enqueue_job("noop", _job_id=job_id)
+    for job_id in held:
+        await redis.set(in_progress_key_prefix + job_id, b"1")
+    worker = _worker(redis, max_jobs=1)
+    await pickup.start_jobs(worker, [job_id.encode() for job_id in [*held, "free"]])
+    assert list(worker.tasks) == ["free"]
