@@ -25,10 +25,12 @@ class AutoPipeline:
 
     async def execute(self, *command: Any) -> Any:
         """Run `command` (as `Redis.execute_command` would) in the next batch."""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((command, future))
-        if self._sender is None:
-            self._sender = asyncio.create_task(self._send())
+        sender = self._sender
+        if sender is None or sender.get_loop() is not loop:  # (a loop closed under it: tests)
+            self._sender = loop.create_task(self._send())
         return await future
 
     async def _send(self) -> None:
