@@ -64,6 +64,8 @@ async def test_claims_due_jobs_that_no_one_runs(redis: TrackedRedis) -> None:
     assert [job_id for job_id, _ in worker.runs] == ["due"]  # type: ignore[attr-defined]
     assert worker.runs[0][1] == int(await redis.zscore("arq:queue", "due"))  # type: ignore[attr-defined]
     assert await redis.pttl(in_progress_key_prefix + "due") > 0
+    assert await redis.get(retry_key_prefix + "due") == b"1"  # run_job's opening ran
+    assert 0 < await redis.ttl(retry_key_prefix + "due") <= pickup.RETRY_KEY_TTL_S
     assert worker.job_counter == 0  # the finished task gave its slot back
 
 

@@ -69,7 +69,8 @@ async def _claim_and_run(worker: Worker, ids: list[str], free: int) -> None:
                 in_progress_key_prefix + job_id, job_key_prefix + job_id,
                 retry_key_prefix + job_id)),
         ],
-        args=[timestamp_ms(), int(worker.in_progress_timeout_s * 1000), int(aborts), free, *ids],
+        args=[timestamp_ms(), int(worker.in_progress_timeout_s * 1000), int(aborts), free,
+              RETRY_KEY_TTL_S, *ids],
     )  # fmt: skip
     for i in range(0, len(claimed), 5):
         job_id_b, score, data, job_try, aborted = claimed[i : i + 5]
