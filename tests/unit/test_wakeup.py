@@ -4,6 +4,7 @@ import asyncio
 import inspect
 
 import arq.worker
+import pytest
 
 from jobqueue.worker.wakeup import WakeUp
 
@@ -42,3 +43,31 @@ def test_install_swaps_arqs_poll(monkeypatch: object) -> None:
         assert arq.worker.poll == wakeup.poll  # type: ignore[attr-defined]
     finally:
         arq.worker.poll = original  # type: ignore[attr-defined]
+
+
+async def test_a_new_job_cuts_the_gap_after_a_slot_is_freed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("jobqueue.worker.wakeup.SLOT_GAP_S", 30)
+    wakeup = WakeUp()
+    loop = asyncio.get_running_loop()
+    polls = wakeup.poll(step=30)
+    await anext(polls)
+    wakeup.slot_freed()  # a job ended: the next poll waits for the gap...
+    loop.call_later(0.05, wakeup.wake)  # ...unless a new job is published meanwhile
+    started = loop.time()
+    await anext(polls)
+    assert loop.time() - started < 5
+
+
+async def test_freed_slots_alone_wait_for_the_gap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("jobqueue.worker.wakeup.SLOT_GAP_S", 0.2)
+    wakeup = WakeUp()
+    loop = asyncio.get_running_loop()
+    polls = wakeup.poll(step=30)
+    await anext(polls)
+    started = loop.time()
+    wakeup.slot_freed()
+    wakeup.slot_freed()
+    await anext(polls)
+    assert 0.15 <= loop.time() - started < 5

@@ -31,11 +31,13 @@ LISTEN_TIMEOUT_S = 1.0
 
 class WakeUp:
     def __init__(self) -> None:
-        self._event = asyncio.Event()
+        self._event = asyncio.Event()  # anything to do
+        self._job_due = asyncio.Event()  # a new job is due now
         self._slot_freed = False
 
     def wake(self) -> None:
         """A job is due now: start it at once."""
+        self._job_due.set()
         self._event.set()
 
     def slot_freed(self) -> None:
@@ -50,16 +52,13 @@ class WakeUp:
         start = loop.time()
         while True:
             self._event.clear()
+            self._job_due.clear()
             self._slot_freed = False
             yield loop.time() - start
             if not self._event.is_set():
-                try:
-                    async with asyncio.timeout(step):
-                        await self._event.wait()
-                except TimeoutError:
-                    pass
-            if self._slot_freed:
-                await asyncio.sleep(SLOT_GAP_S)
+                await _wait(self._event, step)
+            if self._slot_freed and not self._job_due.is_set():
+                await _wait(self._job_due, SLOT_GAP_S)  # a new job ends the gap at once
 
     def install(self) -> None:
         """Make arq's worker loop use `poll` (see the module docstring)."""
@@ -79,3 +78,11 @@ class WakeUp:
             except Exception as exc:  # keep listening; polling covers the gap
                 log.warning("worker.wakeup_listener_failed", error=repr(exc))
                 await asyncio.sleep(1)
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        pass
