@@ -77,8 +77,10 @@ def report(raw: dict[str, Any], config: scenarios.Config, elapsed_s: float) -> s
         f"| service worker / arq tuned (no-op jobs/s) | {_ratio(service, tuned)} | ≥ 0.95 |",
         f"| service worker / arq defaults | {_ratio(service, defaults)} | ≥ 8 |",
         f"| service worker / SAQ (peer) | {_ratio(service, peer)} | ≥ 1.0 (stretch) |",
-        f"| `POST /v1/jobs` / plain enqueue_job endpoint (req/s) | {_ratio(ours, plain, 'rps')} "
+        f"| `POST /v1/jobs` / plain enqueue_job endpoint (req/s) | {_paired(ours, plain, 'rps')} "
         "| ≥ 1.5 |",
+        "| … by server CPU per request (plain / ours) "
+        f"| {_paired(plain, ours, 'cpu_us_per_request')} | |",
         "",
         f"## 1. Worker throughput ({config.jobs:,} jobs pre-queued, one worker process)",
         "",
@@ -150,6 +152,13 @@ def report(raw: dict[str, Any], config: scenarios.Config, elapsed_s: float) -> s
         "",
     ]
     return "\n".join(lines)
+
+
+def _paired(ours: dict[str, list[float]], theirs: dict[str, list[float]], key: str) -> str:
+    """The median of the per-round ratios (the REST runs take turns, round by round), with
+    their spread."""
+    ratios = [a / b for a, b in zip(ours[key], theirs[key], strict=True)]
+    return cell(ratios, 2)
 
 
 def _ratio(

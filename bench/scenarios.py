@@ -14,6 +14,7 @@ from bench.harness import (
     BIN,
     REPO_ROOT,
     RedisServer,
+    ServiceProcess,
     cpu_seconds,
     env_for,
     peak_rss_mib,
@@ -189,29 +190,41 @@ def idle_commands_per_second(config: Config, system: WorkerSystem, seconds: floa
 
 
 def rest_enqueue(config: Config) -> dict[str, dict[str, list[float]]]:
-    systems = {
-        "POST /v1/jobs (service)": ("jobqueue.main:app", ()),
-        "plain enqueue_job endpoint": ("bench.baselines:enqueue_app", ("--no-access-log",)),
-        "constant endpoint (HTTP ceiling)": ("bench.baselines:constant_app", ("--no-access-log",)),
+    """The three HTTP servers run side by side and are measured in turns, round after round:
+    on a shared, noisy machine a slow spell then hits every endpoint alike."""
+    systems = {  # name: (log name, ASGI app, uvicorn options)
+        "POST /v1/jobs (service)": ("api", "jobqueue.main:app", ()),
+        "plain enqueue_job endpoint": (
+            "plain-api",
+            "bench.baselines:enqueue_app",
+            ("--no-access-log",),
+        ),
+        "constant endpoint (HTTP ceiling)": (
+            "constant-api",
+            "bench.baselines:constant_app",
+            ("--no-access-log",),
+        ),
     }
     client = config.server.client()
-    results: dict[str, dict[str, list[float]]] = {}
-    for name, (app, extra) in systems.items():
-        process, url = start_http("api", app, config.env, config.logdir, *extra)
-        try:
-            wrk(f"{url}/v1/jobs", POST_SCRIPT, 1, config.connections)  # warm-up
-
-            def once(url: str = url, pid: int = process.pid) -> dict[str, float]:
+    servers: dict[str, tuple[ServiceProcess, str]] = {}
+    results: dict[str, dict[str, list[float]]] = {name: {} for name in systems}
+    try:
+        for name, (log_name, app, extra) in systems.items():
+            servers[name] = start_http(log_name, app, config.env, config.logdir, *extra)
+            wrk(f"{servers[name][1]}/v1/jobs", POST_SCRIPT, 1, config.connections)  # warm-up
+        for _ in range(config.repeats):
+            for name, (process, url) in servers.items():
                 client.flushall()
-                cpu = cpu_seconds(pid)
+                cpu = cpu_seconds(process.pid)
                 figures = wrk(f"{url}/v1/jobs", POST_SCRIPT, config.seconds, config.connections)
                 requests = max(figures["rps"] * config.seconds, 1)
-                figures["cpu_us_per_request"] = (cpu_seconds(pid) - cpu) / requests * 1e6
-                return figures
-
-            results[name] = repeat(config.repeats, once)
+                figures["cpu_us_per_request"] = (cpu_seconds(process.pid) - cpu) / requests * 1e6
+                for key, value in figures.items():
+                    results[name].setdefault(key, []).append(value)
+        for name, (process, _) in servers.items():
             results[name]["rss_mib"] = [peak_rss_mib(process.pid)]
-        finally:
+    finally:
+        for process, _ in servers.values():
             process.stop()
     results["direct pool.enqueue_job loop"] = repeat(
         config.repeats, lambda: asyncio.run(_direct_enqueue(config))
