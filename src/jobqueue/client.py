@@ -25,7 +25,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import NoScriptError
 
 from jobqueue import keys
-from jobqueue.pipelining import AutoPipeline
+from jobqueue.batching import MicroBatcher
 from jobqueue.records import WAITING, public_status
 from jobqueue.tracking import TRANSITION, TRANSITION_SHA, JobTracker, iso, public_args
 
@@ -35,6 +35,7 @@ log = structlog.get_logger("jobqueue.client")
 PreparedReplies = dict[tuple[tuple[Any, ...], ...], list[Any]]
 
 _ENQUEUE = (files("jobqueue") / "lua" / "enqueue.lua").read_text()
+ENQUEUE_CHUNK = 100  # jobs per script call
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ class TrackedRedis(ArqRedis):
         self.tracker = tracker
         self._enqueue_script = self.register_script(_ENQUEUE)
         self._prepared: PreparedReplies = {}
-        self._pipelined = AutoPipeline(self)
+        self._enqueues: MicroBatcher[_EnqueueCall, Any] = MicroBatcher(self._send_enqueues)
 
     def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> TrackedPipeline:
         return TrackedPipeline(
@@ -171,32 +172,35 @@ class TrackedRedis(ArqRedis):
         return await self.enqueue_one(spec)
 
     async def enqueue_one(self, spec: "EnqueueSpec") -> EnqueueOutcome:
-        """One job, by EVALSHA, auto-pipelined with other enqueues made at the same time."""
+        """One job, in one script call with the enqueues made at the same moment."""
         call = self._enqueue_call(spec)
-        command = ("EVALSHA", self._enqueue_script.sha, len(call.keys), *call.keys, *call.args)
-        try:
-            reply = await self._pipelined.execute(*command)
-        except NoScriptError:  # Redis restarted since: nothing ran
-            await self.script_load(_ENQUEUE)
-            reply = await self._pipelined.execute(*command)
-        return call.outcome(reply)
+        return call.outcome(await self._enqueues.submit(call))
 
     async def enqueue_many(self, specs: list["EnqueueSpec"]) -> list[EnqueueOutcome]:
-        """Enqueue each job (same rules as `enqueue_tracked`) in one pipelined round trip, by
-        EVALSHA: 1,000 jobs would otherwise send the script's text 1,000 times."""
+        """Enqueue each job (same rules as `enqueue_tracked`) in one round trip."""
         calls = [self._enqueue_call(spec) for spec in specs]
+        replies = await self._send_enqueues(calls)
+        return [call.outcome(reply) for call, reply in zip(calls, replies, strict=True)]
+
+    async def _send_enqueues(self, calls: list["_EnqueueCall"]) -> list[Any]:
+        """Run the enqueue script for `calls`, ENQUEUE_CHUNK jobs a call (a longer script would
+        hold Redis up for other clients), the calls pipelined, by EVALSHA."""
         sha = self._enqueue_script.sha
+        chunks = [calls[i : i + ENQUEUE_CHUNK] for i in range(0, len(calls), ENQUEUE_CHUNK)]
         async with super().pipeline(transaction=False) as pipe:
-            for call in calls:
-                pipe.evalsha(sha, len(call.keys), *call.keys, *call.args)
+            for chunk in chunks:
+                keys = [key for call in chunk for key in call.keys]
+                pipe.execute_command(
+                    "EVALSHA", sha, len(keys), *keys, *(arg for call in chunk for arg in call.args)
+                )
             replies = await pipe.execute(raise_on_error=False)
         if any(isinstance(r, NoScriptError) for r in replies):  # Redis restarted meanwhile
             await self.script_load(_ENQUEUE)
-            return await self.enqueue_many(specs)  # nothing ran: NOSCRIPT fails every call
+            return await self._send_enqueues(calls)  # nothing ran: NOSCRIPT fails every call
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
-        return [call.outcome(reply) for call, reply in zip(calls, replies, strict=True)]
+        return [result for reply in replies for result in reply]
 
     def _enqueue_call(self, spec: "EnqueueSpec") -> "_EnqueueCall":
         if spec.defer_until is not None and spec.defer_by:
