@@ -3,6 +3,7 @@
 - Enqueue: `TrackedRedis.enqueue_job` replaces arq's WATCH/EXISTS/MULTI (3 round trips) with one
   Lua script that writes arq's own job payload (made by `arq.jobs.serialize_job`) plus our
   record, index entries and `enqueued` event. arq's cron and any job enqueueing others use it too.
+  Enqueues made at the same moment share one script call (`MicroBatcher`).
 - Finish: every way a job ends in arq (success, failure, timeout, abort, tries exhausted, expired,
   undecodable) writes `arq:result:{id}` in a MULTI; `TrackedPipeline` appends the transition to
   that same MULTI, so the record can never disagree with arq, and no hook arq lacks is needed.
