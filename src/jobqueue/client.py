@@ -74,10 +74,10 @@ class TrackedPipeline(Pipeline):
                 payload = rest[1]
                 if isinstance(payload, bytes):
                     self._tracker.add_finished(self, payload)
-        commands = [command for command, _ in self.command_stack]
+        stack = self.command_stack  # execute() starts a new list; this one stays as sent
         results: list[Any] = await super().execute(raise_on_error=False)
         if any(isinstance(outcome, NoScriptError) for outcome in results):
-            results = await self._without_script_cache(commands, results)
+            results = await self._without_script_cache([c for c, _ in stack], results)
         for extra in results[own:]:
             if isinstance(extra, Exception):
                 log.error("tracking.write_failed", error=repr(extra))

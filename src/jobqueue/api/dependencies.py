@@ -5,17 +5,14 @@ dependency per request (it cut `POST /v1/jobs` to a third of its speed).
 """
 
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, Request
-from pydantic import BaseModel, ValidationError
 
 from jobqueue.metrics import ApiMetrics
 from jobqueue.queue import JobQueue
 from jobqueue.registry import JobRegistry
 from jobqueue.settings import Settings
-
-M = TypeVar("M", bound=BaseModel)
 
 
 async def _queue(request: Request) -> JobQueue:
@@ -50,20 +47,6 @@ def services_of(request: Request) -> Services:
 
 async def _services(request: Request) -> Services:
     return services_of(request)
-
-
-async def json_body(request: Request, model: type[M]) -> M | None:
-    """The body as `model` when it is JSON that validates; None for anything else (the
-    caller then lets FastAPI parse it, for FastAPI's exact error responses)."""
-    content_type = request.headers.get("content-type", "")
-    media_type = content_type.partition(";")[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        return None
-    body = await request.body()
-    try:
-        return model.model_validate_json(body) if body else None
-    except ValidationError:
-        return None
 
 
 def request_id_of(request: Request) -> str | None:

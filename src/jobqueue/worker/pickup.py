@@ -76,18 +76,19 @@ async def _claim_and_run(worker: Worker, ids: list[str], free: int) -> None:
         job_id_b, score, data, job_try, aborted = claimed[i : i + 5]
         job_id = job_id_b.decode()
         replies = [data or None, job_try, True, aborted][: 4 if aborts else 3]
-        redis.prepare(run_job_opening(job_id, aborts=aborts), replies)
+        opening = run_job_opening(job_id, aborts=aborts)
+        redis.prepare(opening, replies)
         await worker.sem.acquire()  # never waits: only start_jobs takes slots, they were free
         worker.job_counter += 1
         task = worker.loop.create_task(worker.run_job(job_id, int(float(score))))
-        task.add_done_callback(partial(_job_done, worker, redis, job_id, aborts))
+        task.add_done_callback(partial(_job_done, worker, redis, opening))
         worker.tasks[job_id] = task
 
 
 def _job_done(
-    worker: Worker, redis: TrackedRedis, job_id: str, aborts: bool, _: asyncio.Task[None]
+    worker: Worker, redis: TrackedRedis, opening: tuple[tuple[Any, ...], ...], _: asyncio.Task[None]
 ) -> None:
-    redis.forget(run_job_opening(job_id, aborts=aborts))  # if the job was cancelled unstarted
+    redis.forget(opening)  # if the job was cancelled before run_job began
     worker._release_sem_dec_counter_on_complete()
     wakeup: WakeUp | None = worker.ctx.get("wakeup")
     if wakeup is not None:

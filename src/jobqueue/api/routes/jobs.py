@@ -1,14 +1,14 @@
 """The job routes: enqueue, read, long-poll for the outcome, abort."""
 
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from jobqueue.api.dependencies import QueueDep, ServicesDep, json_body, request_id_of, services_of
+from jobqueue.api.dependencies import QueueDep, ServicesDep, request_id_of, services_of
 from jobqueue.api.errors import CONFLICT, NOT_FOUND, TOO_LARGE, UNAVAILABLE
 from jobqueue.api.schemas import (
     BatchEnqueueRequest,
@@ -29,6 +29,7 @@ from jobqueue.views import JobStatus, JobView
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 MAX_WAIT_SECONDS = 60
+M = TypeVar("M", bound=BaseModel)
 
 
 def _validated_args(
@@ -92,6 +93,20 @@ async def enqueue_job(
     )
 
 
+async def _json_body(request: Request, model: type[M]) -> M | None:
+    """The body as `model` when it is JSON that validates; None for anything else (the
+    caller then lets FastAPI parse it, for FastAPI's exact error responses)."""
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.partition(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        return None
+    body = await request.body()
+    try:
+        return model.model_validate_json(body) if body else None
+    except ValidationError:
+        return None
+
+
 class _EnqueueRoute(APIRoute):
     """`POST /v1/jobs`, the hot route, with its arguments resolved by hand: a JSON body is
     parsed and validated in one step (`model_validate_json`) and the services come straight
@@ -105,7 +120,7 @@ class _EnqueueRoute(APIRoute):
         generic = super().get_route_handler()
 
         async def handle(http_request: Request) -> Response:
-            request = await json_body(http_request, EnqueueRequest)
+            request = await _json_body(http_request, EnqueueRequest)
             if request is None:
                 return await generic(http_request)
             return await enqueue_job(request, http_request, services_of(http_request))
