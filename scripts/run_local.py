@@ -65,7 +65,10 @@ def start_private_redis() -> tuple[subprocess.Popen[bytes], str]:
             "noeviction",
             "--logfile",
             str(data / "redis.log"),
-        ]
+        ],
+        # Out of the terminal's process group: Ctrl-C reaches the API and the worker, which
+        # still need Redis to shut down cleanly; Redis is stopped last, below.
+        start_new_session=True,
     )
     if not wait_for_port(port):
         process.terminate()
@@ -73,13 +76,9 @@ def start_private_redis() -> tuple[subprocess.Popen[bytes], str]:
     return process, f"redis://127.0.0.1:{port}/0"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    options = parser.parse_args()
-
-    processes: list[subprocess.Popen[bytes]] = []
+def start_all(processes: list[subprocess.Popen[bytes]], host: str, port: int) -> None:
+    """Start Redis (unless configured), the worker and the API, appending each to
+    `processes` as soon as it runs."""
     env = dict(os.environ)
     if not env.get("JOBQUEUE_REDIS_URL"):
         redis_process, env["JOBQUEUE_REDIS_URL"] = start_private_redis()
@@ -90,27 +89,29 @@ def main() -> None:
     )
     processes.append(
         subprocess.Popen(
-            [
-                str(BIN / "uvicorn"),
-                "jobqueue.main:app",
-                "--host",
-                options.host,
-                "--port",
-                str(options.port),
-            ],
+            [str(BIN / "uvicorn"), "jobqueue.main:app", "--host", host, "--port", str(port)],
             cwd=ROOT,
             env=env,
         )
     )
-    if wait_for_port(options.port):
-        url = f"http://{options.host}:{options.port}"
+    if wait_for_port(port):
+        url = f"http://{host}:{port}"
         print(f"\njobqueue is up: {url}  (API docs: {url}/docs)  Ctrl-C stops it\n", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    options = parser.parse_args()
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    try:
+    processes: list[subprocess.Popen[bytes]] = []
+    try:  # from the first start on: a Ctrl-C during start-up still stops what was started
+        start_all(processes, options.host, options.port)
         while all(p.poll() is None for p in processes):
             time.sleep(0.2)
     except KeyboardInterrupt:
