@@ -9,6 +9,7 @@ import structlog
 from arq.cron import CronJob, cron
 from arq.worker import Function
 
+from jobqueue.heap import freeze_startup_objects
 from jobqueue.jobs.maintenance import scheduled_jobs
 from jobqueue.logging import configure_logging
 from jobqueue.registry import JobDefinition, JobRegistry
@@ -67,6 +68,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         queue=settings.queue_name,
         max_jobs=settings.worker_max_jobs,
     )
+    freeze_startup_objects()  # last: everything above lives as long as the worker
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
