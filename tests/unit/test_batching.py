@@ -30,10 +30,40 @@ class Recorder:
 async def test_concurrent_calls_share_one_send() -> None:
     send = Recorder()
     batcher = MicroBatcher(send)
-    assert await asyncio.gather(*(batcher.submit(n) for n in range(20))) == [
-        2 * n for n in range(20)
+    assert await asyncio.gather(*(batcher.submit(n) for n in range(10))) == [
+        2 * n for n in range(10)
     ]
-    assert send.batches == [list(range(20))]
+    assert send.batches == [list(range(10))]
+
+
+async def test_batches_hold_at_most_max_batch_calls_in_order() -> None:
+    send = Recorder()
+    batcher = MicroBatcher(send, max_batch=4)
+    assert await asyncio.gather(*(batcher.submit(n) for n in range(10))) == [
+        2 * n for n in range(10)
+    ]
+    assert send.batches == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+
+
+async def test_a_batch_is_sent_while_an_earlier_one_is_in_flight() -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+    batches: list[list[int]] = []
+
+    async def slow_send(items: list[int]) -> list[int]:
+        batches.append(items)
+        if items == [1]:
+            started.set()
+            await release.wait()  # the first batch's round trip does not end by itself
+        return items
+
+    batcher = MicroBatcher(slow_send)
+    first = asyncio.create_task(batcher.submit(1))
+    await started.wait()
+    assert await batcher.submit(2) == 2  # not held up behind the first batch
+    assert not first.done()
+    release.set()
+    assert await first == 1
+    assert batches == [[1], [2]]
 
 
 async def test_calls_made_while_a_batch_is_in_flight_form_the_next() -> None:
@@ -44,7 +74,7 @@ async def test_calls_made_while_a_batch_is_in_flight_form_the_next() -> None:
     later = [asyncio.create_task(batcher.submit(n)) for n in (2, 3)]
     assert await asyncio.gather(first, *later) == [2, 4, 6]
     assert send.batches == [[1], [2, 3]]
-    assert await batcher.submit(4) == 8  # and the sender starts again
+    assert await batcher.submit(4) == 8
 
 
 async def test_a_failed_send_fails_its_batch_and_the_next_one_works() -> None:
