@@ -15,9 +15,12 @@ import structlog
 from structlog.typing import Processor
 
 # Loggers that install their own handlers; we route them through ours instead.
-_FOREIGN_LOGGERS = ("arq", "uvicorn", "uvicorn.error", "uvicorn.access")
-# These repeat what our own events say (http.request, job.started/job.succeeded…).
-_QUIETED_LOGGERS = ("uvicorn.access", "arq.worker")
+_FOREIGN_LOGGERS = ("arq", "uvicorn", "uvicorn.error")
+# These repeat what our own events say (job.started/job.succeeded…).
+_QUIETED_LOGGERS = ("arq.worker",)
+# uvicorn's access lines repeat our http.request line. With no handler anywhere up its chain,
+# uvicorn skips building them at all (as with --no-access-log), which a level would not.
+_DETACHED_LOGGERS = ("uvicorn.access",)
 
 
 def configure_logging(
@@ -70,5 +73,9 @@ def configure_logging(
         foreign.handlers.clear()
         foreign.propagate = True
         foreign.setLevel(level)
+    for name in _DETACHED_LOGGERS:
+        detached = logging.getLogger(name)
+        detached.handlers.clear()
+        detached.propagate = False
     for name in _QUIETED_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))

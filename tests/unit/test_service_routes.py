@@ -1,6 +1,7 @@
 """Functions listing, health probes, request ids, OpenAPI and the 500 path."""
 
 import json
+import logging
 
 import httpx
 import pytest
@@ -117,6 +118,16 @@ def test_request_log_lines_are_json_with_the_request_id(
     assert line["request_id"] == "r-1"
     assert line["level"] == "info"
     assert "timestamp" in line
+
+
+def test_uvicorn_access_lines_are_not_even_built() -> None:
+    """uvicorn builds an access line per response iff its logger `hasHandlers()`; ours
+    (`http.request`) replaces it."""
+    from jobqueue.logging import configure_logging
+
+    configure_logging("INFO", "json")
+    assert not logging.getLogger("uvicorn.access").hasHandlers()
+    assert logging.getLogger("uvicorn.error").hasHandlers()  # its start-up lines stay
 
 
 def test_app_factory_builds_without_touching_redis() -> None:
