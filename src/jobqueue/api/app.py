@@ -53,6 +53,9 @@ def create_app(
         version="0.1.0",
         summary="Enqueue typed jobs over REST; arq workers run them.",
         lifespan=lifespan,
+        # Our telemetry is structlog and Prometheus. FastAPI's OpenTelemetry hooks would look
+        # up the global OTel providers on every request, and the image ships no OTel SDK.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     metrics = ApiMetrics()
     app.include_router(jobs.router)
