@@ -37,6 +37,7 @@ class Config:
     server: RedisServer
     logdir: Path
     repeats: int
+    rest_rounds: int  # the REST ratio varies most from one round to the next: more rounds
     jobs: int  # per worker-throughput run
     seconds: float  # per HTTP load run
     connections: int
@@ -212,7 +213,7 @@ def rest_enqueue(config: Config) -> dict[str, dict[str, list[float]]]:
         for name, (log_name, app, extra) in systems.items():
             servers[name] = start_http(log_name, app, config.env, config.logdir, *extra)
             wrk(f"{servers[name][1]}/v1/jobs", POST_SCRIPT, 1, config.connections)  # warm-up
-        for _ in range(config.repeats):
+        for _ in range(config.rest_rounds):
             for name, (process, url) in servers.items():
                 client.flushall()
                 cpu = cpu_seconds(process.pid)
