@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo, field_validator
 
-from jobqueue.jobs.destinations import check_literal_host, ensure_public_destination
+from jobqueue.jobs.destinations import check_literal_host, resolve_public
 from jobqueue.registry import SETTINGS_CONTEXT_KEY, JobContext, job
 from jobqueue.retry import RetryableError
 
@@ -47,11 +47,18 @@ async def webhook(ctx: JobContext, args: WebhookArgs) -> WebhookResult:
     """POST `payload` as JSON to `url`; 5xx, 429, timeouts and connection errors are retried."""
     url = httpx.URL(str(args.url))
     port = url.port or (443 if url.scheme == "https" else 80)
-    await ensure_public_destination(url.host, port, ctx.settings.webhook_allowed_hosts)
+    address = await resolve_public(url.host, port, ctx.settings.webhook_allowed_hosts)
+    target, headers, extensions = url, httpx.Headers(args.headers), {}
+    if address is not None and address != url.host:  # to the address checked, not a new lookup
+        target = url.copy_with(host=address)
+        headers["Host"] = url.netloc.decode("ascii")
+        if url.scheme == "https":
+            extensions["sni_hostname"] = url.host  # and the certificate is checked for the name
     try:
         response = await ctx.http.post(
-            url, json=args.payload, headers=args.headers, timeout=args.timeout
-        )
+            target, json=args.payload, headers=headers, timeout=args.timeout,
+            extensions=extensions,
+        )  # fmt: skip
     except httpx.TimeoutException as exc:
         raise WebhookUnavailable(f"{url.host} did not answer within {args.timeout}s") from exc
     except httpx.TransportError as exc:
