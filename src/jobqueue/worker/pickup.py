@@ -62,7 +62,8 @@ async def start_jobs(self: Worker, job_ids: list[bytes]) -> None:
 async def _claim_and_run(worker: Worker, ids: list[str], free: int) -> None:
     redis: TrackedRedis = worker.pool  # type: ignore[assignment]
     aborts = worker.allow_abort_jobs
-    claimed: list[Any] = await _claim_script(worker)(
+    claim = redis.register_script(_CLAIM)  # (a hash, no I/O: EVALSHA, loaded on NOSCRIPT)
+    claimed: list[Any] = await claim(
         keys=[
             worker.queue_name, abort_jobs_ss,
             *(key for job_id in ids for key in (
@@ -93,14 +94,6 @@ def _job_done(
     wakeup: WakeUp | None = worker.ctx.get("wakeup")
     if wakeup is not None:
         wakeup.slot_freed()  # jobs may be waiting for this slot
-
-
-def _claim_script(worker: Worker) -> Any:
-    script = getattr(worker, "_jobqueue_claim", None)
-    if script is None:
-        script = worker.pool.register_script(_CLAIM)
-        setattr(worker, "_jobqueue_claim", script)  # noqa: B010
-    return script
 
 
 def install() -> None:
