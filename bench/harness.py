@@ -14,7 +14,7 @@ from typing import Any
 
 import redis
 
-from tests.integration.processes import (
+from scripts.processes import (
     REPO_ROOT,
     RedisServer,
     ServiceProcess,

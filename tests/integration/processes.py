@@ -3,119 +3,13 @@
 Each test session starts its own redis-server on a free port and never touches any other.
 """
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TypeVar
 
 import httpx
-import redis
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-T = TypeVar("T")
+from scripts.processes import BIN, REPO_ROOT, RedisServer, ServiceProcess, free_port, wait_until
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_until(
-    probe: Callable[[], T | None], *, timeout: float = 10.0, interval: float = 0.05, what: str = ""
-) -> T:
-    """Poll `probe` until it returns something truthy, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = probe()
-        except Exception as exc:  # the thing we wait for may not be up yet
-            last_error = exc
-        else:
-            if value:
-                return value
-        time.sleep(interval)
-    raise TimeoutError(f"gave up after {timeout}s waiting for {what or probe}: {last_error!r}")
-
-
-class RedisServer:
-    """A private redis-server. With `persistent`, it keeps an append-only file across restarts."""
-
-    def __init__(self, workdir: Path, *, persistent: bool = False) -> None:
-        executable = shutil.which("redis-server")
-        if executable is None:  # never skip silently: `.ci/run` installs it
-            raise RuntimeError("redis-server is not on PATH; install it (apt-get install redis)")
-        self.executable = executable
-        self.workdir = workdir
-        self.persistent = persistent
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-        workdir.mkdir(parents=True, exist_ok=True)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=2)
-
-    def start(self) -> None:
-        args = [
-            self.executable, "--port", str(self.port), "--bind", "127.0.0.1",
-            "--save", "", "--dir", str(self.workdir),
-            "--appendonly", "yes" if self.persistent else "no",
-            "--logfile", str(self.workdir / "redis.log"),
-        ]  # fmt: skip
-        self.process = subprocess.Popen(args)
-        wait_until(lambda: self.client().ping(), what=f"redis-server on port {self.port}")
-
-    def stop(self) -> None:
-        """SIGTERM: Redis shuts down cleanly, flushing its append-only file."""
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
-class ServiceProcess:
-    """One of our own processes (API or worker), its output captured to a log file."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], logdir: Path) -> None:
-        self.name = name
-        self.log_path = logdir / f"{name}.log"
-        self._log: IO[bytes] = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            args, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=self._log, stderr=self._log
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def is_running(self) -> bool:
-        return self.process.poll() is None
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.is_running():
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
+__all__ = ["BIN", "REPO_ROOT", "RedisServer", "ServiceProcess", "free_port", "wait_until"]
 
 
 def service_env(redis_url: str) -> dict[str, str]:
