@@ -1,32 +1,38 @@
 """Composition root of the worker: `arq worker_settings.WorkerSettings`.
 
-Assignments only, but for choosing the event loop: arq's `Worker` takes the loop when it is
-created, right after this module is imported, so uvloop must be installed here.
-arq reads the class's own attributes (inherited ones are ignored).
+Assignments and installs only. The event loop and the swaps are installed here: arq's `Worker`
+takes the loop when it is created, right after this module is imported, and looks up what the
+swaps replace as it runs. arq reads the class's own attributes (inherited ones are ignored).
 """
 
 import uvloop
 from arq.connections import RedisSettings
 
-from jobqueue.connections import create_redis
-from jobqueue.jobs import registry
+from jobqueue.history.tracker import JobTracker
+from jobqueue.jobs.catalog import registry
 from jobqueue.serialization import deserialize, serialize
 from jobqueue.settings import Settings
+from jobqueue.store.connection import create_redis
+from jobqueue.worker import swaps
 from jobqueue.worker.lifecycle import arq_cron_jobs, arq_functions, shutdown, startup
+from jobqueue.worker.swaps.wakeup import WakeUp
 
 uvloop.install()
 settings = Settings()
+tracker = JobTracker(settings)
+wakeup = WakeUp()
+swaps.install(wakeup)
 
 
 class WorkerSettings:
     functions = arq_functions(registry, settings)
     cron_jobs = arq_cron_jobs(settings)
     queue_name = settings.queue_name
-    redis_pool = create_redis(settings, ride_out_outages=True)
+    redis_pool = create_redis(settings, tracker, ride_out_outages=True)
     redis_settings = RedisSettings.from_dsn(settings.redis_url)  # used by `arq --check`
     job_serializer = serialize
     job_deserializer = deserialize
-    ctx = {"settings": settings}  # noqa: RUF012 - arq's own attribute
+    ctx = {"settings": settings, "tracker": tracker, "wakeup": wakeup}  # noqa: RUF012 - arq's
     on_startup = startup
     on_shutdown = shutdown
     max_jobs = settings.worker_max_jobs

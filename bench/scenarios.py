@@ -66,10 +66,12 @@ async def _in_chunks(count: int, make: Callable[[], Awaitable[Any]]) -> None:
 
 
 async def _enqueue_service(url: str, kind: str, count: int) -> None:
-    from jobqueue.connections import create_redis
+    from jobqueue.history.tracker import JobTracker
     from jobqueue.settings import Settings
+    from jobqueue.store.connection import create_redis
 
-    redis = create_redis(Settings(redis_url=url))
+    settings = Settings(redis_url=url)
+    redis = create_redis(settings, JobTracker(settings))
     if kind == "noop":
         await _in_chunks(count, lambda: redis.enqueue_job("echo", message="x"))
     else:
@@ -341,10 +343,12 @@ class _background_load:
         self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
 
     async def _run(self) -> None:
-        from jobqueue.connections import create_redis
+        from jobqueue.history.tracker import JobTracker
         from jobqueue.settings import Settings
+        from jobqueue.store.connection import create_redis
 
-        redis = create_redis(Settings(redis_url=self.url))
+        settings = Settings(redis_url=self.url)
+        redis = create_redis(settings, JobTracker(settings))
         tick = 0.02
         per_tick = max(1, int(self.rate * tick))
         while not self.stop.is_set():

@@ -1,69 +1,32 @@
-"""`JobQueue`: the facade over Redis. Routes call it; it is the only code reading arq's job keys.
+"""`JobQueue`: what clients do with jobs. Routes call it; it raises domain errors.
 
-It maps arq's states and the service's history to the public `JobStatus`, and raises domain
-errors: `JobNotFound`, `JobConflict`, `QueueUnavailable`.
+Enqueue, read, wait for, abort and re-run jobs, list them and follow their events. `JobNotFound`,
+`JobConflict` and `QueueUnavailable` (Redis down) carry their HTTP status. What operators see
+(crons, queues, workers, metrics) is `jobqueue.ops.facade.Operations`.
 """
 
-import asyncio
-import functools
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
-import structlog
-from arq.constants import (
-    abort_jobs_ss,
-    in_progress_key_prefix,
-    job_key_prefix,
-    result_key_prefix,
-    retry_key_prefix,
-)
-from arq.jobs import serialize_result
-from redis.exceptions import ConnectionError, TimeoutError, WatchError
-
-from jobqueue import keys
-from jobqueue.client import EnqueueOutcome, EnqueueSpec, TrackedRedis
-from jobqueue.crons import CronInfo, list_crons, manual_run_id
-from jobqueue.crons import find as find_cron
-from jobqueue.crons import is_running as cron_is_running
-from jobqueue.errors import JobConflict, JobNotFound, QueueUnavailable
-from jobqueue.events import Event, follow, latest_event_id, past_events, read_events
-from jobqueue.index import Page, read_page
-from jobqueue.metrics import ApiMetrics
-from jobqueue.metrics import render as render_metrics
-from jobqueue.records import WAITING, ms_to_datetime, now_ms, public_status
-from jobqueue.serialization import deserialize, serialize
+from jobqueue.clock import ms_to_datetime
+from jobqueue.errors import JobConflict, JobNotFound
+from jobqueue.history import streams
+from jobqueue.history.lookup import read_job
+from jobqueue.history.pages import Page, read_page
+from jobqueue.history.streams import Event
+from jobqueue.history.view import JobView
+from jobqueue.history.vocabulary import JobStatus, StoredStatus, public_status
 from jobqueue.settings import Settings
-from jobqueue.snapshots import read_job
-from jobqueue.stats import QueueReport, queue_report
-from jobqueue.tracking import REQUEST_ID_ARG
-from jobqueue.views import JobStatus, JobView
-from jobqueue.workers import WorkerInfo, list_workers
+from jobqueue.store.aborts import abort_before_start, request_abort
+from jobqueue.store.arq_format import REQUEST_ID_ARG
+from jobqueue.store.client import TrackedRedis
+from jobqueue.store.enqueue import EnqueueOutcome, EnqueueSpec
+from jobqueue.store.outages import ending_streams_on_outage, unavailable_on_outage
 
-log = structlog.get_logger("jobqueue.queue")
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-# Longest single blocking read: must stay under the API pool's socket timeout.
-BLOCK_MS = 1000
 RETRYABLE_STATUSES = (JobStatus.failed, JobStatus.aborted)
-
-
-def _unavailable_on_redis_errors(
-    method: Callable[Concatenate["JobQueue", P], Coroutine[Any, Any, R]],
-) -> Callable[Concatenate["JobQueue", P], Coroutine[Any, Any, R]]:
-    @functools.wraps(method)
-    async def guarded(queue: "JobQueue", /, *args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await method(queue, *args, **kwargs)
-        except (ConnectionError, TimeoutError, OSError) as exc:
-            raise QueueUnavailable(f"Redis is unavailable: {exc.__class__.__name__}") from exc
-
-    return guarded
 
 
 @dataclass(frozen=True)
@@ -87,11 +50,11 @@ class JobQueue:
         self._settings = settings
         self._queue = settings.queue_name
 
-    @_unavailable_on_redis_errors
+    @unavailable_on_outage
     async def ping(self) -> None:
         await self._redis.ping()
 
-    @_unavailable_on_redis_errors
+    @unavailable_on_outage
     async def enqueue(
         self, function: str, args: dict[str, Any], options: EnqueueOptions
     ) -> tuple[JobView, bool]:
@@ -106,7 +69,7 @@ class JobQueue:
             raise result
         return result
 
-    @_unavailable_on_redis_errors
+    @unavailable_on_outage
     async def enqueue_batch(
         self, jobs: list[tuple[str, dict[str, Any], EnqueueOptions]]
     ) -> list[tuple[JobView, bool] | JobConflict]:
@@ -134,91 +97,65 @@ class JobQueue:
             )
         return existing, False
 
-    @_unavailable_on_redis_errors
+    @unavailable_on_outage
     async def get(self, job_id: str) -> JobView:
         view = await read_job(self._redis, self._queue, job_id)
         if view is None:
             raise JobNotFound(f"job {job_id!r} not found (unknown, or its history has expired)")
         return view
 
-    @_unavailable_on_redis_errors
+    @unavailable_on_outage
     async def wait(self, job_id: str, timeout: float) -> JobView:
         """The job's view once terminal, or its current view after `timeout` seconds.
 
         Sleeps on the job's event stream, so it wakes as soon as the job ends.
         """
         deadline = time.monotonic() + timeout
-        stream = keys.job_events(job_id)
         while True:
-            last_id = await latest_event_id(self._redis, stream)
+            last_id = await streams.latest_job_event_id(self._redis, job_id)
             view = await self.get(job_id)
             remaining = deadline - time.monotonic()
             if view.status.is_terminal or remaining <= 0:
                 return view
-            block_ms = max(1, min(BLOCK_MS, int(remaining * 1000)))
-            await read_events(self._redis, stream, last_id, block_ms=block_ms, count=1)
+            await streams.wait_for_change(self._redis, job_id, last_id, int(remaining * 1000))
 
-    @_unavailable_on_redis_errors
+    @unavailable_on_outage
     async def abort(self, job_id: str) -> JobView:
         """Abort a job that has not finished; raises `JobConflict` if it has.
 
         A queued or deferred job is finished as aborted right here, so it never runs even if no
-        worker is up. If a worker has just picked it up, arq's abort flag cancels it there.
+        worker is up. If a worker has just picked it up, arq's abort request cancels it there.
         """
         view = await self.get(job_id)
         if view.status.is_terminal:
             raise JobConflict(f"job {job_id!r} has already finished ({view.status})")
-        if view.status == JobStatus.in_progress or not await self._abort_before_start(job_id):
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.zadd(abort_jobs_ss, {job_id: now_ms()})
-                pipe.publish(keys.wake_channel(self._queue), "1")  # workers check aborts now
-                await pipe.execute()
+        ended = view.status != JobStatus.in_progress and await abort_before_start(
+            self._redis, self._queue, job_id, self._settings.result_ttl * 1000
+        )
+        if not ended:
+            await request_abort(self._redis, self._queue, job_id)
         return await self.get(job_id)
 
-    async def _abort_before_start(self, job_id: str) -> bool:
-        in_progress_key = in_progress_key_prefix + job_id
-        job_key = job_key_prefix + job_id
-        async with self._redis.pipeline(transaction=True) as pipe:
-            await pipe.watch(in_progress_key, job_key)
-            raw = await pipe.get(job_key)
-            if raw is None or await pipe.exists(in_progress_key):
-                return False
-            try:
-                job = deserialize(raw)
-            except ValueError:
-                return False  # unreadable: the worker fails it without running it
-            now = now_ms()
-            result = serialize_result(
-                job["f"], job["a"], job["k"], 0, job["et"], False, asyncio.CancelledError(),
-                now, now, f"{job_id}:{job['f']}", self._queue, job_id, serializer=serialize,
-            )  # fmt: skip
-            pipe.multi()  # type: ignore[no-untyped-call]
-            pipe.zrem(self._queue, job_id)
-            pipe.delete(job_key, retry_key_prefix + job_id)
-            pipe.zrem(abort_jobs_ss, job_id)
-            # The pipeline records the `aborted` transition along with this result.
-            pipe.set(result_key_prefix + job_id, result or b"", px=self._settings.result_ttl * 1000)
-            try:
-                await pipe.execute()
-            except WatchError:
-                return False  # a worker took it meanwhile
-        return True
-
-    @_unavailable_on_redis_errors
+    @unavailable_on_outage
     async def retry(self, job_id: str) -> tuple[JobView, bool]:
         """Run a failed or aborted job again under a new id; returns the new job's view and
         whether it is new (a job is re-run once: asking again returns the same re-run)."""
         view = await self.get(job_id)
         if view.status not in RETRYABLE_STATUSES:
             raise JobConflict(f"job {job_id!r} is {view.status}; only failed or aborted jobs retry")
-        outcome = await self._redis.enqueue_tracked(view.function, view.args, retry_of=job_id)
+        outcome = await self._rerun(view)
         if outcome.already_retried_as is not None:
             return await self.get(outcome.already_retried_as), False
         new = _new_view(outcome, view.function, view.args)
         new.retry_of = job_id
         return new, True
 
-    @_unavailable_on_redis_errors
+    async def _rerun(self, view: JobView) -> EnqueueOutcome:
+        return await self._redis.enqueue_one(
+            EnqueueSpec(view.function, view.args, retry_of=view.job_id)
+        )
+
+    @unavailable_on_outage
     async def retry_many(
         self, *, status: JobStatus, function: str | None, since: datetime | None, limit: int
     ) -> BulkRetry:
@@ -236,9 +173,7 @@ class JobQueue:
                 if job.retried_as:
                     already += 1
                     continue
-                outcome = await self._redis.enqueue_tracked(
-                    job.function, job.args, retry_of=job.job_id
-                )
+                outcome = await self._rerun(job)
                 if outcome.already_retried_as is not None:
                     already += 1
                 else:
@@ -250,7 +185,7 @@ class JobQueue:
             cursor = page.next_cursor
         return BulkRetry(retried, already)
 
-    @_unavailable_on_redis_errors
+    @unavailable_on_outage
     async def list_jobs(
         self, *, status: JobStatus | None, function: str | None, limit: int, cursor: str | None
     ) -> Page:
@@ -258,69 +193,17 @@ class JobQueue:
             self._redis, status=status, function=function, limit=limit, cursor=cursor
         )
 
-    @_unavailable_on_redis_errors
-    async def crons(self) -> list[CronInfo]:
-        return await list_crons(self._redis, self._settings)
-
-    @_unavailable_on_redis_errors
-    async def run_cron(self, name: str) -> JobView:
-        """Run a cron job now, unless a run of it is in progress (`JobConflict`)."""
-        if find_cron(self._settings, name) is None:
-            raise JobNotFound(f"no cron job named {name!r}")
-        if await cron_is_running(self._redis, name):
-            raise JobConflict(f"{name} is running; wait for it to finish")
-        view, created = await self.enqueue(name, {}, EnqueueOptions(job_id=manual_run_id(name)))
-        if not created:
-            raise JobConflict(f"{name} was started a moment ago")
-        return view
-
-    @_unavailable_on_redis_errors
-    async def queues(self, series_length: int) -> list[QueueReport]:
-        return [await queue_report(self._redis, self._queue, series_length)]
-
-    @_unavailable_on_redis_errors
-    async def workers(self) -> list[WorkerInfo]:
-        return await list_workers(self._redis, self._settings)
-
-    @_unavailable_on_redis_errors
-    async def metrics(self, api: ApiMetrics) -> bytes:
-        return await render_metrics(self._redis, self._settings, api)
-
     async def job_events(self, job_id: str, after: str | None) -> AsyncIterator[Event]:
         """The job's past events (after `after`), then live ones until it ends."""
-        stream = keys.job_events(job_id)
-        async with _stream_guard():
-            last = after or "0-0"
-            for event in await past_events(self._redis, stream, after):
-                last = event.id
+        async with ending_streams_on_outage():
+            async for event in streams.job_events(self._redis, self._queue, job_id, after):
                 yield event
-                if event.is_terminal:
-                    return
-            view = await read_job(self._redis, self._queue, job_id)
-            if view is None or view.status.is_terminal:
-                for event in await past_events(self._redis, stream, last):  # ended just now
-                    yield event
-                return
-            async for event in follow(self._redis, stream, last):
-                yield event
-                if event.is_terminal:
-                    return
 
     async def all_events(self, after: str | None) -> AsyncIterator[Event]:
         """Every job's events as they happen, after `after` (resume) or from now."""
-        async with _stream_guard():
-            start = after or await latest_event_id(self._redis, keys.EVENTS)
-            async for event in follow(self._redis, keys.EVENTS, start):
+        async with ending_streams_on_outage():
+            async for event in streams.all_events(self._redis, after):
                 yield event
-
-
-@asynccontextmanager
-async def _stream_guard() -> AsyncIterator[None]:
-    """An event stream that loses Redis ends; the client resumes with `Last-Event-ID`."""
-    try:
-        yield
-    except (ConnectionError, TimeoutError, OSError) as exc:
-        log.warning("events.stream_ended", error=repr(exc))
 
 
 def _spec(function: str, args: dict[str, Any], options: EnqueueOptions) -> EnqueueSpec:
@@ -343,7 +226,7 @@ def _new_view(outcome: EnqueueOutcome, function: str, args: dict[str, Any]) -> J
         job_id=outcome.job_id,
         function=function,
         args=args,
-        status=public_status(WAITING, outcome.score, outcome.enqueue_ms),
+        status=public_status(StoredStatus.waiting, outcome.score, outcome.enqueue_ms),
         tries=0,
         enqueue_time=ms_to_datetime(outcome.enqueue_ms),
         scheduled_for=ms_to_datetime(outcome.score),

@@ -2,35 +2,20 @@
 session (tests use unique job ids, so they share them safely)."""
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 import redis
 
-from tests.integration.processes import (
-    RedisServer,
-    ServiceProcess,
-    service_env,
-    start_api,
-    start_worker,
-)
-from tests.integration.webhook_target import WebhookTarget
+from tests.helpers.services import RedisServer, Stack, service_env, start_api, start_worker
+from tests.helpers.webhook_target import WebhookTarget
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if Path(item.path).is_relative_to(Path(__file__).parent):
             item.add_marker(pytest.mark.integration)
-
-
-@dataclass
-class Stack:
-    redis: RedisServer
-    worker: ServiceProcess
-    api: ServiceProcess
-    api_url: str
 
 
 @pytest.fixture(scope="session")

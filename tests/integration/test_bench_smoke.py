@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.integration.processes import REPO_ROOT
+from tests.helpers.services import REPO_ROOT
 
 
 def test_the_benchmark_harness_writes_its_report(tmp_path: Path) -> None:

@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 import redis
 
-from tests.integration.conftest import Stack
-from tests.integration.processes import wait_until
+from tests.helpers.services import Stack, wait_until
 
 
 def new_id(prefix: str) -> str:

@@ -11,18 +11,16 @@ import httpx
 import pytest
 import redis
 
-from jobqueue.client import TrackedRedis
-from jobqueue.connections import create_redis
-from jobqueue.settings import Settings
-from tests.integration.conftest import Stack
-from tests.integration.sse import read_sse
-from tests.integration.test_end_to_end import enqueue, outcome, wait_for_status
-from tests.integration.webhook_target import WebhookTarget
+from jobqueue.store.client import TrackedRedis
+from tests.helpers.api import enqueue, outcome, wait_for_status
+from tests.helpers.services import Stack, connect
+from tests.helpers.sse import read_sse
+from tests.helpers.webhook_target import WebhookTarget
 
 
 @pytest.fixture
 async def tracked(stack: Stack) -> AsyncIterator[TrackedRedis]:
-    client = create_redis(Settings(redis_url=stack.redis.url))
+    client = connect(stack.redis.url)
     yield client
     await client.aclose()
 

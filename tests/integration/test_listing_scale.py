@@ -9,13 +9,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from jobqueue import keys
-from jobqueue.client import TrackedRedis
-from jobqueue.connections import create_redis
-from jobqueue.index import read_page
-from jobqueue.settings import Settings
-from jobqueue.views import JobStatus
-from tests.integration.processes import RedisServer
+from jobqueue.history.pages import read_page
+from jobqueue.history.vocabulary import JobStatus
+from jobqueue.store import keys
+from jobqueue.store.client import TrackedRedis
+from tests.helpers.services import RedisServer, connect
 
 
 @pytest.fixture
@@ -29,7 +27,7 @@ def quiet_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture
 async def tracked(quiet_redis: RedisServer) -> AsyncIterator[TrackedRedis]:
-    client = create_redis(Settings(redis_url=quiet_redis.url))
+    client = connect(quiet_redis.url)
     yield client
     await client.aclose()
 

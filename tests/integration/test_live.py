@@ -10,10 +10,9 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.conftest import Stack
-from tests.integration.processes import service_env, start_worker, wait_until
-from tests.integration.sse import SseEvent, read_sse
-from tests.integration.test_end_to_end import enqueue, outcome
+from tests.helpers.api import enqueue, outcome
+from tests.helpers.services import Stack, service_env, start_worker, wait_until
+from tests.helpers.sse import SseEvent, read_sse
 
 
 async def test_job_sse_streams_live_events_then_closes(api: httpx.AsyncClient) -> None:

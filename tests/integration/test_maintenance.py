@@ -9,9 +9,8 @@ from typing import Any, cast
 import httpx
 import redis
 
-from tests.integration.conftest import Stack
-from tests.integration.processes import wait_until
-from tests.integration.test_end_to_end import enqueue
+from tests.helpers.api import enqueue
+from tests.helpers.services import Stack, wait_until
 
 HISTORY_KEY = "jobqueue:stats:arq:queue"
 

@@ -7,15 +7,13 @@ from typing import Any
 
 import pytest
 
-from jobqueue.client import TrackedRedis
-from jobqueue.connections import create_redis
-from jobqueue.settings import Settings
-from tests.integration.conftest import Stack
+from jobqueue.store.client import TrackedRedis
+from tests.helpers.services import Stack, connect
 
 
 @pytest.fixture
 async def redis(stack: Stack) -> AsyncIterator[TrackedRedis]:
-    client = create_redis(Settings(redis_url=stack.redis.url))
+    client = connect(stack.redis.url)
     await client.ping()
     yield client
     await client.aclose()

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.conftest import Stack
-from tests.integration.processes import (
+from tests.helpers.services import (
     RedisServer,
+    Stack,
     service_env,
     start_api,
     start_worker,

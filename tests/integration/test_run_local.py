@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.integration.processes import REPO_ROOT, free_port, wait_until
+from tests.helpers.services import REPO_ROOT, free_port, wait_until
 
 
 def test_ctrl_c_stops_api_worker_and_private_redis_cleanly(tmp_path: Path) -> None:

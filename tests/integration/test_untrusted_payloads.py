@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from tests.integration.test_end_to_end import outcome
+from tests.helpers.api import outcome
 
 
 class _Exploit:

@@ -4,8 +4,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.integration.conftest import Stack
-from tests.integration.processes import service_env, start_api, start_worker
+from tests.helpers.services import Stack, service_env, start_api, start_worker
 
 
 def test_a_new_job_wakes_an_idle_worker(stack: Stack, tmp_path: Path) -> None:

@@ -4,8 +4,8 @@ import uuid
 
 import httpx
 
-from tests.integration.test_end_to_end import enqueue, outcome
-from tests.integration.webhook_target import WebhookTarget
+from tests.helpers.api import enqueue, outcome
+from tests.helpers.webhook_target import WebhookTarget
 
 
 def hook_name() -> str:

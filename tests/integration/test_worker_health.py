@@ -3,8 +3,7 @@
 import os
 import subprocess
 
-from tests.integration.conftest import Stack
-from tests.integration.processes import BIN, REPO_ROOT
+from tests.helpers.services import BIN, REPO_ROOT, Stack
 
 
 def health_check(env: dict[str, str]) -> int:

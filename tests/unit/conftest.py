@@ -9,9 +9,9 @@ from asgi_lifespan import LifespanManager
 from redis.asyncio import ConnectionPool
 
 from jobqueue.api.app import create_app
-from jobqueue.client import TrackedRedis
-from jobqueue.connections import client_over
+from jobqueue.history.tracker import JobTracker
 from jobqueue.settings import Settings
+from jobqueue.store.client import TrackedRedis
 
 
 @pytest.fixture
@@ -30,9 +30,17 @@ def fake_server() -> fakeredis.FakeServer:
 
 
 @pytest.fixture
-def redis(fake_server: fakeredis.FakeServer, settings: Settings) -> TrackedRedis:
+def tracker(settings: Settings) -> JobTracker:
+    return JobTracker(settings)
+
+
+@pytest.fixture
+def redis(
+    fake_server: fakeredis.FakeServer, settings: Settings, tracker: JobTracker
+) -> TrackedRedis:
+    """The service's client over fakeredis, recording through `tracker`."""
     pool = ConnectionPool(connection_class=fakeredis.FakeAsyncRedisConnection, server=fake_server)
-    return client_over(pool, settings)
+    return TrackedRedis(pool, settings, tracker)
 
 
 @pytest.fixture

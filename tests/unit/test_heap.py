@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from jobqueue.client import TrackedRedis
 from jobqueue.heap import freeze_startup_objects
+from jobqueue.history.tracker import JobTracker
 from jobqueue.settings import Settings
-from jobqueue.worker import lifecycle, pickup
-from jobqueue.worker.wakeup import WakeUp
+from jobqueue.store.client import TrackedRedis
+from jobqueue.worker import lifecycle
+from jobqueue.worker.swaps.wakeup import WakeUp
 
 
 @pytest.fixture
@@ -38,11 +39,10 @@ def test_the_api_composition_root_freezes_its_start_up_objects() -> None:
 
 
 async def test_the_worker_freezes_its_start_up_objects(
-    unfrozen: None, redis: TrackedRedis, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    unfrozen: None, redis: TrackedRedis, settings: Settings, tracker: JobTracker
 ) -> None:
-    monkeypatch.setattr(pickup, "install", lambda: None)  # (arq's classes stay unpatched here)
-    monkeypatch.setattr(WakeUp, "install", lambda self: None)
     ctx: dict[str, Any] = {"settings": settings, "redis": redis}
+    ctx |= {"tracker": tracker, "wakeup": WakeUp()}
     await lifecycle.startup(ctx)
     try:
         assert gc.get_freeze_count() > 10_000

@@ -11,33 +11,37 @@ from jobqueue.api.dependencies import Services
 from jobqueue.api.errors import install_error_handlers
 from jobqueue.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from jobqueue.api.routes import events, functions, health, jobs, operations
-from jobqueue.client import TrackedRedis
-from jobqueue.connections import create_redis
-from jobqueue.jobs import registry as default_registry
-from jobqueue.metrics import ApiMetrics
+from jobqueue.history.tracker import JobTracker
+from jobqueue.jobs.catalog import registry as default_registry
+from jobqueue.jobs.declaration import JobRegistry
+from jobqueue.ops.facade import Operations
+from jobqueue.ops.metrics import ApiMetrics
 from jobqueue.queue import JobQueue
-from jobqueue.registry import JobRegistry
 from jobqueue.settings import Settings
+from jobqueue.store.client import TrackedRedis
+from jobqueue.store.connection import create_redis
 
 log = structlog.get_logger("jobqueue.api")
+
+
+def connect_redis(settings: Settings) -> TrackedRedis:
+    return create_redis(settings, JobTracker(settings))
 
 
 def create_app(
     settings: Settings,
     *,
     registry: JobRegistry = default_registry,
-    connect: Callable[[Settings], TrackedRedis] = create_redis,
+    connect: Callable[[Settings], TrackedRedis] = connect_redis,
 ) -> FastAPI:
     """`connect` builds the process's one Redis pool (tests pass a fakeredis-backed one)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = connect(settings)
-        app.state.settings = settings
-        app.state.registry = registry
-        app.state.queue = JobQueue(redis, settings)
-        app.state.metrics = metrics
-        app.state.services = Services(app.state.queue, registry, settings, metrics)
+        queue = JobQueue(redis, settings)
+        operations = Operations(redis, settings, queue)
+        app.state.services = Services(queue, operations, registry, settings, metrics)
         try:
             await redis.ping()
         except (RedisError, OSError) as exc:  # serve anyway: /readyz reports it, and we heal

@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the per-process objects the lifespan put on `app.state`.
+"""FastAPI dependencies: the one `Services` object the lifespan puts on `app.state`, and the
+aliases routes take from it.
 
 All `async def`: FastAPI runs a plain `def` dependency in its threadpool, a thread hop per
 dependency per request (it cut `POST /v1/jobs` to a third of its speed).
@@ -9,32 +10,19 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from jobqueue.metrics import ApiMetrics
+from jobqueue.jobs.declaration import JobRegistry
+from jobqueue.ops.facade import Operations
+from jobqueue.ops.metrics import ApiMetrics
 from jobqueue.queue import JobQueue
-from jobqueue.registry import JobRegistry
 from jobqueue.settings import Settings
-
-
-async def _queue(request: Request) -> JobQueue:
-    queue: JobQueue = request.app.state.queue
-    return queue
-
-
-async def _registry(request: Request) -> JobRegistry:
-    registry: JobRegistry = request.app.state.registry
-    return registry
-
-
-async def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 @dataclass(frozen=True)
 class Services:
-    """The app's long-lived objects in one dependency: the hot routes resolve one, not four."""
+    """The app's long-lived objects, built once by the lifespan."""
 
     queue: JobQueue
+    operations: Operations
     registry: JobRegistry
     settings: Settings
     metrics: ApiMetrics
@@ -49,12 +37,24 @@ async def _services(request: Request) -> Services:
     return services_of(request)
 
 
+async def _queue(request: Request) -> JobQueue:
+    return services_of(request).queue
+
+
+async def _operations(request: Request) -> Operations:
+    return services_of(request).operations
+
+
+async def _registry(request: Request) -> JobRegistry:
+    return services_of(request).registry
+
+
 def request_id_of(request: Request) -> str | None:
     request_id: str | None = getattr(request.state, "request_id", None)
     return request_id
 
 
-QueueDep = Annotated[JobQueue, Depends(_queue)]
-RegistryDep = Annotated[JobRegistry, Depends(_registry)]
-SettingsDep = Annotated[Settings, Depends(_settings)]
 ServicesDep = Annotated[Services, Depends(_services)]
+QueueDep = Annotated[JobQueue, Depends(_queue)]
+OperationsDep = Annotated[Operations, Depends(_operations)]
+RegistryDep = Annotated[JobRegistry, Depends(_registry)]

@@ -10,7 +10,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jobqueue.metrics import ApiMetrics
+from jobqueue.ops.metrics import ApiMetrics
 
 log = structlog.get_logger("jobqueue.http")
 

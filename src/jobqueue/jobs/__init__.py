@@ -1,10 +1,15 @@
-"""The jobs clients can enqueue. To add one: write it with `@job` and list it here."""
+"""What runs: job declarations, the job author's context, retry policy, the built-in jobs and
+the maintenance jobs. Imported by both processes.
 
-from jobqueue.jobs.echo import echo
-from jobqueue.jobs.sleep import sleep
-from jobqueue.jobs.webhook import webhook
-from jobqueue.registry import JobRegistry
+A job author needs only this package's three names (see the README's "Adding a job"):
 
-registry = JobRegistry([echo, sleep, webhook])
+    from jobqueue.jobs import JobContext, RetryableError, job
 
-__all__ = ["registry"]
+and lists the new job in `jobqueue.jobs.catalog`.
+"""
+
+from jobqueue.jobs.context import JobContext
+from jobqueue.jobs.declaration import job
+from jobqueue.jobs.retry import RetryableError
+
+__all__ = ["JobContext", "RetryableError", "job"]

@@ -2,7 +2,8 @@
 
 from pydantic import BaseModel, ConfigDict
 
-from jobqueue.registry import JobContext, job
+from jobqueue.jobs.context import JobContext
+from jobqueue.jobs.declaration import job
 
 
 class EchoArgs(BaseModel):

@@ -4,7 +4,8 @@ import asyncio
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobqueue.registry import JobContext, job
+from jobqueue.jobs.context import JobContext
+from jobqueue.jobs.declaration import job
 
 MAX_SLEEP_SECONDS = 3600
 PROGRESS_EVERY_SECONDS = 1.0

@@ -7,9 +7,10 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo, field_validator
 
+from jobqueue.jobs.context import JobContext
+from jobqueue.jobs.declaration import SETTINGS_CONTEXT_KEY, job
 from jobqueue.jobs.destinations import check_literal_host, resolve_public
-from jobqueue.registry import SETTINGS_CONTEXT_KEY, JobContext, job
-from jobqueue.retry import RetryableError
+from jobqueue.jobs.retry import RetryableError
 
 MAX_REQUEST_TIMEOUT = 60.0
 

@@ -14,12 +14,14 @@ from arq import Retry
 from arq.worker import Function, func
 from pydantic import ValidationError
 
-from jobqueue.client import TrackedRedis
-from jobqueue.registry import JobContext, JobDefinition
-from jobqueue.retry import BackoffPolicy, RetryableError
+from jobqueue.history.tracker import JobTracker
+from jobqueue.jobs.context import JobContext
+from jobqueue.jobs.declaration import JobDefinition
+from jobqueue.jobs.retry import BackoffPolicy, RetryableError
 from jobqueue.serialization import error_dict
 from jobqueue.settings import Settings
-from jobqueue.tracking import REQUEST_ID_ARG
+from jobqueue.store.arq_format import REQUEST_ID_ARG
+from jobqueue.store.client import TrackedRedis
 from jobqueue.worker.heartbeat import WorkerStats
 
 log = structlog.get_logger("jobqueue.worker")
@@ -64,11 +66,12 @@ async def execute(definition: JobDefinition, ctx: dict[str, Any], kwargs: dict[s
         request_id=kwargs.pop(REQUEST_ID_ARG, None),
     )
     redis: TrackedRedis = ctx["redis"]
+    tracker: JobTracker = ctx["tracker"]
     stats: WorkerStats = ctx["stats"]
     started = time.perf_counter()
-    redis.tracker.note_started(ctx["job_id"], job_try)
+    tracker.note_started(ctx["job_id"], job_try)
     write_start = asyncio.get_running_loop().call_later(
-        START_WRITE_DELAY_S, _still_running, redis, ctx["job_id"], definition.max_tries
+        START_WRITE_DELAY_S, _still_running, redis, tracker, ctx["job_id"], definition.max_tries
     )
     stats.running += 1
     try:
@@ -78,10 +81,10 @@ async def execute(definition: JobDefinition, ctx: dict[str, Any], kwargs: dict[s
         write_start.cancel()
 
 
-def _still_running(redis: TrackedRedis, job_id: str, max_tries: int) -> None:
+def _still_running(redis: TrackedRedis, tracker: JobTracker, job_id: str, max_tries: int) -> None:
     """The job is still running: log and record its start on its own (see `JobTracker`)."""
     log.info("job.started", max_tries=max_tries)
-    task = asyncio.ensure_future(redis.tracker.write_started_if_pending(redis, job_id))
+    task = asyncio.ensure_future(tracker.write_started_if_pending(redis, job_id))
     _start_writes.add(task)
     task.add_done_callback(_start_writes.discard)
 
@@ -110,6 +113,7 @@ async def _run(
             settings=settings,
             redis=ctx["redis"],
             http=ctx["http"],
+            tracker=ctx["tracker"],
         )
         result = await definition.func(job_ctx, args)  # arq enforces the timeout
     except RetryableError as exc:
@@ -127,9 +131,9 @@ async def _run(
             error=str(exc),
         )
         stats.retried += 1
-        redis: TrackedRedis = ctx["redis"]
-        await redis.tracker.retry_scheduled(
-            redis, ctx["job_id"], definition.name, job_try, delay, error_dict(exc)
+        tracker: JobTracker = ctx["tracker"]
+        await tracker.retry_scheduled(
+            ctx["redis"], ctx["job_id"], definition.name, job_try, delay, error_dict(exc)
         )
         raise Retry(defer=delay) from exc
     except asyncio.CancelledError:

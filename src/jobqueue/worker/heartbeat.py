@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import structlog
 from arq.connections import ArqRedis
 
-from jobqueue import keys
 from jobqueue.settings import Settings
+from jobqueue.store.heartbeats import write_heartbeat
 
 log = structlog.get_logger("jobqueue.worker")
 
@@ -41,28 +41,23 @@ async def beat(
     redis: ArqRedis, settings: Settings, stats: WorkerStats, *, stopped: bool = False
 ) -> None:
     now = time.time()
-    key = keys.worker(stats.worker_id)
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.hset(
-            key,
-            mapping={
-                "worker_id": stats.worker_id,
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-                "queue": settings.queue_name,
-                "started_at": stats.started_at,
-                "last_seen": now,
-                "stopped": int(stopped),
-                "running": stats.running,
-                "completed": stats.completed,
-                "failed": stats.failed,
-                "retried": stats.retried,
-            },
-        )
-        pipe.expire(key, settings.worker_gone_retention + int(settings.worker_liveness_window))
-        pipe.zadd(keys.WORKERS, {stats.worker_id: now})
-        pipe.zremrangebyscore(keys.WORKERS, "-inf", now - settings.worker_gone_retention)
-        await pipe.execute()
+    fields: dict[str, str | int | float] = {
+        "worker_id": stats.worker_id,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "queue": settings.queue_name,
+        "started_at": stats.started_at,
+        "last_seen": now,
+        "stopped": int(stopped),
+        "running": stats.running,
+        "completed": stats.completed,
+        "failed": stats.failed,
+        "retried": stats.retried,
+    }
+    await write_heartbeat(
+        redis, stats.worker_id, fields, at=now, retention_s=settings.worker_gone_retention,
+        key_ttl_s=settings.worker_gone_retention + int(settings.worker_liveness_window),
+    )  # fmt: skip
 
 
 async def keep_beating(redis: ArqRedis, settings: Settings, stats: WorkerStats) -> None:

@@ -10,15 +10,14 @@ from arq.cron import CronJob, cron
 from arq.worker import Function
 
 from jobqueue.heap import freeze_startup_objects
+from jobqueue.jobs.declaration import JobDefinition, JobRegistry
 from jobqueue.jobs.maintenance import scheduled_jobs
+from jobqueue.jobs.schedule import cron_fields
 from jobqueue.logging import configure_logging
-from jobqueue.registry import JobDefinition, JobRegistry
-from jobqueue.schedule import cron_fields
 from jobqueue.settings import Settings
-from jobqueue.worker import pickup
 from jobqueue.worker.execution import as_arq_function, execute
 from jobqueue.worker.heartbeat import WorkerStats, beat, keep_beating
-from jobqueue.worker.wakeup import WakeUp
+from jobqueue.worker.swaps.wakeup import WakeUp
 
 log = structlog.get_logger("jobqueue.worker")
 
@@ -52,15 +51,15 @@ def _as_arq_cron(definition: JobDefinition, schedule: str, settings: Settings) -
 
 
 async def startup(ctx: dict[str, Any]) -> None:
+    """arq's `on_startup`. `ctx` holds what the composition root put in it: `settings`, the
+    `tracker` the pool records with, and the `wakeup` its swapped poll waits on."""
     settings: Settings = ctx["settings"]
     # arq's CLI installs its own log handlers after importing the settings; replace them here.
     configure_logging(settings.log_level, settings.log_format)
     ctx["http"] = httpx.AsyncClient(follow_redirects=False, headers={"user-agent": "jobqueue"})
     stats = ctx["stats"] = WorkerStats()
     ctx["heartbeat"] = asyncio.create_task(keep_beating(ctx["redis"], settings, stats))
-    wakeup = ctx["wakeup"] = WakeUp()
-    wakeup.install()
-    pickup.install()
+    wakeup: WakeUp = ctx["wakeup"]
     ctx["wakeup_listener"] = asyncio.create_task(wakeup.listen(ctx["redis"], settings.queue_name))
     log.info(
         "worker.started",

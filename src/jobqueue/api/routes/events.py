@@ -9,7 +9,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from jobqueue.api.dependencies import QueueDep
 from jobqueue.api.errors import NOT_FOUND, UNAVAILABLE
-from jobqueue.events import Event
+from jobqueue.history.streams import Event
 
 router = APIRouter(tags=["events"])
 

@@ -20,11 +20,12 @@ from jobqueue.api.schemas import (
     JobPage,
 )
 from jobqueue.errors import JobConflict
-from jobqueue.index import MAX_PAGE, InvalidCursor
+from jobqueue.history.pages import MAX_PAGE, InvalidCursor
+from jobqueue.history.view import JobView
+from jobqueue.history.vocabulary import JobStatus
+from jobqueue.jobs.declaration import JobDefinition, JobRegistry
 from jobqueue.queue import EnqueueOptions
-from jobqueue.registry import JobDefinition, JobRegistry
 from jobqueue.settings import Settings
-from jobqueue.views import JobStatus, JobView
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 

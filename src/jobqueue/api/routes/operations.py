@@ -1,14 +1,14 @@
 """What operators look at: cron jobs, queues, workers, metrics."""
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from jobqueue.api.dependencies import QueueDep, SettingsDep
+from jobqueue.api.dependencies import OperationsDep, ServicesDep
 from jobqueue.api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE
-from jobqueue.crons import CronInfo
-from jobqueue.stats import QueueReport
-from jobqueue.views import JobView
-from jobqueue.workers import WorkerInfo
+from jobqueue.history.view import JobView
+from jobqueue.ops.crons import CronInfo
+from jobqueue.ops.stats import QueueReport
+from jobqueue.ops.workers import WorkerInfo
 
 router = APIRouter(tags=["operations"])
 
@@ -16,9 +16,9 @@ SERIES_LENGTH = 60
 
 
 @router.get("/v1/cron", response_model=list[CronInfo], responses={**UNAVAILABLE})
-async def list_cron_jobs(queue: QueueDep) -> list[CronInfo]:
+async def list_cron_jobs(operations: OperationsDep) -> list[CronInfo]:
     """Each cron job: schedule, next run, last run, and whether it is running."""
-    return await queue.crons()
+    return await operations.crons()
 
 
 @router.post(
@@ -27,21 +27,21 @@ async def list_cron_jobs(queue: QueueDep) -> list[CronInfo]:
     response_model=JobView,
     responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE},
 )
-async def run_cron_job(name: str, queue: QueueDep) -> JobView:
+async def run_cron_job(name: str, operations: OperationsDep) -> JobView:
     """Run a cron job now; 409 while a run of it is in progress."""
-    return await queue.run_cron(name)
+    return await operations.run_cron(name)
 
 
 @router.get("/v1/queues", response_model=list[QueueReport], responses={**UNAVAILABLE})
-async def list_queues(queue: QueueDep) -> list[QueueReport]:
+async def list_queues(operations: OperationsDep) -> list[QueueReport]:
     """Depth, oldest waiting age, recent throughput and the statistics series, per queue."""
-    return await queue.queues(SERIES_LENGTH)
+    return await operations.queues(SERIES_LENGTH)
 
 
 @router.get("/v1/workers", response_model=list[WorkerInfo], responses={**UNAVAILABLE})
-async def list_workers(queue: QueueDep) -> list[WorkerInfo]:
+async def list_workers(operations: OperationsDep) -> list[WorkerInfo]:
     """Workers seen recently: `alive`, or `gone` (not seen within the liveness window)."""
-    return await queue.workers()
+    return await operations.workers()
 
 
 @router.get(
@@ -49,7 +49,7 @@ async def list_workers(queue: QueueDep) -> list[WorkerInfo]:
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, **UNAVAILABLE},
 )
-async def metrics(request: Request, queue: QueueDep, settings: SettingsDep) -> Response:
+async def metrics(services: ServicesDep) -> Response:
     """Prometheus text format: this API's metrics and the workers' (aggregated in Redis)."""
-    body = await queue.metrics(request.app.state.metrics)
+    body = await services.operations.metrics(services.metrics)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

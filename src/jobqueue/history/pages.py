@@ -1,0 +1,73 @@
+"""Paging through job history by status and function, newest first, without scanning keys.
+
+A page is one read of the filter's index from the cursor plus one pipelined read of the page's
+records (see `jobqueue.store.index`): the same cost with 100 or 100,000 jobs. `queued` and
+`deferred` share the `waiting` index (they differ only by the clock), so a page filtered by one
+of them may hold fewer than `limit` jobs; follow `next_cursor`.
+"""
+
+import base64
+from dataclasses import dataclass
+
+from arq.connections import ArqRedis
+
+from jobqueue.history.lookup import finished_value
+from jobqueue.history.records import has_record, view_from_record
+from jobqueue.history.view import JobView
+from jobqueue.history.vocabulary import JobStatus, stored_status
+from jobqueue.store import index
+from jobqueue.store.records import read_records
+
+MAX_PAGE = 500
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Page:
+    jobs: list[JobView]
+    next_cursor: str | None
+
+
+def encode_cursor(member: str) -> str:
+    return base64.urlsafe_b64encode(member.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        member = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except ValueError as exc:  # (binascii.Error, UnicodeDecodeError, non-ASCII input)
+        raise InvalidCursor("cursor is not one this API returned") from exc
+    if not index.is_member(member):
+        raise InvalidCursor("cursor is not one this API returned")
+    return member
+
+
+async def read_page(
+    redis: ArqRedis,
+    *,
+    status: JobStatus | None,
+    function: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page:
+    stored = stored_status(status).value if status is not None else None
+    after = decode_cursor(cursor) if cursor else None
+    members = await index.page_members(
+        redis, status=stored, function=function, after=after, limit=limit
+    )
+    records = await read_records(redis, [job_id for _, job_id in members])
+    jobs: list[JobView] = []
+    gone: list[str] = []
+    for (member, _), (record, raw_result) in zip(members, records, strict=True):
+        if not has_record(record):
+            gone.append(member)  # history expired: tidy the index as we go
+            continue
+        view = view_from_record(record, result=finished_value(raw_result))
+        if status is None or view.status == status:
+            jobs.append(view)
+    await index.remove_members(redis, gone, status=stored, function=function)
+    more = len(members) == limit
+    return Page(jobs, encode_cursor(members[-1][0]) if more else None)

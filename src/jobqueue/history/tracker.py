@@ -1,0 +1,166 @@
+"""`JobTracker`: the transitions of a job's life, as the history records them.
+
+The enqueue script writes the first (`enqueue_record`); arq's result write carries the last
+(`add_finished`, called by `jobqueue.store.client.TrackedPipeline`); the worker's job wrapper
+reports the rest: its start, a retry scheduled, progress. The sweep reports jobs that expired
+before any worker took them.
+
+A worker notes a job's start in memory (`note_started`) and writes it together with the job's
+next write: its end (in arq's result transaction), a retry, or its first progress. A job still
+running after the wrapper's delay gets its start written on its own. Short jobs thus cost no
+extra round trip for their `started` record.
+"""
+
+from typing import Any
+
+import orjson
+from arq.connections import ArqRedis
+from redis.asyncio.client import Pipeline
+
+from jobqueue.clock import iso, now_ms
+from jobqueue.history.vocabulary import EventType, JobStatus, StoredStatus, public_status
+from jobqueue.settings import Settings
+from jobqueue.store.arq_format import ArqResult, outcome
+from jobqueue.store.enqueue import NewJob, RecordWrite
+from jobqueue.store.transitions import FinishCount, TransitionWriter
+
+Fields = dict[str, Any]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _started(job_try: int, at_ms: int) -> tuple[Fields, Fields]:
+    """The `started` event's data and record fields."""
+    data = {"status": JobStatus.in_progress, "at": iso(at_ms), "try": job_try}
+    return data, {"start_ms": at_ms, "tries": job_try, "finish_ms": ""}
+
+
+class JobTracker:
+    def __init__(self, settings: Settings) -> None:
+        self._writer = TransitionWriter(settings)
+        self._pending_starts: dict[str, tuple[int, int]] = {}  # job id -> (try, at ms)
+
+    # --- the first and the last transition (see `jobqueue.store.client.Recorder`)
+
+    def enqueue_record(self, job: NewJob) -> RecordWrite:
+        status = public_status(StoredStatus.waiting, job.score, job.enqueue_ms)
+        event: Fields = {
+            "status": status, "at": iso(job.enqueue_ms), "scheduled_for": iso(job.score)
+        }  # fmt: skip
+        if job.retry_of:
+            event["retry_of"] = job.retry_of
+        fields = {  # strings: Lua would print large numbers in exponent form
+            "job_id": job.job_id,
+            "function": job.function,
+            "args": orjson.dumps(job.args).decode(),
+            "queue": job.queue,
+            "enqueue_ms": str(job.enqueue_ms),
+            "scheduled_ms": str(job.score),
+            "tries": "0",
+            "retry_of": job.retry_of or "",
+        }
+        return RecordWrite(fields, event)
+
+    def add_finished(self, pipe: Pipeline, result: ArqResult) -> None:
+        """Append the end of a job to `pipe`, from the result arq is writing in it."""
+        ended = outcome(result)
+        fields: Fields = {"finish_ms": result.finish_ms, "tries": result.tries}
+        if result.tries:
+            fields["start_ms"] = result.start_ms
+        fields["error"] = orjson.dumps(ended.error) if ended.error is not None else ""
+        data: Fields = {
+            "status": JobStatus(ended.status.value), "at": iso(result.finish_ms),
+            "try": result.tries,
+        }  # fmt: skip
+        if ended.error is not None:
+            data["error"] = ended.error
+        count = FinishCount(
+            function=result.function,
+            status=ended.status,
+            queue=result.queue,
+            finish_ms=result.finish_ms,
+            seconds=(result.finish_ms - result.start_ms) / 1000 if result.tries else None,
+        )
+        self._add(pipe, result.job_id, ended.status, ended.event, data, fields, count)
+
+    # --- starts
+
+    def note_started(self, job_id: str, job_try: int) -> None:
+        self._pending_starts[job_id] = (job_try, now_ms())
+
+    async def write_started_if_pending(self, redis: ArqRedis, job_id: str) -> None:
+        start = self._pending_starts.pop(job_id, None)
+        if start is not None:
+            data, fields = _started(*start)
+            async with redis.pipeline(transaction=True) as pipe:
+                self._add(pipe, job_id, StoredStatus.in_progress, EventType.started, data, fields)
+                await pipe.execute()
+
+    async def started(self, redis: ArqRedis, job_id: str, job_try: int) -> None:
+        """Record a start now."""
+        self.note_started(job_id, job_try)
+        await self.write_started_if_pending(redis, job_id)
+
+    # --- the rest of a job's life
+
+    async def retry_scheduled(
+        self, redis: ArqRedis, job_id: str, function: str, job_try: int, delay_s: float,
+        error: dict[str, str],
+    ) -> None:  # fmt: skip
+        at = now_ms()
+        due = at + int(delay_s * 1000)
+        data = {
+            "status": JobStatus.deferred, "at": iso(at), "try": job_try,
+            "delay_s": round(delay_s, 3), "scheduled_for": iso(due), "error": error,
+        }  # fmt: skip
+        fields = {"scheduled_ms": due, "error": orjson.dumps(error), "tries": job_try}
+        async with redis.pipeline(transaction=True) as pipe:
+            self._add(pipe, job_id, StoredStatus.waiting, EventType.retry_scheduled, data, fields)
+            self._writer.add_retry_count(pipe, function)
+            await pipe.execute()
+
+    async def progress(
+        self, redis: ArqRedis, job_id: str, current: float, total: float | None, message: str | None
+    ) -> None:
+        progress = {"current": current, "total": total, "message": message}
+        data = {"status": JobStatus.in_progress, "at": iso(now_ms()), "progress": progress}
+        await self._record(
+            redis, job_id, None, EventType.progress, data, {"progress": orjson.dumps(progress)}
+        )
+
+    async def expired(self, redis: ArqRedis, job_id: str) -> None:
+        """A waiting job whose data expired before a worker took it (found by the sweep)."""
+        at = now_ms()
+        error = {"type": "JobExpired", "message": "the job was not started before it expired"}
+        data = {"status": JobStatus.failed, "at": iso(at), "error": error}
+        await self._record(
+            redis, job_id, StoredStatus.failed, EventType.expired, data,
+            {"finish_ms": at, "error": orjson.dumps(error)},
+        )  # fmt: skip
+
+    async def _record(
+        self, redis: ArqRedis, job_id: str, status: StoredStatus | None, event: EventType,
+        data: Fields, fields: Fields,
+    ) -> None:  # fmt: skip
+        async with redis.pipeline(transaction=True) as pipe:
+            self._add(pipe, job_id, status, event, data, fields)
+            await pipe.execute()
+
+    def _add(
+        self, pipe: Pipeline, job_id: str, status: StoredStatus | None, event: EventType,
+        data: Fields, fields: Fields, count: FinishCount | None = None,
+    ) -> None:  # fmt: skip
+        """Queue the transition on `pipe`; a pending start of the job travels with it."""
+        events = [(event.value, orjson.dumps(data))]
+        start = self._pending_starts.pop(job_id, None)
+        if start is not None:
+            started, start_fields = _started(*start)
+            events.insert(0, (EventType.started.value, orjson.dumps(started)))
+            fields = {**start_fields, **fields}
+            status = status or StoredStatus.in_progress
+        self._writer.add(
+            pipe, job_id, status=status.value if status else "", events=events,
+            fields={k: _text(v) for k, v in fields.items()}, count=count,
+        )  # fmt: skip

@@ -1,0 +1,79 @@
+"""The one vocabulary of job statuses and event types.
+
+A record stores a `StoredStatus`; clients see a `JobStatus`. They differ in one place: `waiting`
+covers both `queued` and `deferred`, which differ only by whether the scheduled time has passed
+(so no write is needed when a deferred job falls due). Lua scripts never spell these: they get
+them as arguments.
+"""
+
+from enum import StrEnum
+
+from jobqueue.clock import now_ms
+
+
+class StoredStatus(StrEnum):
+    waiting = "waiting"
+    in_progress = "in_progress"
+    succeeded = "succeeded"
+    failed = "failed"
+    aborted = "aborted"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STORED
+
+
+TERMINAL_STORED = frozenset({StoredStatus.succeeded, StoredStatus.failed, StoredStatus.aborted})
+
+
+class JobStatus(StrEnum):
+    deferred = "deferred"
+    queued = "queued"
+    in_progress = "in_progress"
+    succeeded = "succeeded"
+    failed = "failed"
+    aborted = "aborted"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.aborted})
+
+
+class EventType(StrEnum):
+    enqueued = "enqueued"
+    started = "started"
+    progress = "progress"
+    retry_scheduled = "retry_scheduled"
+    succeeded = "succeeded"
+    failed = "failed"
+    aborted = "aborted"
+    expired = "expired"  # a failure: the job was not started before its data expired
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_EVENTS
+
+
+TERMINAL_EVENTS = frozenset(
+    {EventType.succeeded, EventType.failed, EventType.aborted, EventType.expired}
+)
+
+
+def public_status(
+    stored: StoredStatus, scheduled_ms: int | None, at_ms: int | None = None
+) -> JobStatus:
+    """What a client sees for a stored status, at `at_ms` (now by default)."""
+    if stored != StoredStatus.waiting:
+        return JobStatus(stored.value)
+    if scheduled_ms is not None and scheduled_ms > (at_ms or now_ms()):
+        return JobStatus.deferred
+    return JobStatus.queued
+
+
+def stored_status(status: JobStatus) -> StoredStatus:
+    if status in (JobStatus.queued, JobStatus.deferred):
+        return StoredStatus.waiting
+    return StoredStatus(status.value)

@@ -1,0 +1,140 @@
+"""arq's job and result payloads: the one place that knows their fields.
+
+arq writes `arq:job:{id}` as `{"t", "f", "a", "k", "et"}` and `arq:result:{id}` as the same plus
+`{"s", "r", "st", "ft", "q", "id"}` (`arq.jobs.serialize_job` / `serialize_result`), through our
+JSON codec. Everything that reads arq's keys decodes them here, and the rule for how a job ended
+(`outcome`) is written once.
+"""
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from arq.constants import default_queue_name
+from arq.jobs import serialize_result
+
+from jobqueue.history.vocabulary import EventType, StoredStatus
+from jobqueue.serialization import deserialize, serialize
+
+# Our one extra keyword in arq's payload: the id of the request that enqueued the job, so the
+# worker's log lines carry it. Never part of a job's public args.
+REQUEST_ID_ARG = "_request_id"
+# arq stores the exception a job ended with; our codec turns it into `{"type", "message"}`.
+ABORTED_ERROR_TYPE = type(asyncio.CancelledError()).__name__
+EXPIRED_MESSAGE = "job expired"  # arq's JobExecutionFailed for a job whose data expired
+
+
+class MalformedPayload(ValueError):
+    """Not a payload arq (with our JSON codec) wrote: unreadable, or missing a field."""
+
+
+@dataclass(frozen=True)
+class ArqJob:
+    function: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    job_try: int | None
+    enqueue_ms: int
+
+    @property
+    def public_kwargs(self) -> dict[str, Any]:
+        return public_kwargs(self.kwargs)
+
+
+@dataclass(frozen=True)
+class ArqResult:
+    job_id: str
+    function: str
+    kwargs: dict[str, Any]
+    success: bool
+    value: Any  # the job's result, or the error it failed with
+    tries: int
+    enqueue_ms: int
+    start_ms: int
+    finish_ms: int
+    queue: str
+
+    @property
+    def public_kwargs(self) -> dict[str, Any]:
+        return public_kwargs(self.kwargs)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a job ended, in the service's vocabulary."""
+
+    status: StoredStatus
+    event: EventType
+    error: dict[str, str] | None
+
+
+def public_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in kwargs.items() if k != REQUEST_ID_ARG}
+
+
+def _field(data: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    value = data.get(name)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        raise MalformedPayload(f"field {name!r} is missing or not {kind}")
+    return value
+
+
+def _decode(raw: bytes) -> dict[str, Any]:
+    try:
+        return deserialize(raw)
+    except ValueError as exc:
+        raise MalformedPayload("not a JSON object") from exc
+
+
+def decode_job(raw: bytes) -> ArqJob:
+    data = _decode(raw)
+    job_try = data.get("t")
+    return ArqJob(
+        function=_field(data, "f", str),
+        args=tuple(_field(data, "a", list)),
+        kwargs=_field(data, "k", dict),
+        job_try=job_try if isinstance(job_try, int) else None,
+        enqueue_ms=_field(data, "et", int),
+    )
+
+
+def decode_result(raw: bytes) -> ArqResult:
+    data = _decode(raw)
+    queue = data.get("q")
+    return ArqResult(
+        job_id=_field(data, "id", str),
+        function=_field(data, "f", str),
+        kwargs=_field(data, "k", dict),
+        success=_field(data, "s", bool),
+        value=data.get("r"),
+        tries=_field(data, "t", int),
+        enqueue_ms=_field(data, "et", int),
+        start_ms=_field(data, "st", int),
+        finish_ms=_field(data, "ft", int),
+        queue=queue if isinstance(queue, str) else default_queue_name,
+    )
+
+
+def outcome(result: ArqResult) -> Outcome:
+    """Succeeded; aborted (arq stored a CancelledError); failed, or expired (a failure arq
+    records when the job's data was gone by the time a worker took it)."""
+    if result.success:
+        return Outcome(StoredStatus.succeeded, EventType.succeeded, None)
+    error = result.value
+    if not (isinstance(error, dict) and isinstance(error.get("type"), str)):
+        error = {"type": "JobExecutionFailed", "message": str(error)}
+    error = {"type": error["type"], "message": str(error.get("message", ""))}
+    if error["type"] == ABORTED_ERROR_TYPE:
+        return Outcome(StoredStatus.aborted, EventType.aborted, error)
+    expired = error["message"] == EXPIRED_MESSAGE
+    return Outcome(StoredStatus.failed, EventType.expired if expired else EventType.failed, error)
+
+
+def aborted_result(job: ArqJob, job_id: str, queue: str, at_ms: int) -> bytes:
+    """The result arq would store for `job` aborted before it ever started (no try)."""
+    payload = serialize_result(
+        job.function, job.args, job.kwargs, 0, job.enqueue_ms, False, asyncio.CancelledError(),
+        at_ms, at_ms, f"{job_id}:{job.function}", queue, job_id, serializer=serialize,
+    )  # fmt: skip
+    assert payload is not None  # (None only when the serializer fails twice)
+    return payload

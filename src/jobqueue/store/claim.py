@@ -1,0 +1,64 @@
+"""Claiming due jobs for a worker in one script call (`claim.lua`), with arq's `run_job` opening.
+
+arq claims each job with its own optimistic transaction (WATCH, EXISTS, ZSCORE, MULTI/PSETEX/EXEC
+and UNWATCH), then `run_job` opens with one more round trip (GET the job, INCR/EXPIRE its try
+counter, ZREM it from the abort set). `claim.lua` applies arq's rule (still queued, due, not in
+progress elsewhere; then set the in-progress key) and runs that opening for every job offered,
+atomically. `run_job_opening` is the exact command list arq 0.28's `run_job` pipelines (a seam,
+pinned by tests/unit/test_seams.py): the claim's replies are given for it (`TrackedRedis.prepare`).
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from jobqueue.store import keys
+from jobqueue.store.client import TrackedRedis
+from jobqueue.store.scripts import Command, LuaScript
+
+CLAIM = LuaScript("claim")
+RETRY_KEY_TTL_S = 88400  # arq's, in run_job
+
+
+@dataclass(frozen=True)
+class Claimed:
+    job_id: str
+    score: int
+    opening: tuple[Command, ...]  # run_job's first pipeline, already answered
+
+
+def run_job_opening(job_id: str, *, aborts: bool) -> tuple[Command, ...]:
+    """The commands arq's `run_job` starts with, as its pipeline queues them."""
+    commands: tuple[Command, ...] = (
+        ("GET", keys.job(job_id)),
+        ("INCRBY", keys.retry(job_id), 1),
+        ("EXPIRE", keys.retry(job_id), RETRY_KEY_TTL_S),
+    )
+    return (*commands, ("ZREM", keys.ABORTS, job_id)) if aborts else commands
+
+
+async def claim(
+    redis: TrackedRedis,
+    queue: str,
+    job_ids: list[str],
+    *,
+    now_ms: int,
+    lease_ms: int,
+    aborts: bool,
+    limit: int,
+) -> list[Claimed]:
+    """Claim up to `limit` of `job_ids` (in queue order), holding each for `lease_ms`; each
+    claimed job's `run_job` opening is prepared on `redis`."""
+    claimed: list[Any] = await CLAIM.run(
+        redis,
+        [queue, keys.ABORTS, *(key for job_id in job_ids for key in (
+            keys.in_progress(job_id), keys.job(job_id), keys.retry(job_id)))],
+        [now_ms, lease_ms, int(aborts), limit, RETRY_KEY_TTL_S, *job_ids],
+    )  # fmt: skip
+    found = []
+    for i in range(0, len(claimed), 5):
+        job_id_b, score, data, job_try, aborted = claimed[i : i + 5]
+        job_id = job_id_b.decode()
+        opening = run_job_opening(job_id, aborts=aborts)
+        redis.prepare(opening, [data or None, job_try, True, aborted][: len(opening)])
+        found.append(Claimed(job_id, int(float(score)), opening))
+    return found

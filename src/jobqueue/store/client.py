@@ -1,0 +1,160 @@
+"""The service's Redis client: arq's `ArqRedis`, with every enqueue and job end recorded.
+
+- Enqueue: `TrackedRedis.enqueue_job` (arq's signature, also used by arq's cron) writes arq's own
+  job payload plus our history in one Lua script call (see `enqueue`).
+- Finish: every way a job ends in arq (success, failure, timeout, abort, tries exhausted, expired,
+  undecodable) writes `arq:result:{id}` in a MULTI; `TrackedPipeline` hands that payload to the
+  `Recorder`, which appends the transition to the same MULTI, so the record can never disagree
+  with arq, and no hook arq lacks is needed. This intercepts arq's result write: a seam, listed
+  in docs/seams.md.
+- Prepared replies: the worker's claim script has already read what arq's `run_job` opens with;
+  `prepare` makes the next pipeline of exactly those commands return those replies without a
+  round trip (also a seam: it relies on the exact commands `run_job` sends).
+"""
+
+from datetime import datetime
+from typing import Any, Protocol
+
+import structlog
+from arq.connections import ArqRedis
+from arq.jobs import Job
+from redis.asyncio import ConnectionPool
+from redis.asyncio.client import Pipeline
+
+from jobqueue.serialization import deserialize, serialize
+from jobqueue.settings import Settings
+from jobqueue.store import keys
+from jobqueue.store.arq_format import ArqResult, MalformedPayload, decode_result
+from jobqueue.store.enqueue import EnqueueOutcome, Enqueuer, EnqueueSpec, NewJob, RecordWrite
+from jobqueue.store.scripts import Command, rerun_unloaded
+from jobqueue.store.transitions import TRANSITION
+
+log = structlog.get_logger("jobqueue.store")
+
+# A pipeline's commands (as queued) -> the replies to give instead of sending them.
+PreparedReplies = dict[tuple[Command, ...], list[Any]]
+
+
+class Recorder(Protocol):
+    """What the history keeps of an enqueue and of a job's end (`jobqueue.history.tracker`)."""
+
+    def enqueue_record(self, job: NewJob) -> RecordWrite: ...
+
+    def add_finished(self, pipe: Pipeline, result: ArqResult) -> None: ...
+
+
+class TrackedPipeline(Pipeline):
+    """A pipeline that records a job's end in the same MULTI as arq's result write, and answers
+    prepared commands without sending them. Its callers (arq among them) see only their own
+    commands' results and errors."""
+
+    def __init__(
+        self, recorder: Recorder, prepared: PreparedReplies, *args: Any, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._recorder = recorder
+        self._prepared = prepared
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        if self._prepared:
+            replies = self._prepared.pop(tuple(c for c, _ in self.command_stack), None)
+            if replies is not None:
+                await self.reset()  # type: ignore[no-untyped-call]
+                return replies
+        own = len(self.command_stack)
+        for command, _ in self.command_stack[:own]:
+            name, *rest = command
+            if name == "SET" and str(rest[0]).startswith(keys.result("")):
+                self._record_finished(rest[1])
+        commands = [c for c, _ in self.command_stack]  # execute() empties the stack
+        results: list[Any] = await super().execute(raise_on_error=False)
+        results = await rerun_unloaded(self._send, [TRANSITION], commands, results)
+        for extra in results[own:]:
+            if isinstance(extra, Exception):
+                log.error("tracking.write_failed", error=repr(extra))
+        results = results[:own]
+        if raise_on_error:
+            for outcome in results:
+                if isinstance(outcome, Exception):
+                    raise outcome
+        return results
+
+    def _record_finished(self, payload: object) -> None:
+        if not isinstance(payload, bytes):
+            return
+        try:
+            result = decode_result(payload)
+        except MalformedPayload:
+            return  # not one of ours: nothing to record
+        self._recorder.add_finished(self, result)
+
+    async def _send(self, commands: list[Command]) -> list[Any]:
+        for command in commands:
+            self.execute_command(*command)
+        replies: list[Any] = await super().execute(raise_on_error=False)
+        return replies
+
+
+class TrackedRedis(ArqRedis):
+    """arq's Redis client, with every enqueue and every job end recorded (see module doc)."""
+
+    def __init__(self, pool: ConnectionPool, settings: Settings, recorder: Recorder) -> None:
+        super().__init__(
+            pool,
+            job_serializer=serialize,
+            job_deserializer=deserialize,
+            default_queue_name=settings.queue_name,
+        )
+        self.recorder = recorder
+        self._prepared: PreparedReplies = {}
+        self.enqueuer = Enqueuer(
+            lambda: super(TrackedRedis, self).pipeline(transaction=False),
+            recorder,
+            settings,
+            expires_extra_ms=self.expires_extra_ms,
+        )
+
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> TrackedPipeline:
+        return TrackedPipeline(
+            self.recorder, self._prepared, self.connection_pool, self.response_callbacks,
+            transaction, shard_hint,
+        )  # fmt: skip
+
+    def prepare(self, commands: tuple[Command, ...], replies: list[Any]) -> None:
+        """The next pipeline of exactly `commands` returns `replies` without a round trip:
+        they were already read atomically by a script. Used once."""
+        self._prepared[commands] = replies
+
+    def forget(self, commands: tuple[Command, ...]) -> None:
+        self._prepared.pop(commands, None)
+
+    async def enqueue_job(
+        self,
+        function: str,
+        *args: Any,
+        _job_id: str | None = None,
+        _queue_name: str | None = None,
+        _defer_until: datetime | None = None,
+        _defer_by: Any = None,
+        _expires: Any = None,
+        _job_try: int | None = None,
+        **kwargs: Any,
+    ) -> Job | None:
+        """arq's `enqueue_job`, same arguments and result, in one round trip."""
+        spec = EnqueueSpec(
+            function, kwargs, args=args, job_id=_job_id, queue_name=_queue_name,
+            defer_until=_defer_until, defer_by=_defer_by, expires=_expires, job_try=_job_try,
+        )  # fmt: skip
+        outcome = await self.enqueue_one(spec)
+        if not outcome.created:
+            return None
+        queue = _queue_name or self.default_queue_name
+        return Job(outcome.job_id, self, _queue_name=queue, _deserializer=self.job_deserializer)
+
+    async def enqueue_one(self, spec: EnqueueSpec) -> EnqueueOutcome:
+        """One job, in one script call with the enqueues made at the same moment."""
+        return await self.enqueuer.one(spec)
+
+    async def enqueue_many(self, specs: list[EnqueueSpec]) -> list[EnqueueOutcome]:
+        """Each job (same rules as `enqueue_one`), in one round trip."""
+        return await self.enqueuer.many(specs)

@@ -1,0 +1,58 @@
+"""The Redis pool each process uses, with the JSON codec and its outage behaviour.
+
+The API must answer 503 within a few seconds when Redis is down, so it retries a failed command
+once. The worker instead rides out an outage: arq's poll loop dies on the first Redis error, so
+its pool retries (with capped backoff) until Redis is back, and the worker carries on unrestarted.
+"""
+
+import structlog
+from redis.asyncio import ConnectionPool
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from jobqueue.settings import Settings
+from jobqueue.store.client import Recorder, TrackedRedis
+from jobqueue.store.outages import OUTAGE_ERRORS
+from jobqueue.store.wire import HiredisPacking, ReadinessCheckedParser
+
+log = structlog.get_logger("jobqueue.redis")
+
+
+class _LoggedBackoff(ExponentialBackoff):
+    """redis-py retries silently; say so (on the first failure, then every tenth)."""
+
+    def compute(self, failures: int) -> float:
+        delay: float = super().compute(failures)
+        if failures == 1 or failures % 10 == 0:
+            log.warning("redis.retrying", attempt=failures, retry_in_s=round(delay, 3))
+        return delay
+
+
+def create_pool(settings: Settings, *, ride_out_outages: bool = False) -> ConnectionPool:
+    """A lazily-connecting pool: nothing touches the network until the first command."""
+    retry = (
+        Retry(_LoggedBackoff(cap=5.0, base=0.1), retries=-1)
+        if ride_out_outages
+        else Retry(ExponentialBackoff(cap=0.5, base=0.1), retries=1)
+    )
+    pool = ConnectionPool.from_url(
+        settings.redis_url,
+        socket_connect_timeout=settings.redis_timeout,
+        # Nothing blocks longer than this: arq sends no blocking commands, and our stream
+        # reads block for at most a second. A hung socket becomes a retry.
+        socket_timeout=settings.redis_timeout,
+        retry=retry,
+        retry_on_error=list(OUTAGE_ERRORS),
+        parser_class=ReadinessCheckedParser,
+    )
+    base = pool.connection_class  # plain, TLS or Unix socket, as the URL says
+    pool.connection_class = type(base.__name__, (HiredisPacking, base), {})
+    return pool
+
+
+def create_redis(
+    settings: Settings, recorder: Recorder, *, ride_out_outages: bool = False
+) -> TrackedRedis:
+    """The process's one Redis client, recording history through `recorder`."""
+    pool = create_pool(settings, ride_out_outages=ride_out_outages)
+    return TrackedRedis(pool, settings, recorder)

@@ -1,0 +1,119 @@
+"""Names of every Redis key the service reads or writes: arq's (from `arq.constants`) and ours.
+
+arq's:
+- `arq:job:{id}`          string: the job's payload (see `arq_format`)
+- `arq:result:{id}`       string: its result, once finished
+- `arq:in-progress:{id}`  string: set while a worker holds the job
+- `arq:retry:{id}`        string: the try counter
+- `arq:abort`             sorted set: abort requests
+- `{queue}`               sorted set: waiting jobs by due time (ms); running ones stay in it
+
+Ours:
+- `jobqueue:record:{id}`     hash: a job's history record, kept for the history retention
+- `jobqueue:index:{filter}`  sorted set, all scores 0, members `{inverted ms}:{job id}` so that
+                             lexical order is newest first and a page is one ZRANGE BYLEX
+                             (the Lua scripts build `status:…`/`function:…` names from the prefix)
+- `jobqueue:events`          stream: every transition of every job (the live feed)
+- `jobqueue:events:{id}`     stream: one job's transitions (replayed by its SSE route)
+- `jobqueue:wake:{queue}`    pub/sub channel: a job is due now (workers wake up)
+- `jobqueue:workers`, `jobqueue:worker:{id}`   worker heartbeats
+- `jobqueue:finished:{queue}:{status}:{bucket}`  jobs finished per 10 s
+- `jobqueue:metrics:*`       Prometheus counters the workers add to
+- `jobqueue:stats:{queue}`   list: queue statistics snapshots, newest first
+"""
+
+from arq.constants import (
+    abort_jobs_ss,
+    in_progress_key_prefix,
+    job_key_prefix,
+    result_key_prefix,
+    retry_key_prefix,
+)
+
+ABORTS = abort_jobs_ss
+RECORD_PREFIX = "jobqueue:record:"
+INDEX_PREFIX = "jobqueue:index:"
+INDEXED_FUNCTIONS = INDEX_PREFIX + "functions"  # lets the sweep find every index key
+EVENTS = "jobqueue:events"
+JOB_EVENTS_PREFIX = "jobqueue:events:"
+WORKERS = "jobqueue:workers"
+WORKER_PREFIX = "jobqueue:worker:"
+FINISHED_COUNT_PREFIX = "jobqueue:finished:"
+METRICS_PREFIX = "jobqueue:metrics:"
+COUNT_BUCKET_SECONDS = 10
+
+# Index members sort newest first: 13 digits covers epoch milliseconds until the year 2286.
+_MS_CEILING = 9_999_999_999_999
+
+
+def job(job_id: str) -> str:
+    return job_key_prefix + job_id
+
+
+def result(job_id: str) -> str:
+    return result_key_prefix + job_id
+
+
+def in_progress(job_id: str) -> str:
+    return in_progress_key_prefix + job_id
+
+
+def retry(job_id: str) -> str:
+    return retry_key_prefix + job_id
+
+
+def record(job_id: str) -> str:
+    return RECORD_PREFIX + job_id
+
+
+def job_events(job_id: str) -> str:
+    return JOB_EVENTS_PREFIX + job_id
+
+
+def index(*, status: str | None = None, function: str | None = None) -> str:
+    if function is not None and status is not None:
+        return f"{INDEX_PREFIX}function:{function}:status:{status}"
+    if function is not None:
+        return f"{INDEX_PREFIX}function:{function}"
+    if status is not None:
+        return f"{INDEX_PREFIX}status:{status}"
+    return f"{INDEX_PREFIX}all"
+
+
+def all_indexes(functions: list[str], statuses: list[str]) -> list[str]:
+    """Every index key that jobs of these functions, in these statuses, can be in."""
+    found = [index(), *(index(status=s) for s in statuses)]
+    for function in functions:
+        found += [index(function=function), *(index(function=function, status=s)
+                                              for s in statuses)]  # fmt: skip
+    return found
+
+
+def index_member(enqueue_ms: int, job_id: str) -> str:
+    return f"{_MS_CEILING - enqueue_ms:013d}:{job_id}"
+
+
+def is_index_member(member: str) -> bool:
+    return len(member) >= 15 and member[:13].isdigit() and member[13] == ":"
+
+
+def member_job_id(member: str) -> str:
+    return member[14:]
+
+
+def wake_channel(queue_name: str) -> str:
+    """Published to when a job is due now, so idle workers start it at once."""
+    return f"jobqueue:wake:{queue_name}"
+
+
+def worker(worker_id: str) -> str:
+    return WORKER_PREFIX + worker_id
+
+
+def finished_count(queue: str, outcome: str, bucket: int) -> str:
+    """Jobs of `queue` that ended with `outcome` in 10-second bucket `bucket` (epoch s // 10)."""
+    return f"{FINISHED_COUNT_PREFIX}{queue}:{outcome}:{bucket}"
+
+
+def stats_history(queue_name: str) -> str:
+    return f"jobqueue:stats:{queue_name}"

@@ -1,0 +1,71 @@
+-- Enqueue jobs exactly as arq's ArqRedis.enqueue_job would (same keys, same payload), and in
+-- the same atomic step write each one's history record, index entries and `enqueued` event.
+-- Several jobs travel in one call (concurrent requests, a batch): 8 keys and 13 arguments each,
+-- after 2 arguments for the whole call.
+-- ARGV first: 1 the stored status of a new job, 2 the type of its first event
+-- KEYS, per job: 1 arq job key, 2 arq result key, 3 arq queue, 4 record, 5 events,
+--       6 job events, 7 record of the job this one retries (or the record key again when none),
+--       8 the queue's wake-up channel
+-- ARGV, per job: 1 job id, 2 job payload, 3 score (ms), 4 job data TTL (ms), 5 history TTL (ms),
+--       6 events max length, 7 index key prefix, 8 index member, 9 function, 10 event JSON,
+--       11 is a retry ("1"/"0"), 12 due now ("1"/"0": wake the workers),
+--       13 the record's fields as a JSON object of strings (one argument: cheaper to send)
+-- Returns, per job: 1 (enqueued), 0 (a job or result with this id exists: arq's rule), or the
+-- id of the job that already retries its KEYS[7]. Each wake-up channel is published to once.
+
+local status, event_type = ARGV[1], ARGV[2]
+
+local function enqueue(KEYS, ARGV)
+  if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
+  if ARGV[11] == '1' then
+    local existing = redis.call('HGET', KEYS[7], 'retried_as')
+    if existing then return existing end
+  end
+
+  local prefix, member, fn = ARGV[7], ARGV[8], ARGV[9]
+  -- Forget an older job that used the same id (its arq keys are gone, its record may not be).
+  local old = redis.call('HMGET', KEYS[4], 'status', 'function', 'index_member')
+  if old[3] then
+    redis.call('ZREM', prefix .. 'all', old[3])
+    redis.call('ZREM', prefix .. 'function:' .. old[2], old[3])
+    redis.call('ZREM', prefix .. 'status:' .. old[1], old[3])
+    redis.call('ZREM', prefix .. 'function:' .. old[2] .. ':status:' .. old[1], old[3])
+  end
+  redis.call('DEL', KEYS[4], KEYS[6])
+
+  redis.call('PSETEX', KEYS[1], ARGV[4], ARGV[2])
+  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+
+  local record = {'index_member', member, 'status', status}
+  for field, value in pairs(cjson.decode(ARGV[13])) do
+    record[#record + 1] = field
+    record[#record + 1] = value
+  end
+  redis.call('HSET', KEYS[4], unpack(record))
+  redis.call('PEXPIRE', KEYS[4], ARGV[5])
+  local indexes = {
+    prefix .. 'all', prefix .. 'status:' .. status,
+    prefix .. 'function:' .. fn, prefix .. 'function:' .. fn .. ':status:' .. status,
+  }
+  for _, key in ipairs(indexes) do redis.call('ZADD', key, 0, member) end
+  redis.call('SADD', prefix .. 'functions', fn)  -- lets the sweep find every index key
+
+  local event = {'type', event_type, 'job_id', ARGV[1], 'function', fn, 'data', ARGV[10]}
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[6], '*', unpack(event))
+  redis.call('XADD', KEYS[6], 'MAXLEN', '~', 1000, '*', unpack(event))
+  redis.call('PEXPIRE', KEYS[6], ARGV[5])
+  if ARGV[11] == '1' then redis.call('HSET', KEYS[7], 'retried_as', ARGV[1]) end
+  return 1, ARGV[12] == '1' and KEYS[8] or nil
+end
+
+local results, channels = {}, {}
+for job = 0, (#ARGV - 2) / 13 - 1 do
+  local keys, args = {}, {}
+  for i = 1, 8 do keys[i] = KEYS[8 * job + i] end
+  for i = 1, 13 do args[i] = ARGV[2 + 13 * job + i] end
+  local result, channel = enqueue(keys, args)
+  results[#results + 1] = result
+  if channel then channels[channel] = true end
+end
+for channel in pairs(channels) do redis.call('PUBLISH', channel, '1') end
+return results

@@ -1,0 +1,69 @@
+"""The Lua scripts (`lua/*.lua`), and the one way they are run.
+
+Each is sent by EVALSHA: its text travels only after Redis has lost it (a restart, SCRIPT FLUSH),
+when Redis answers NOSCRIPT. Three ways to run one, with that fallback each:
+- `run`: on its own;
+- `queue` on a pipeline (also inside a MULTI), then `rerun_unloaded` over the pipeline's replies:
+  a NOSCRIPT fails only its own command (inside a MULTI the rest of the transaction ran), so
+  the failed calls are sent again as EVAL, in their original order, in one round trip.
+"""
+
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from importlib.resources import files
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import NoScriptError
+
+Command = tuple[Any, ...]
+
+
+class LuaScript:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.text = (files("jobqueue.store") / "lua" / f"{name}.lua").read_text()
+        self.sha = hashlib.sha1(self.text.encode(), usedforsecurity=False).hexdigest()
+
+    async def run(self, redis: Redis, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        try:
+            return await redis.evalsha(self.sha, len(keys), *keys, *args)  # type: ignore[misc]
+        except NoScriptError:
+            return await redis.eval(self.text, len(keys), *keys, *args)  # type: ignore[misc]
+
+    def queue(self, pipe: Pipeline, keys: Sequence[Any], args: Sequence[Any]) -> None:
+        pipe.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+
+    def sent_by(self, command: Command) -> bool:
+        return command[:2] == ("EVALSHA", self.sha)
+
+    def as_eval(self, command: Command) -> Command:
+        return ("EVAL", self.text, *command[2:])
+
+
+async def rerun_unloaded(
+    send: Callable[[list[Command]], Awaitable[list[Any]]],
+    scripts: Sequence[LuaScript],
+    commands: Sequence[Command],
+    replies: list[Any],
+) -> list[Any]:
+    """`replies` with every NOSCRIPT failure of one of `scripts` replaced by the reply of the
+    same call sent again as EVAL (by `send`, which returns one reply per command)."""
+    failed: list[tuple[int, Command]] = []
+    for i, (command, reply) in enumerate(zip(commands, replies, strict=True)):
+        if isinstance(reply, NoScriptError):
+            script = next((s for s in scripts if s.sent_by(command)), None)
+            if script is not None:
+                failed.append((i, script.as_eval(command)))
+    if not failed:
+        return replies
+    redone = await send([command for _, command in failed])
+    replies = list(replies)
+    for (i, _), reply in zip(failed, redone, strict=True):
+        replies[i] = reply
+    return replies
+
+
+def any_unloaded(replies: Sequence[Any]) -> bool:
+    return any(isinstance(reply, NoScriptError) for reply in replies)

@@ -1,0 +1,68 @@
+"""The event streams: `jobqueue:events` (every job) and `jobqueue:events:{id}` (one job).
+
+Entries are written by the enqueue and transition scripts with the fields `type`, `job_id`,
+`function` and `data` (JSON). Live reads are blocking XREADs, each bounded to stay under the
+pool's socket timeout; callers loop. Stream ids double as SSE event ids.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from arq.connections import ArqRedis
+
+from jobqueue.store import keys
+
+ALL_JOBS = keys.EVENTS
+
+
+def of_job(job_id: str) -> str:
+    """The stream of one job's events."""
+    return keys.job_events(job_id)
+
+
+@dataclass(frozen=True)
+class StreamEntry:
+    id: str
+    type: str
+    job_id: str
+    function: str | None
+    data: dict[str, Any]
+
+
+def _entry(entry_id: bytes, fields: dict[bytes, bytes]) -> StreamEntry:
+    data = orjson.loads(fields.get(b"data", b"{}"))
+    return StreamEntry(
+        id=entry_id.decode(),
+        type=fields[b"type"].decode(),
+        job_id=fields[b"job_id"].decode(),
+        function=fields.get(b"function", b"").decode() or None,
+        data=data,
+    )
+
+
+async def latest_id(redis: ArqRedis, stream: str) -> str:
+    """The id of the newest entry, or "0-0" for an empty stream: a safe point to read after."""
+    newest: list[tuple[bytes, Any]] = await redis.xrevrange(stream, count=1)
+    return newest[0][0].decode() if newest else "0-0"
+
+
+async def read_after(
+    redis: ArqRedis, stream: str, after: str, *, block_ms: int, count: int
+) -> list[StreamEntry]:
+    """Entries after `after`, waiting up to `block_ms` for the first one."""
+    reply = await redis.xread({stream: after}, count=count, block=block_ms)
+    return [_entry(entry_id, fields) for _, entries in reply for entry_id, fields in entries]
+
+
+async def read_range(redis: ArqRedis, stream: str, after: str | None) -> list[StreamEntry]:
+    """Every entry after `after` (from the start when None)."""
+    start = f"({after}" if after else "-"
+    entries = await redis.xrange(stream, min=start, max="+")
+    return [_entry(entry_id, fields) for entry_id, fields in entries]
+
+
+async def trim_before(redis: ArqRedis, oldest_kept_ms: int) -> int:
+    """Drop the all-jobs stream's entries older than `oldest_kept_ms`."""
+    trimmed: int = await redis.xtrim(ALL_JOBS, minid=f"{oldest_kept_ms}-0", approximate=False)
+    return trimmed

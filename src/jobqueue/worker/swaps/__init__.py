@@ -1,0 +1,34 @@
+"""Every run-time replacement of an arq internal, in one place; docs/seams.md lists them with the
+other seams (in `jobqueue.store`), and tests/unit/test_seams.py pins the source each relies on.
+
+- `pickup.start_jobs` replaces `arq.worker.Worker.start_jobs`: one script call claims a poll's
+  jobs and answers `run_job`'s opening.
+- `wakeup.WakeUp.poll` replaces `arq.worker.poll`: the worker wakes when a job is enqueued.
+
+Installed once, from the composition root (`worker_settings.py`). Tests that run an arq worker
+in-process install them for their own scope only (`installed`). If a third piece of arq's
+worker ever has to be replaced, vendor arq's worker instead of patching more.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from jobqueue.worker.swaps import pickup
+from jobqueue.worker.swaps.wakeup import WakeUp
+
+
+def install(wakeup: WakeUp) -> None:
+    """Install every swap for the life of the process."""
+    pickup.install()
+    wakeup.install()
+
+
+@contextmanager
+def installed(wakeup: WakeUp) -> Iterator[None]:
+    """Every swap, installed for the block only (then arq is as it was)."""
+    undo = [pickup.install(), wakeup.install()]
+    try:
+        yield
+    finally:
+        for restore in reversed(undo):
+            restore()

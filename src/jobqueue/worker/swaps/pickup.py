@@ -1,0 +1,75 @@
+"""Claiming jobs in one round trip: a replacement for arq's `Worker.start_jobs`.
+
+Matches arq 0.28.0. arq claims each job with its own optimistic transaction, one job after
+another, then opens `run_job` with one more round trip; on a busy worker that is most of arq's
+own per-job cost. This claims every job a poll found with one script call
+(`jobqueue.store.claim`), whose replies answer `run_job`'s opening, so the jobs then run exactly
+as arq runs them (`Worker.run_job` is arq's, unchanged).
+
+It relies on arq's `Worker` internals: `_poll_iteration` calls `self.start_jobs(job_ids)`; slots
+are counted with `sem` and `job_counter` and released by `_release_sem_dec_counter_on_complete`;
+`tasks` maps job ids to their tasks; `in_progress_timeout_s` is the claim's lease. The canary
+tests in tests/unit/test_seams.py fail when any of these change. Remove when arq claims
+several jobs per round trip itself (or when arq's worker is vendored).
+"""
+
+import asyncio
+from collections.abc import Callable
+from functools import partial
+
+from arq.utils import timestamp_ms
+from arq.worker import Worker
+
+from jobqueue.store.claim import Claimed, claim
+from jobqueue.store.client import TrackedRedis
+from jobqueue.worker.swaps.wakeup import WakeUp
+
+CLAIM_MARGIN = 10
+
+
+async def start_jobs(self: Worker, job_ids: list[bytes]) -> None:
+    """Claim as many of `job_ids` as there are free slots (skipping jobs that run, here or
+    elsewhere), and run them."""
+    running = self.tasks
+    candidates = [
+        job_id for job_id in (b.decode() for b in job_ids)
+        if job_id not in running or running[job_id].done()
+    ]  # fmt: skip
+    # Offer the script a few more jobs than there are free slots (others may hold some), and
+    # the next few if that was not enough: packing every key of a 500-job poll into each call
+    # cost a busy worker a tenth of its CPU.
+    offered = 0
+    while (free := self.max_jobs - self.job_counter) > 0 and offered < len(candidates):
+        ids = candidates[offered : offered + 2 * free + CLAIM_MARGIN]
+        offered += len(ids)
+        await _claim_and_run(self, ids, free)
+
+
+async def _claim_and_run(worker: Worker, ids: list[str], free: int) -> None:
+    redis: TrackedRedis = worker.pool  # type: ignore[assignment]
+    claimed = await claim(
+        redis, worker.queue_name, ids, now_ms=timestamp_ms(),
+        lease_ms=int(worker.in_progress_timeout_s * 1000), aborts=worker.allow_abort_jobs,
+        limit=free,
+    )  # fmt: skip
+    for job in claimed:
+        await worker.sem.acquire()  # never waits: only start_jobs takes slots, they were free
+        worker.job_counter += 1
+        task = worker.loop.create_task(worker.run_job(job.job_id, job.score))
+        task.add_done_callback(partial(_job_done, worker, redis, job))
+        worker.tasks[job.job_id] = task
+
+
+def _job_done(worker: Worker, redis: TrackedRedis, job: Claimed, _: asyncio.Task[None]) -> None:
+    redis.forget(job.opening)  # if the job was cancelled before run_job began
+    worker._release_sem_dec_counter_on_complete()
+    wakeup: WakeUp | None = worker.ctx.get("wakeup")
+    if wakeup is not None:
+        wakeup.slot_freed()  # jobs may be waiting for this slot
+
+
+def install() -> Callable[[], None]:
+    """Make arq's workers in this process claim jobs with `start_jobs`; returns the undo."""
+    original = Worker.start_jobs
+    setattr(Worker, "start_jobs", start_jobs)  # noqa: B010
+    return lambda: setattr(Worker, "start_jobs", original)

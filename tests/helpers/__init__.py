@@ -1,0 +1,45 @@
+"""Helpers shared by the tests (test modules never import from one another).
+
+- `eventually`: the one way a test waits for something (deadline + short polls).
+- `services`: a private redis-server, our worker and API as real processes.
+- `api`: the HTTP calls most integration tests make.
+- `planting`: arq's own payloads, written as arq writes them (unit tests over fakeredis).
+- `sse`: a minimal Server-Sent Events reader; `webhook_target`: a local HTTP target.
+"""
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+async def eventually(
+    probe: Callable[[], T | None] | Callable[[], Awaitable[T | None]],
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.02,
+    what: str = "",
+) -> T:
+    """Call `probe` (sync or async) until it returns something truthy, and return that; fail
+    naming `what`, with the last value or error seen, after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while True:
+        try:
+            value = probe()
+            if inspect.isawaitable(value):
+                value = await value
+        except AssertionError:
+            raise
+        except Exception as exc:  # what we wait for may not be up yet
+            last = exc
+        else:
+            if value:
+                return value
+            last = value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"gave up after {timeout}s waiting for {what or probe}: {last!r}")
+        await asyncio.sleep(interval)

@@ -1,0 +1,28 @@
+"""arq's own payloads, written as arq writes them, for tests over fakeredis."""
+
+import time
+from typing import Any
+
+from arq.connections import ArqRedis
+from arq.jobs import serialize_result
+
+from jobqueue.serialization import serialize
+from jobqueue.store import keys
+
+QUEUE = "arq:queue"
+
+
+async def plant_result(
+    redis: ArqRedis, job_id: str, *, success: bool, result: Any, function: str = "echo"
+) -> None:
+    """A finished job's result, written in a MULTI as arq's `finish_job` does (so the service's
+    pipeline records the transition too)."""
+    now = int(time.time() * 1000)
+    raw = serialize_result(
+        function, (), {"message": "hi"}, 2, now - 50, success, result, now - 20, now, "ref",
+        QUEUE, job_id, serializer=serialize,
+    )  # fmt: skip
+    assert raw is not None
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.set(keys.result(job_id), raw)
+        await pipe.execute()

@@ -1,0 +1,60 @@
+"""A local HTTP server that answers webhook calls with scripted status codes."""
+
+import json
+import threading
+from collections import defaultdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from scripts.processes import free_port
+
+
+class WebhookTarget:
+    """`script(name, [500, 503, 200])`: calls to `/{name}` get those statuses in turn (the last
+    one repeats); `hits[name]` records each call's JSON body and headers."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.hits: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._scripts: dict[str, list[int]] = {}
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def url(self, name: str, host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}/{name}"
+
+    def script(self, name: str, statuses: list[int]) -> None:
+        with self._lock:
+            self._scripts[name] = list(statuses)
+
+    def _next_status(self, name: str) -> int:
+        with self._lock:
+            statuses = self._scripts.get(name, [200])
+            return statuses.pop(0) if len(statuses) > 1 else statuses[0]
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        target = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                name = self.path.strip("/")
+                length = int(self.headers.get("content-length", 0))
+                body = json.loads(self.rfile.read(length) or b"null")
+                with target._lock:
+                    target.hits[name].append({"body": body, "headers": dict(self.headers)})
+                self.send_response(target._next_status(name))
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

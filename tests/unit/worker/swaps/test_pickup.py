@@ -1,0 +1,159 @@
+"""Claiming jobs in one script call, and the arq internals it relies on."""
+
+import inspect
+from typing import Any
+
+import arq.worker
+import pytest
+from arq.constants import in_progress_key_prefix, retry_key_prefix
+from arq.jobs import Job
+from arq.worker import Worker
+from redis.asyncio.client import Pipeline
+
+from jobqueue.serialization import deserialize, serialize
+from jobqueue.store.claim import RETRY_KEY_TTL_S
+from jobqueue.store.client import TrackedRedis
+from jobqueue.worker.swaps import pickup
+from jobqueue.worker.swaps.wakeup import WakeUp
+
+
+def test_arqs_poll_iteration_still_starts_jobs_through_start_jobs() -> None:
+    source = inspect.getsource(Worker._poll_iteration)
+    assert "await self.start_jobs(job_ids)" in source
+    # the slot accounting `pickup.start_jobs` shares with arq
+    assert "self.sem.release()" in inspect.getsource(Worker._release_sem_dec_counter_on_complete)
+    assert "self.job_counter - 1" in inspect.getsource(Worker._release_sem_dec_counter_on_complete)
+
+
+def test_install_replaces_arqs_start_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Worker, "start_jobs", Worker.start_jobs)  # restored after the test
+    pickup.install()
+    assert Worker.start_jobs is pickup.start_jobs
+
+
+def _worker(redis: TrackedRedis, max_jobs: int = 10) -> Worker:
+    async def noop(ctx: dict[str, Any]) -> None:
+        return None
+
+    worker = Worker(
+        functions=[arq.worker.func(noop, name="noop")],
+        redis_pool=redis,
+        max_jobs=max_jobs,
+        handle_signals=False,
+    )
+    worker.run_job = _record_runs(worker)  # type: ignore[method-assign]
+    return worker
+
+
+def _record_runs(worker: Worker) -> Any:
+    runs: list[tuple[str, int]] = []
+    worker.runs = runs  # type: ignore[attr-defined]
+
+    async def run_job(job_id: str, score: int) -> None:
+        runs.append((job_id, score))
+
+    return run_job
+
+
+async def test_claims_due_jobs_that_no_one_runs(redis: TrackedRedis) -> None:
+    for job_id in ("due", "running", "later"):
+        await redis.enqueue_job("noop", _job_id=job_id, _defer_by=60 if job_id == "later" else 0)
+    await redis.set(in_progress_key_prefix + "running", b"1")
+    worker = _worker(redis)
+    await pickup.start_jobs(worker, [b"due", b"running", b"later", b"gone"])
+    await worker.tasks["due"]
+    assert [job_id for job_id, _ in worker.runs] == ["due"]  # type: ignore[attr-defined]
+    assert worker.runs[0][1] == int(await redis.zscore("arq:queue", "due"))  # type: ignore[attr-defined]
+    assert await redis.pttl(in_progress_key_prefix + "due") > 0
+    assert await redis.get(retry_key_prefix + "due") == b"1"  # run_job's opening ran
+    assert 0 < await redis.ttl(retry_key_prefix + "due") <= RETRY_KEY_TTL_S
+    assert worker.job_counter == 0  # the finished task gave its slot back
+
+
+async def test_a_job_is_claimed_once_across_workers(redis: TrackedRedis) -> None:
+    await redis.enqueue_job("noop", _job_id="contested")
+    first, second = _worker(redis), _worker(redis)
+    await pickup.start_jobs(first, [b"contested"])
+    await pickup.start_jobs(second, [b"contested"])
+    assert list(first.tasks) == ["contested"]
+    assert second.tasks == {}
+
+
+async def test_claims_no_more_jobs_than_free_slots(redis: TrackedRedis) -> None:
+    for n in range(5):
+        await redis.enqueue_job("noop", _job_id=f"j{n}")
+    worker = _worker(redis, max_jobs=3)
+    worker.job_counter = 1  # one job already running
+    await pickup.start_jobs(worker, [f"j{n}".encode() for n in range(5)])
+    assert sorted(worker.tasks) == ["j0", "j1"]
+    assert not await redis.exists(in_progress_key_prefix + "j2")  # left for another worker
+
+
+def test_run_job_still_opens_with_the_commands_the_claim_runs_for_it() -> None:
+    source = inspect.getsource(Worker.run_job)
+    opening = source[: source.index("await pipe.execute()")]
+    assert "pipe.get(job_key_prefix + job_id)" in opening
+    assert "pipe.incr(retry_key_prefix + job_id)" in opening
+    assert f"pipe.expire(retry_key_prefix + job_id, {RETRY_KEY_TTL_S})" in opening
+    assert "pipe.zrem(abort_jobs_ss, job_id)" in opening
+
+
+async def test_a_claimed_job_runs_in_arq_without_another_round_trip(
+    redis: TrackedRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tries: list[int] = []
+
+    async def count_try(ctx: dict[str, Any]) -> str:
+        tries.append(ctx["job_try"])
+        return "done"
+
+    worker = Worker(
+        functions=[arq.worker.func(count_try, name="count_try")],
+        redis_pool=redis,
+        handle_signals=False,
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+    )
+    await redis.enqueue_job("count_try", _job_id="one")
+    sent: list[list[Any]] = []  # what pipelines actually send to Redis
+    send = Pipeline.execute
+
+    async def execute(pipe: Pipeline, raise_on_error: bool = True) -> list[Any]:
+        sent.append([command for command, _ in pipe.command_stack])
+        return await send(pipe, raise_on_error)
+
+    monkeypatch.setattr(Pipeline, "execute", execute)
+    await pickup.start_jobs(worker, [b"one"])
+    await worker.tasks["one"]
+    assert tries == [1]
+    result = await Job("one", redis, _deserializer=deserialize).result_info()
+    assert result is not None
+    assert (result.success, result.result, result.job_try) == (True, "done", 1)
+    assert not await redis.exists(retry_key_prefix + "one")  # arq's finish removed it
+    assert all(commands[0][0] != "GET" for commands in sent)  # the opening was not sent
+    assert redis._prepared == {}
+
+
+async def test_a_finished_job_wakes_the_poll_loop_once_its_slot_is_free(
+    redis: TrackedRedis,
+) -> None:
+    await redis.enqueue_job("noop", _job_id="short")
+    worker = _worker(redis, max_jobs=1)
+    wakeup = worker.ctx["wakeup"] = WakeUp()
+    woken_with_free_slot: list[bool] = []
+    wakeup.slot_freed = lambda: woken_with_free_slot.append(worker.job_counter == 0)  # type: ignore[method-assign]
+    await pickup.start_jobs(worker, [b"short"])
+    await worker.tasks["short"]
+    assert woken_with_free_slot == [True]
+
+
+async def test_jobs_held_elsewhere_do_not_starve_the_free_slots(redis: TrackedRedis) -> None:
+    # The first jobs of the poll all run in other workers; the free slot still gets a job.
+    held = [f"held{n}" for n in range(3 * pickup.CLAIM_MARGIN)]
+    for job_id in [*held, "free"]:
+        await redis.enqueue_job("noop", _job_id=job_id)
+    for job_id in held:
+        await redis.set(in_progress_key_prefix + job_id, b"1")
+    worker = _worker(redis, max_jobs=1)
+    await pickup.start_jobs(worker, [job_id.encode() for job_id in [*held, "free"]])
+    assert list(worker.tasks) == ["free"]

@@ -1,0 +1,95 @@
+"""The worker's wrapper around a job, called with a fabricated arq ctx."""
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from arq import Retry
+from pydantic import BaseModel
+
+from jobqueue.history.tracker import JobTracker
+from jobqueue.jobs.context import JobContext
+from jobqueue.jobs.declaration import JobDefinition, job
+from jobqueue.jobs.retry import RetryableError
+from jobqueue.settings import Settings
+from jobqueue.store.arq_format import REQUEST_ID_ARG
+from jobqueue.store.client import TrackedRedis
+from jobqueue.worker.execution import InvalidJobArgs, as_arq_function, execute
+from jobqueue.worker.heartbeat import WorkerStats
+
+
+class Args(BaseModel):
+    n: int = 0
+
+
+class Out(BaseModel):
+    n: int
+
+
+class Flaky(RetryableError):
+    pass
+
+
+@job(max_tries=3, timeout=0.05)
+async def flaky(ctx: JobContext, args: Args) -> Out:
+    raise Flaky("try again")
+
+
+@job(timeout=0.05)
+async def slow(ctx: JobContext, args: Args) -> Out:
+    await asyncio.sleep(1)
+    return Out(n=args.n)
+
+
+@job(timeout=1)
+async def doubler(ctx: JobContext, args: Args) -> Out:
+    return Out(n=args.n * 2)
+
+
+@pytest.fixture
+def ctx(redis: TrackedRedis, tracker: JobTracker) -> dict[str, Any]:
+    return {
+        "tracker": tracker,
+        "job_id": "j1",
+        "job_try": 1,
+        "settings": Settings(retry_base_delay=2, retry_max_delay=8),
+        "redis": redis,
+        "http": httpx.AsyncClient(),
+        "stats": WorkerStats(),
+    }
+
+
+async def run(definition: JobDefinition, ctx: dict[str, Any], **kwargs: Any) -> Any:
+    return await execute(definition, ctx, kwargs)
+
+
+async def test_result_is_returned_as_json_data(ctx: dict[str, Any]) -> None:
+    assert await run(doubler, ctx, n=21) == {"n": 42}
+
+
+async def test_request_id_is_not_passed_to_the_job(ctx: dict[str, Any]) -> None:
+    assert await run(doubler, ctx, n=1, **{REQUEST_ID_ARG: "req-1"}) == {"n": 2}
+
+
+async def test_invalid_stored_args_fail_without_retry(ctx: dict[str, Any]) -> None:
+    with pytest.raises(InvalidJobArgs, match="n: Input should be a valid integer"):
+        await run(doubler, ctx, n="many")
+
+
+async def test_retryable_error_becomes_arq_retry_with_backoff(ctx: dict[str, Any]) -> None:
+    ctx["job_try"] = 2
+    with pytest.raises(Retry) as caught:
+        await run(flaky, ctx)
+    assert caught.value.defer_score is not None
+    assert 2000 <= caught.value.defer_score <= 4000  # second failure: 2 s base * 2, jittered
+
+
+async def test_last_try_raises_the_original_error(ctx: dict[str, Any]) -> None:
+    ctx["job_try"] = 3
+    with pytest.raises(Flaky, match="try again"):
+        await run(flaky, ctx)
+
+
+def test_arq_enforces_the_declared_timeout() -> None:
+    assert as_arq_function(slow, Settings()).timeout_s == slow.timeout
