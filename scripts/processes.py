@@ -76,7 +76,8 @@ class RedisServer:
             "--logfile", str(self.workdir / "redis.log"),
         ]  # fmt: skip
         self.process = subprocess.Popen(args)
-        wait_until(lambda: self.client().ping(), what=f"redis-server on port {self.port}")
+        with self.client() as client:
+            wait_until(client.ping, what=f"redis-server on port {self.port}")
 
     def stop(self) -> None:
         """SIGTERM: Redis shuts down cleanly, flushing its append-only file."""

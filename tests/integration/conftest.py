@@ -39,8 +39,9 @@ async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def redis_client(stack: Stack) -> redis.Redis:
-    return stack.redis.client()
+def redis_client(stack: Stack) -> Iterator[redis.Redis]:
+    with stack.redis.client() as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

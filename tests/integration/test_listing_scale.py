@@ -84,11 +84,11 @@ async def page_cost(
 async def test_a_page_costs_the_same_at_100_and_100k_jobs(
     quiet_redis: RedisServer, tracked: TrackedRedis, filters: dict[str, JobStatus | str | None]
 ) -> None:
-    client = quiet_redis.client()
-    add_history(client, 0, 200)
-    small, small_ms, _ = await page_cost(client, tracked, **filters)
-    add_history(client, 200, 100_000)
-    large, large_ms, _ = await page_cost(client, tracked, **filters)
+    with quiet_redis.client() as client:
+        add_history(client, 0, 200)
+        small, small_ms, _ = await page_cost(client, tracked, **filters)
+        add_history(client, 200, 100_000)
+        large, large_ms, _ = await page_cost(client, tracked, **filters)
     assert large == small  # the same commands, the same number of times
     assert small["cmdstat_zrangebylex"] == 2
     assert small["cmdstat_hgetall"] == 100

@@ -10,8 +10,9 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.helpers import eventually
 from tests.helpers.api import enqueue, outcome
-from tests.helpers.services import Stack, service_env, start_worker, wait_until
+from tests.helpers.services import Stack, service_env, start_worker
 from tests.helpers.sse import SseEvent, read_sse
 
 
@@ -114,16 +115,14 @@ async def test_a_killed_worker_is_reported_gone(
                 return str(worker["status"])
         return None
 
-    deadline = time.monotonic() + 10
-    while await status_of_doomed() != "alive":
-        assert time.monotonic() < deadline, "the new worker never showed up as alive"
-        await asyncio.sleep(0.1)
+    async def doomed_is(status: str) -> bool:
+        return await status_of_doomed() == status
+
+    await eventually(lambda: doomed_is("alive"), what="the new worker to show up as alive")
     os.kill(doomed.pid, signal.SIGKILL)
     doomed.process.wait()
     killed_at = time.monotonic()
-    while await status_of_doomed() != "gone":
-        assert time.monotonic() - killed_at < 6, "the killed worker was not reported gone"
-        await asyncio.sleep(0.1)
+    await eventually(lambda: doomed_is("gone"), timeout=6, what="the killed worker to be gone")
     assert time.monotonic() - killed_at >= 1  # not before the liveness window has passed
     doomed.stop()
     workers = (await api.get("/v1/workers")).json()
@@ -132,19 +131,18 @@ async def test_a_killed_worker_is_reported_gone(
     assert main["completed"] > 0
 
 
-def test_metrics_parse_and_include_worker_side_series(stack: Stack) -> None:
-    api = httpx.Client(base_url=stack.api_url)
-    job = api.post("/v1/jobs", json={"function": "echo", "args": {"message": "m"}}).json()
-    api.get(f"/v1/jobs/{job['job_id']}/result", params={"timeout": 10})
+async def test_metrics_parse_and_include_worker_side_series(api: httpx.AsyncClient) -> None:
+    job = await enqueue(api, "echo", args={"message": "m"})
+    await outcome(api, job["job_id"])
 
-    def scrape() -> dict[str, list[tuple[str, dict[str, str], float]]]:
-        text = api.get("/metrics").text
+    async def scrape() -> dict[str, list[tuple[str, dict[str, str], float]]]:
+        text = (await api.get("/metrics")).text
         return {
             family.name: [(s.name, s.labels, s.value) for s in family.samples]
             for family in text_string_to_metric_families(text)
         }
 
-    families = wait_until(scrape, what="/metrics")
+    families = await eventually(scrape, what="/metrics")
     finished = {
         (labels["function"], labels["status"]): value
         for name, labels, value in families["jobqueue_jobs_finished"]

@@ -39,7 +39,8 @@ async def test_a_connection_the_server_closed_is_replaced(
 ) -> None:
     connection = _only_pooled_connection(redis)
     client_id = await redis.client_id()
-    stack.redis.client().client_kill_filter(_id=client_id)
+    with stack.redis.client() as admin:
+        admin.client_kill_filter(_id=client_id)
     await _eventually(connection._reader.at_eof)  # the close has arrived
     assert await redis.ping()
     assert await redis.client_id() != client_id

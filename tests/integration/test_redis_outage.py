@@ -32,7 +32,14 @@ def fragile_stack(tmp_path: Path) -> Iterator[Stack]:
 
 
 def test_redis_outage_gives_503_then_the_service_recovers(fragile_stack: Stack) -> None:
-    api = httpx.Client(base_url=fragile_stack.api_url, timeout=30)
+    with httpx.Client(base_url=fragile_stack.api_url, timeout=30) as api:
+        outage_and_recovery(fragile_stack, api)
+    assert fragile_stack.worker.is_running()
+    assert fragile_stack.api.is_running()
+    assert "Traceback" not in fragile_stack.api.log_text()
+
+
+def outage_and_recovery(fragile_stack: Stack, api: httpx.Client) -> None:
     acknowledged = api.post(
         "/v1/jobs", json={"function": "echo", "args": {"message": "survives"}, "defer_by": 2}
     )
@@ -55,7 +62,9 @@ def test_redis_outage_gives_503_then_the_service_recovers(fragile_stack: Stack) 
         assert response.headers["retry-after"]
     assert api.get("/healthz").status_code == 200  # alive, just not ready
 
-    time.sleep(1)  # let the worker hit the outage too
+    wait_until(  # the worker has met the outage too
+        lambda: '"redis.retrying"' in fragile_stack.worker.log_text(), what="the worker to retry"
+    )
     fragile_stack.redis.start()  # same port, same append-only file
 
     wait_until(lambda: api.get("/readyz").status_code == 200, what="the API to see Redis again")
@@ -65,8 +74,3 @@ def test_redis_outage_gives_503_then_the_service_recovers(fragile_stack: Stack) 
     assert (fresh_done.status_code, fresh_done.json()["status"]) == (200, "succeeded")
     survivor = api.get(f"/v1/jobs/{job_id}/result", params={"timeout": 20})
     assert (survivor.status_code, survivor.json()["result"]) == (200, {"message": "survives"})
-
-    assert fragile_stack.worker.is_running()
-    assert fragile_stack.api.is_running()
-    assert "Traceback" not in fragile_stack.api.log_text()
-    assert '"redis.retrying"' in fragile_stack.worker.log_text()

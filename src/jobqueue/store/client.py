@@ -105,6 +105,7 @@ class TrackedRedis(ArqRedis):
             job_deserializer=deserialize,
             default_queue_name=settings.queue_name,
         )
+        self.auto_close_connection_pool = True  # it owns its pool, as `Redis.from_pool` makes it
         self.recorder = recorder
         self._prepared: PreparedReplies = {}
         self.enqueuer = Enqueuer(
