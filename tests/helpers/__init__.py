@@ -11,18 +11,38 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
 
+@overload
 async def eventually(
-    probe: Callable[[], T | None] | Callable[[], Awaitable[T | None]],
+    probe: Callable[[], Awaitable[T]],
+    *,
+    timeout: float = ...,
+    interval: float = ...,
+    what: str = ...,
+) -> T: ...
+
+
+@overload
+async def eventually(
+    probe: Callable[[], T | None],
+    *,
+    timeout: float = ...,
+    interval: float = ...,
+    what: str = ...,
+) -> T: ...
+
+
+async def eventually(
+    probe: Callable[[], Any],
     *,
     timeout: float = 10.0,
     interval: float = 0.02,
     what: str = "",
-) -> T:
+) -> Any:
     """Call `probe` (sync or async) until it returns something truthy, and return that; fail
     naming `what`, with the last value or error seen, after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -34,4 +34,7 @@ async def wait_for_status(
         job: dict[str, Any] = (await api.get(f"/v1/jobs/{job_id}")).json()
         return job if job["status"] == status else None
 
-    return await eventually(reached, timeout=timeout, what=f"job {job_id} to be {status}")
+    job: dict[str, Any] = await eventually(
+        reached, timeout=timeout, what=f"job {job_id} to be {status}"
+    )
+    return job
