@@ -28,7 +28,7 @@ async def eventually(
 
 @overload
 async def eventually(
-    probe: Callable[[], T | None],
+    probe: Callable[[], T],
     *,
     timeout: float = ...,
     interval: float = ...,

@@ -34,7 +34,6 @@ async def wait_for_status(
         job: dict[str, Any] = (await api.get(f"/v1/jobs/{job_id}")).json()
         return job if job["status"] == status else None
 
-    job: dict[str, Any] = await eventually(
-        reached, timeout=timeout, what=f"job {job_id} to be {status}"
-    )
+    job = await eventually(reached, timeout=timeout, what=f"job {job_id} to be {status}")
+    assert job is not None  # (eventually returns only what is truthy)
     return job
