@@ -228,12 +228,22 @@ def serve(
     return None
 
 
+def port_number(text: str) -> int:
+    port = int(text)
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (1-65535)")
+    return port
+
+
 def parse_options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=port_number, default=8000)
     parser.add_argument(
-        "--run-dir", type=Path, default=REPO_ROOT / ".run", help="lock and private Redis data"
+        "--run-dir",
+        type=lambda text: Path(text).resolve(),  # Redis runs in another directory
+        default=REPO_ROOT / ".run",
+        help="holds the run's lock and the private Redis's data (default: .run)",
     )
     parser.add_argument(
         "--start-timeout", type=float, default=60, help="seconds to wait for /healthz"
@@ -248,10 +258,12 @@ def interrupt(signum: int, frame: FrameType | None) -> None:
 def main() -> None:
     options = parse_options()
     # `kill` and a closed terminal stop everything in order, as Ctrl-C does; unhandled, they
-    # would end this script at once and leave the private redis-server running.
-    signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(signal.SIGHUP, interrupt)
-    lock = RunLock(options.run_dir.resolve())
+    # would end this script at once and leave the private redis-server running. SIGINT too:
+    # Python leaves it ignored when started in the background (`make run &`), yet uvicorn and
+    # arq still stop on it, and this script must follow them.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
+    lock = RunLock(options.run_dir)
     try:  # everything that can be in the way, before anything starts
         redis_server = find_redis_server()
         lock.acquire()

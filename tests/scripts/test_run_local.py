@@ -5,6 +5,7 @@ Each run gets a temporary `--run-dir` and a free port: never the checkout's `.ru
 developer's own `make run` beside `make test` is left alone.
 """
 
+import contextlib
 import os
 import signal
 import socket
@@ -70,25 +71,28 @@ class LocalRun:
 
     def clean_up(self) -> None:
         """Whatever a failed test left running: the group, then its private redis-server
-        (in a session of its own), checked to be ours by its command line."""
+        (in a session of its own), checked to be ours by its working directory."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGINT)
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.kill()
                 self.process.wait()
+        with contextlib.suppress(ProcessLookupError):  # an API or worker that outlived the run
+            os.killpg(self.process.pid, signal.SIGKILL)
         redis_pid = self.recorded_pids().get("redis-server") if self.run_dir.exists() else None
-        if redis_pid and str(self.run_dir) in _cmdline(redis_pid):
+        if redis_pid and _cwd(redis_pid) == self.run_dir / "redis":
             os.kill(redis_pid, signal.SIGKILL)
         self._log.close()
 
 
-def _cmdline(pid: int) -> str:
+def _cwd(pid: int) -> Path | None:
+    """redis-server works in its data directory (and rewrites its command line)."""
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        return Path(os.readlink(f"/proc/{pid}/cwd"))
     except OSError:
-        return ""
+        return None
 
 
 def healthz(url: str) -> int:
@@ -171,14 +175,28 @@ def test_second_run_on_the_same_run_dir_is_refused_naming_the_first_ones_pid(
     assert first.recorded_pids()["make-run"] == first.process.pid
 
 
+# uvicorn then answers every request with 503: the port is open, /healthz never says 200.
+NEVER_HEALTHY = {"UVICORN_LIMIT_CONCURRENCY": "0"}
+
+
 def test_up_is_announced_only_once_healthz_answers_200(start_run: StartRun) -> None:
-    # uvicorn then answers every request with 503: the port is open, /healthz never says 200.
-    run = start_run(env={"UVICORN_LIMIT_CONCURRENCY": "0"}, args=("--start-timeout", "3"))
+    run = start_run(env=NEVER_HEALTHY)
+    wait_until(lambda: run.output().count("Exceeded concurrency limit") >= 2, timeout=30)
+    assert UP not in run.output()  # though the API was listening and answering
+    assert run.process.poll() is None  # still waiting for it
+    os.killpg(run.process.pid, signal.SIGINT)
+    assert run.process.wait(timeout=20) == 0
+
+
+def test_api_not_healthy_within_the_start_timeout_stops_everything_and_says_so(
+    start_run: StartRun,
+) -> None:
+    run = start_run(env=NEVER_HEALTHY, args=("--start-timeout", "1"))
     output = run.wait_refused()
-    assert "Exceeded concurrency limit" in output  # the API was listening and answering
     assert UP not in output
-    assert f"gave up after 3s waiting for the API to answer {run.url}/healthz with 200" in output
+    assert f"gave up after 1s waiting for the API to answer {run.url}/healthz with 200" in output
     assert "Everything it had started was stopped." in output
+    assert not [name for name, pid in run.recorded_pids().items() if is_alive(pid)]
     assert "SIGTERM" in run.redis_signals()[-1]
 
 
