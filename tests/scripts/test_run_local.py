@@ -81,7 +81,8 @@ class LocalRun:
                 self.process.wait()
         with contextlib.suppress(ProcessLookupError):  # an API or worker that outlived the run
             os.killpg(self.process.pid, signal.SIGKILL)
-        redis_pid = self.recorded_pids().get("redis-server") if self.run_dir.exists() else None
+        has_lock = (self.run_dir / "lock").exists()
+        redis_pid = self.recorded_pids().get("redis-server") if has_lock else None
         if redis_pid and _cwd(redis_pid) == self.run_dir / "redis":
             os.kill(redis_pid, signal.SIGKILL)
         self._log.close()
