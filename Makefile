@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
+# Plain `=`, not `?=`: some shells export HOST as the machine's name, and `make run` must not
+# listen beyond loopback unless asked on the command line (make run HOST=0.0.0.0).
+HOST   = 127.0.0.1
 SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 CHECKED := src tests scripts bench worker_settings.py
 
@@ -20,8 +23,8 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed ## Create .venv and install the service with its dev tools
 
-run: install ## Run API + worker (+ a private redis-server unless JOBQUEUE_REDIS_URL is set)
-	$(BIN)/python scripts/run_local.py --port $(PORT)
+run: install ## Run API + worker (+ a private redis-server unless JOBQUEUE_REDIS_URL is set) on 127.0.0.1:8000; elsewhere: make run PORT=8001 HOST=...
+	$(BIN)/python -m scripts.run_local --host $(HOST) --port $(PORT)
 
 test: install lint ## Lint, type-check, then every test (needs redis-server on PATH)
 	$(BIN)/pytest
