@@ -16,6 +16,10 @@ from typing import Any, TypeVar, overload
 T = TypeVar("T")
 
 
+class GaveUp(AssertionError):
+    """`eventually` ran out of time."""
+
+
 @overload
 async def eventually(
     probe: Callable[[], Awaitable[T]],
@@ -44,7 +48,8 @@ async def eventually(
     what: str = "",
 ) -> Any:
     """Call `probe` (sync or async) until it returns something truthy, and return that; fail
-    naming `what`, with the last value or error seen, after `timeout` seconds."""
+    (`GaveUp`) naming `what`, with the last value or error seen, after `timeout` seconds. An
+    AssertionError in `probe` fails at once."""
     deadline = time.monotonic() + timeout
     last: object = None
     while True:
@@ -61,5 +66,5 @@ async def eventually(
                 return value
             last = value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"gave up after {timeout}s waiting for {what or probe}: {last!r}")
+            raise GaveUp(f"gave up after {timeout}s waiting for {what or probe}: {last!r}")
         await asyncio.sleep(interval)

@@ -19,7 +19,6 @@ import asyncio
 import json
 import os
 import re
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -30,8 +29,9 @@ import httpx
 import pytest
 
 from scripts.processes import RedisServer
-from tests.integration.processes import REPO_ROOT, start_api, start_worker
-from tests.integration.sse import SseEvent, read_sse
+from tests.helpers import GaveUp, eventually
+from tests.helpers.services import REPO_ROOT, start_api, start_worker
+from tests.helpers.sse import SseEvent, read_sse
 
 README = REPO_ROOT / "README.md"
 README_ADDRESS = "localhost:8000"
@@ -452,12 +452,17 @@ def substitute(text: str, values: dict[str, str]) -> str:
 
 async def until(probe: Callable[[], Awaitable[str | None]], deadline_s: float) -> str | None:
     """Call `probe` until it reports no mismatch (None) or the deadline passes; the last report."""
-    deadline = time.monotonic() + deadline_s
-    while True:
-        found = await probe()
-        if found is None or time.monotonic() >= deadline:
-            return found
-        await asyncio.sleep(0.05)
+    last: list[str | None] = [None]
+
+    async def matches() -> bool:
+        last[0] = await probe()
+        return last[0] is None
+
+    try:
+        await eventually(matches, timeout=deadline_s, interval=0.05)
+    except GaveUp:
+        return last[0]
+    return None
 
 
 @dataclass

@@ -61,14 +61,15 @@ def test_a_second_lock_on_the_run_dir_is_refused_naming_the_holders_pid(
 
 def test_a_killed_runs_lock_does_not_block_the_next_run(tmp_path: Path, lock: RunLock) -> None:
     holder = subprocess.Popen(python(HOLD, tmp_path), cwd=REPO_ROOT, stdout=subprocess.PIPE)
+    assert holder.stdout is not None
     try:
-        assert holder.stdout is not None
         assert holder.stdout.readline() == b"locked\n"
         with pytest.raises(RunDirBusy):
             RunLock(tmp_path).acquire()
     finally:
         holder.kill()
         holder.wait()
+        holder.stdout.close()
     lock.acquire()  # the kernel dropped the lock with the process; its pid in the file is no bar
     assert (tmp_path / "lock").read_text() == f"make-run {os.getpid()}\n"
 
