@@ -18,6 +18,11 @@ from structlog.typing import Processor
 _FOREIGN_LOGGERS = ("arq", "uvicorn", "uvicorn.error")
 # These repeat what our own events say (job.started/job.succeeded…).
 _QUIETED_LOGGERS = ("arq.worker",)
+# Tracebacks keep file, line and function, never frame locals: they hold secrets (the Redis URL
+# in `Settings`, a webhook's headers in a job's args).
+_TRACEBACKS: Processor = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+)
 # uvicorn's access lines repeat our http.request line. With no handler anywhere up its chain,
 # uvicorn skips building them at all (as with --no-access-log), which a level would not.
 _DETACHED_LOGGERS = ("uvicorn.access",)
@@ -37,7 +42,7 @@ def configure_logging(
         structlog.configure(
             processors=[
                 *shared,
-                structlog.processors.dict_tracebacks,
+                _TRACEBACKS,
                 structlog.processors.JSONRenderer(serializer=orjson.dumps),
             ],
             logger_factory=structlog.BytesLoggerFactory(sys.stderr.buffer),
@@ -45,9 +50,11 @@ def configure_logging(
             cache_logger_on_first_use=True,
         )
         renderer: Processor = structlog.processors.JSONRenderer()
-        tracebacks: list[Processor] = [structlog.processors.dict_tracebacks]
+        tracebacks: list[Processor] = [_TRACEBACKS]
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
         structlog.configure(
             processors=[*shared, renderer],
             logger_factory=structlog.PrintLoggerFactory(sys.stderr),

@@ -10,7 +10,7 @@ from redis.exceptions import RedisError
 from jobqueue.api.dependencies import Services
 from jobqueue.api.errors import install_error_handlers
 from jobqueue.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from jobqueue.api.routes import events, functions, health, jobs, operations
+from jobqueue.api.routes import enqueue, events, functions, health, jobs, operations
 from jobqueue.history.tracker import JobTracker
 from jobqueue.jobs.catalog import registry as default_registry
 from jobqueue.jobs.declaration import JobRegistry
@@ -62,6 +62,7 @@ def create_app(
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     metrics = ApiMetrics()
+    app.include_router(enqueue.router)
     app.include_router(jobs.router)
     app.include_router(events.router)
     app.include_router(functions.router)

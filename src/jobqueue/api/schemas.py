@@ -8,6 +8,26 @@ from jobqueue.history.view import JobView
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
+# Swagger UI sends the first as "Try it out"'s body: each is a valid request as it stands.
+ENQUEUE_EXAMPLES: dict[str, Any] = {
+    "echo": {
+        "summary": "Run now",
+        "value": {"function": "echo", "args": {"message": "hello"}},
+    },
+    "idempotent-deferred": {
+        "summary": "In 30 seconds, idempotently (same job_id again: 200, the same job)",
+        "value": {"function": "sleep", "args": {"seconds": 2}, "job_id": "nap-1", "defer_by": 30},
+    },
+    "scheduled": {
+        "summary": "At a given time",
+        "value": {
+            "function": "webhook",
+            "args": {"url": "https://example.com/hooks/order", "payload": {"order": 42}},
+            "defer_until": "2040-01-01T09:00:00+01:00",
+        },
+    },
+}
+
 
 class EnqueueRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -46,7 +46,9 @@ def _waiting_or_running_view(job_id: str, state: JobState) -> JobView:
         status=status,
         tries=state.tries,
         enqueue_time=None,
-        scheduled_for=ms_to_datetime(None if state.score is None else int(state.score)),
+        scheduled_for=(  # only while it waits
+            None if state.in_progress or state.score is None else ms_to_datetime(int(state.score))
+        ),
         start_time=None,
         finish_time=None,
     )

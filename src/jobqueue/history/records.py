@@ -46,8 +46,8 @@ def view_from_record(record: dict[str, str], result: Any = None) -> JobView:
         status=status,
         tries=_int(record, "tries") or 0,
         enqueue_time=ms_to_datetime(_int(record, "enqueue_ms")),
-        scheduled_for=(
-            ms_to_datetime(_int(record, "scheduled_ms")) if not status.is_terminal else None
+        scheduled_for=(  # only while it waits
+            ms_to_datetime(_int(record, "scheduled_ms")) if status.is_waiting else None
         ),
         start_time=ms_to_datetime(_int(record, "start_ms")),
         finish_time=ms_to_datetime(_int(record, "finish_ms")),

@@ -38,6 +38,10 @@ class JobStatus(StrEnum):
     def is_terminal(self) -> bool:
         return self in TERMINAL_STATUSES
 
+    @property
+    def is_waiting(self) -> bool:
+        return self in (JobStatus.queued, JobStatus.deferred)
+
 
 TERMINAL_STATUSES = frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.aborted})
 

@@ -9,9 +9,8 @@ import httpx
 import pytest
 from arq.connections import ArqRedis
 from arq.constants import abort_jobs_ss, in_progress_key_prefix, result_key_prefix
-from arq.jobs import serialize_result
 
-from jobqueue.serialization import serialize
+from tests.helpers.planting import plant_result
 
 QUEUE = "arq:queue"
 
@@ -20,18 +19,6 @@ async def enqueue(client: httpx.AsyncClient, **body: Any) -> httpx.Response:
     return await client.post(
         "/v1/jobs", json={"function": "echo", "args": {"message": "hi"}, **body}
     )
-
-
-async def plant_result(redis: ArqRedis, job_id: str, *, success: bool, result: Any) -> None:
-    now = int(time.time() * 1000)
-    raw = serialize_result(
-        "echo", (), {"message": "hi"}, 2, now - 50, success, result, now - 20, now, "ref", QUEUE,
-        job_id, serializer=serialize,
-    )  # fmt: skip
-    assert raw is not None
-    async with redis.pipeline(transaction=True) as pipe:  # as arq's finish_job writes it
-        pipe.set(result_key_prefix + job_id, raw)
-        await pipe.execute()
 
 
 async def test_enqueue_returns_202_location_and_the_job_view(client: httpx.AsyncClient) -> None:
@@ -108,7 +95,9 @@ async def test_bad_input_is_a_422_naming_the_field(
 
 async def test_unknown_function_error_lists_the_registered_ones(client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/jobs", json={"function": "nope"})
-    assert "registered: echo, sleep, webhook" in response.json()["detail"][0]["msg"]
+    message = response.json()["detail"][0]["msg"]
+    assert message.startswith("unknown function 'nope'; registered: ")
+    assert {"echo", "sleep", "webhook"} <= set(message.split("registered: ")[1].split(", "))
 
 
 async def test_both_deferrals_at_once_is_a_422(client: httpx.AsyncClient) -> None:
@@ -182,6 +171,7 @@ async def test_get_shows_a_running_job_as_in_progress(
     await redis.set(f"arq:retry:{job_id}", 1)
     job = (await client.get(f"/v1/jobs/{job_id}")).json()
     assert (job["status"], job["tries"]) == ("in_progress", 1)
+    assert job["scheduled_for"] is None  # set only while it waits
 
 
 async def test_get_splits_complete_into_succeeded_failed_and_aborted(

@@ -78,7 +78,7 @@ def test_duplicate_names_are_refused() -> None:
 
 
 def test_builtin_jobs_are_registered() -> None:
-    assert registry.names() == ["echo", "sleep", "webhook"]
+    assert {"echo", "sleep", "webhook"} <= set(registry.names())  # (and whatever you add)
 
 
 def test_validate_args_names_the_bad_field() -> None:

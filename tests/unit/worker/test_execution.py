@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 from arq import Retry
 from pydantic import BaseModel
 
@@ -70,6 +71,26 @@ async def test_result_is_returned_as_json_data(ctx: dict[str, Any]) -> None:
 
 async def test_request_id_is_not_passed_to_the_job(ctx: dict[str, Any]) -> None:
     assert await run(doubler, ctx, n=1, **{REQUEST_ID_ARG: "req-1"}) == {"n": 2}
+
+
+@job(timeout=1)
+async def log_context(ctx: JobContext, args: Args) -> Out:
+    seen.append(structlog.contextvars.get_contextvars())
+    return Out(n=args.n)
+
+
+seen: list[dict[str, Any]] = []
+
+
+async def test_the_job_runs_bound_to_its_id_function_try_and_enqueuing_request(
+    ctx: dict[str, Any],
+) -> None:
+    seen.clear()
+    ctx["job_try"] = 2
+    await run(log_context, ctx, n=1, **{REQUEST_ID_ARG: "req-9"})
+    assert seen == [
+        {"job_id": "j1", "function": "log_context", "job_try": 2, "request_id": "req-9"}
+    ]
 
 
 async def test_invalid_stored_args_fail_without_retry(ctx: dict[str, Any]) -> None:
