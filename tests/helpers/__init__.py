@@ -10,7 +10,7 @@
 import asyncio
 import inspect
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
@@ -22,7 +22,7 @@ class GaveUp(AssertionError):
 
 @overload
 async def eventually(
-    probe: Callable[[], Awaitable[T]],
+    probe: Callable[[], Coroutine[Any, Any, T | None]],
     *,
     timeout: float = ...,
     interval: float = ...,
@@ -32,7 +32,7 @@ async def eventually(
 
 @overload
 async def eventually(
-    probe: Callable[[], T],
+    probe: Callable[[], T | None],
     *,
     timeout: float = ...,
     interval: float = ...,

@@ -1,7 +1,7 @@
 """The HTTP calls most integration tests make against the real API."""
 
 import uuid
-from typing import Any, cast
+from typing import Any
 
 import httpx
 
@@ -34,5 +34,4 @@ async def wait_for_status(
         job: dict[str, Any] = (await api.get(f"/v1/jobs/{job_id}")).json()
         return job if job["status"] == status else None
 
-    job = await eventually(reached, timeout=timeout, what=f"job {job_id} to be {status}")
-    return cast(dict[str, Any], job)  # (mypy: both overloads match a probe typed with Any)
+    return await eventually(reached, timeout=timeout, what=f"job {job_id} to be {status}")

@@ -3,42 +3,15 @@
 import asyncio
 import json
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import redis
 
-from tests.helpers.services import Stack, wait_until
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-async def enqueue(api: httpx.AsyncClient, function: str, **body: Any) -> dict[str, Any]:
-    response = await api.post("/v1/jobs", json={"function": function, **body})
-    assert response.status_code == 202, response.text
-    job: dict[str, Any] = response.json()
-    return job
-
-
-async def outcome(api: httpx.AsyncClient, job_id: str, timeout: float = 15) -> dict[str, Any]:
-    response = await api.get(f"/v1/jobs/{job_id}/result", params={"timeout": timeout})
-    assert response.status_code == 200, f"not finished in {timeout}s: {response.text}"
-    job: dict[str, Any] = response.json()
-    return job
-
-
-async def wait_for_status(api: httpx.AsyncClient, job_id: str, status: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        job: dict[str, Any] = (await api.get(f"/v1/jobs/{job_id}")).json()
-        if job["status"] == status:
-            return job
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"job {job_id} never reached {status}")
+from tests.helpers import eventually
+from tests.helpers.api import enqueue, new_id, outcome, wait_for_status
+from tests.helpers.services import Stack
 
 
 async def test_echo_round_trip(api: httpx.AsyncClient) -> None:
@@ -65,7 +38,7 @@ async def test_a_job_logs_its_end_tied_to_its_request(api: httpx.AsyncClient, st
         lines = [json.loads(line) for line in stack.worker.log_text().splitlines() if "{" in line]
         return [line for line in lines if line.get("job_id") == job_id]
 
-    lines = wait_until(
+    lines = await eventually(
         lambda: [x for x in job_lines() if x["event"] == "job.succeeded"] and job_lines()
     )
     events = {line["event"]: line for line in lines}
@@ -94,10 +67,10 @@ async def test_a_longer_job_also_logs_its_start_while_it_runs(
         lines = [json.loads(line) for line in stack.worker.log_text().splitlines() if "{" in line]
         return [line["event"] for line in lines if line.get("job_id") == job_id]
 
-    assert wait_until(lambda: "job.started" in events())
+    assert await eventually(lambda: "job.started" in events())
     assert "job.succeeded" not in events()  # logged while the job was still running
     await outcome(api, job_id)
-    assert wait_until(lambda: events()[-1] == "job.succeeded")
+    assert await eventually(lambda: events()[-1] == "job.succeeded")
 
 
 async def test_same_job_id_is_idempotent_and_conflicts_on_different_args(
@@ -138,7 +111,7 @@ async def test_defer_until_is_honoured(api: httpx.AsyncClient) -> None:
 async def test_long_poll_waits_without_blocking_other_requests(api: httpx.AsyncClient) -> None:
     job = await enqueue(api, "sleep", args={"seconds": 1})
     waiting = asyncio.create_task(api.get(f"/v1/jobs/{job['job_id']}/result?timeout=10"))
-    await asyncio.sleep(0.1)
+    await wait_for_status(api, job["job_id"], "in_progress")  # (the long-poll is in by now)
     started = time.monotonic()
     health = await api.get("/healthz")
     assert health.status_code == 200

@@ -1,17 +1,18 @@
 """The job index and event log are complete for every way a job can go, against real processes,
 including the paths where arq itself fires no hook."""
 
-import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
 import redis
 
 from jobqueue.store.client import TrackedRedis
+from tests.helpers import eventually
 from tests.helpers.api import enqueue, outcome, wait_for_status
 from tests.helpers.services import Stack, connect
 from tests.helpers.sse import read_sse
@@ -103,12 +104,12 @@ async def test_abort_of_a_queued_and_of_a_running_job_are_recorded(
 
 async def test_progress_is_visible_mid_run(api: httpx.AsyncClient) -> None:
     job = await enqueue(api, "sleep", args={"seconds": 2.5})
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        view = (await api.get(f"/v1/jobs/{job['job_id']}")).json()
-        if view["progress"] is not None:
-            break
-        await asyncio.sleep(0.1)
+
+    async def with_progress() -> dict[str, Any] | None:
+        view: dict[str, Any] = (await api.get(f"/v1/jobs/{job['job_id']}")).json()
+        return view if view["progress"] is not None else None
+
+    view = await eventually(with_progress, what="progress in the job's view")
     assert view["status"] == "in_progress"
     assert view["start_time"] is not None
     assert view["progress"]["total"] == 2.5

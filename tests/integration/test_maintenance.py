@@ -9,8 +9,9 @@ from typing import Any, cast
 import httpx
 import redis
 
+from tests.helpers import eventually
 from tests.helpers.api import enqueue
-from tests.helpers.services import Stack, wait_until
+from tests.helpers.services import Stack
 
 HISTORY_KEY = "jobqueue:stats:arq:queue"
 
@@ -21,11 +22,11 @@ def history(client: redis.Redis) -> list[dict[str, Any]]:
     return [json.loads(item) for item in raw]
 
 
-def test_queue_stats_snapshots_are_recorded_as_a_bounded_series(
+async def test_queue_stats_snapshots_are_recorded_as_a_bounded_series(
     redis_client: redis.Redis,
 ) -> None:
     start = len(history(redis_client))
-    wait_until(lambda: len(history(redis_client)) >= start + 2, what="two new snapshots")
+    await eventually(lambda: len(history(redis_client)) >= start + 2, what="two new snapshots")
     newest = history(redis_client)[0]
     assert set(newest) == {
         "queue", "taken_at", "queued", "deferred", "in_progress", "oldest_waiting_age_s",
@@ -43,7 +44,7 @@ async def test_queue_stats_counts_deferred_jobs(
         newest = history(redis_client)[0]
         return newest if datetime.fromisoformat(newest["taken_at"]) > enqueued else None
 
-    snapshot = wait_until(snapshot_after_enqueue, what="a snapshot after the enqueue")
+    snapshot = await eventually(snapshot_after_enqueue, what="a snapshot after the enqueue")
     assert isinstance(snapshot["deferred"], int)
     assert snapshot["deferred"] >= 1
     await api.delete(f"/v1/jobs/{job['job_id']}")
@@ -60,7 +61,7 @@ async def test_sweep_removes_arq_leftovers_and_keeps_live_jobs(
     live = await enqueue(api, "echo", args={"message": "keep"}, defer_by=3600)
     redis_client.zadd("arq:abort", {live["job_id"]: now_ms - 120_000})
 
-    wait_until(
+    await eventually(
         lambda: (
             redis_client.zscore("arq:abort", ghost) is None
             and redis_client.zscore("arq:queue", expired) is None
@@ -74,8 +75,8 @@ async def test_sweep_removes_arq_leftovers_and_keeps_live_jobs(
     await api.delete(f"/v1/jobs/{live['job_id']}")
 
 
-def test_sweep_logs_a_structured_summary(stack: Stack) -> None:
-    lines = wait_until(
+async def test_sweep_logs_a_structured_summary(stack: Stack) -> None:
+    lines = await eventually(
         lambda: [
             json.loads(line)
             for line in stack.worker.log_text().splitlines()

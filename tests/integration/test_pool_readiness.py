@@ -1,13 +1,13 @@
 """The pool's readiness check on checkout (`connections._ReadinessCheckedParser`), on a real
 Redis: a dirty or closed connection is still never handed out, and the check does no I/O."""
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from jobqueue.store.client import TrackedRedis
+from tests.helpers import eventually
 from tests.helpers.services import Stack, connect
 
 
@@ -29,7 +29,7 @@ async def test_a_connection_holding_an_unread_reply_is_never_reused(redis: Track
     await redis.set("readiness:key", "fresh")
     connection = _only_pooled_connection(redis)
     await connection.send_command("ECHO", "stale")  # a reply nobody will read
-    await _eventually(lambda: connection._reader._buffer)  # the reply has arrived
+    await eventually(lambda: connection._reader._buffer, what="the stale reply to arrive")
     assert await connection.can_read_destructive()
     assert await redis.get("readiness:key") == b"fresh"  # not the stale "stale"
 
@@ -41,7 +41,7 @@ async def test_a_connection_the_server_closed_is_replaced(
     client_id = await redis.client_id()
     with stack.redis.client() as admin:
         admin.client_kill_filter(_id=client_id)
-    await _eventually(connection._reader.at_eof)  # the close has arrived
+    await eventually(connection._reader.at_eof, what="the close to arrive")
     assert await redis.ping()
     assert await redis.client_id() != client_id
 
@@ -52,11 +52,3 @@ async def test_checking_a_clean_connection_does_no_io(redis: TrackedRedis) -> No
     with pytest.raises(StopIteration) as done:
         check.send(None)  # finished at its first step: it never waited on the socket
     assert done.value.value is False
-
-
-async def _eventually(condition: Callable[[], Any], timeout_s: float = 5) -> None:
-    for _ in range(int(timeout_s / 0.005)):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("not within the deadline")

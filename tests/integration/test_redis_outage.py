@@ -8,13 +8,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import eventually
 from tests.helpers.services import (
     RedisServer,
     Stack,
     service_env,
     start_api,
     start_worker,
-    wait_until,
 )
 
 
@@ -31,16 +31,16 @@ def fragile_stack(tmp_path: Path) -> Iterator[Stack]:
     server.stop()
 
 
-def test_redis_outage_gives_503_then_the_service_recovers(fragile_stack: Stack) -> None:
-    with httpx.Client(base_url=fragile_stack.api_url, timeout=30) as api:
-        outage_and_recovery(fragile_stack, api)
+async def test_redis_outage_gives_503_then_the_service_recovers(fragile_stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=fragile_stack.api_url, timeout=30) as api:
+        await outage_and_recovery(fragile_stack, api)
     assert fragile_stack.worker.is_running()
     assert fragile_stack.api.is_running()
     assert "Traceback" not in fragile_stack.api.log_text()
 
 
-def outage_and_recovery(fragile_stack: Stack, api: httpx.Client) -> None:
-    acknowledged = api.post(
+async def outage_and_recovery(fragile_stack: Stack, api: httpx.AsyncClient) -> None:
+    acknowledged = await api.post(
         "/v1/jobs", json={"function": "echo", "args": {"message": "survives"}, "defer_by": 2}
     )
     assert acknowledged.status_code == 202
@@ -55,22 +55,25 @@ def outage_and_recovery(fragile_stack: Stack, api: httpx.Client) -> None:
         ("GET", "/readyz", None),
     ]:
         started = time.monotonic()
-        response = api.request(method, path, json=body)
+        response = await api.request(method, path, json=body)
         assert time.monotonic() - started < 5, f"{method} {path} took too long"
         assert response.status_code == 503, (method, path, response.text)
         assert response.json()["detail"].startswith("Redis is unavailable")
         assert response.headers["retry-after"]
-    assert api.get("/healthz").status_code == 200  # alive, just not ready
+    assert (await api.get("/healthz")).status_code == 200  # alive, just not ready
 
-    wait_until(  # the worker has met the outage too
+    await eventually(  # the worker has met the outage too
         lambda: '"redis.retrying"' in fragile_stack.worker.log_text(), what="the worker to retry"
     )
     fragile_stack.redis.start()  # same port, same append-only file
 
-    wait_until(lambda: api.get("/readyz").status_code == 200, what="the API to see Redis again")
-    fresh = api.post("/v1/jobs", json={"function": "echo", "args": {"message": "after"}})
+    async def ready() -> bool:
+        return (await api.get("/readyz")).status_code == 200
+
+    await eventually(ready, what="the API to see Redis again")
+    fresh = await api.post("/v1/jobs", json={"function": "echo", "args": {"message": "after"}})
     assert fresh.status_code == 202
-    fresh_done = api.get(f"/v1/jobs/{fresh.json()['job_id']}/result", params={"timeout": 20})
+    fresh_done = await api.get(f"/v1/jobs/{fresh.json()['job_id']}/result", params={"timeout": 20})
     assert (fresh_done.status_code, fresh_done.json()["status"]) == (200, "succeeded")
-    survivor = api.get(f"/v1/jobs/{job_id}/result", params={"timeout": 20})
+    survivor = await api.get(f"/v1/jobs/{job_id}/result", params={"timeout": 20})
     assert (survivor.status_code, survivor.json()["result"]) == (200, {"message": "survives"})

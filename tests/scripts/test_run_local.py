@@ -17,8 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scripts.processes import REPO_ROOT, free_port, wait_until
+from scripts.processes import REPO_ROOT, free_port
 from scripts.run_lock import is_alive
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration  # a real redis-server, worker and API
 
@@ -51,8 +52,8 @@ class LocalRun:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_up(self) -> None:
-        wait_until(lambda: UP in self.output() or self.process.poll() is not None, timeout=30)
+    async def wait_up(self) -> None:
+        await eventually(lambda: UP in self.output() or self.process.poll() is not None, timeout=30)
         assert UP in self.output(), self.output()
 
     def wait_refused(self) -> str:
@@ -126,10 +127,12 @@ def start_run(tmp_path: Path) -> Iterator[StartRun]:
         run.clean_up()
 
 
-def test_ctrl_c_stops_api_worker_and_private_redis_cleanly_redis_last(start_run: StartRun) -> None:
+async def test_ctrl_c_stops_api_worker_and_private_redis_cleanly_redis_last(
+    start_run: StartRun,
+) -> None:
     run = start_run()
-    run.wait_up()
-    wait_until(lambda: "worker.started" in run.output(), timeout=10)
+    await run.wait_up()
+    await eventually(lambda: "worker.started" in run.output(), timeout=10)
     os.killpg(run.process.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
     assert run.process.wait(timeout=20) == 0
     output = run.output()
@@ -160,11 +163,11 @@ def test_taken_port_is_refused_before_anything_starts(start_run: StartRun) -> No
     assert list(run.recorded_pids()) == ["make-run"]  # no process was spawned
 
 
-def test_second_run_on_the_same_run_dir_is_refused_naming_the_first_ones_pid(
+async def test_second_run_on_the_same_run_dir_is_refused_naming_the_first_ones_pid(
     start_run: StartRun,
 ) -> None:
     first = start_run()
-    first.wait_up()
+    await first.wait_up()
     second = start_run(run_dir=first.run_dir)
     output = second.wait_refused()
     assert f"is in use by another make run (pid {first.process.pid})" in output
@@ -180,9 +183,9 @@ def test_second_run_on_the_same_run_dir_is_refused_naming_the_first_ones_pid(
 NEVER_HEALTHY = {"UVICORN_LIMIT_CONCURRENCY": "0"}
 
 
-def test_up_is_announced_only_once_healthz_answers_200(start_run: StartRun) -> None:
+async def test_up_is_announced_only_once_healthz_answers_200(start_run: StartRun) -> None:
     run = start_run(env=NEVER_HEALTHY)
-    wait_until(lambda: run.output().count("Exceeded concurrency limit") >= 2, timeout=30)
+    await eventually(lambda: run.output().count("Exceeded concurrency limit") >= 2, timeout=30)
     assert UP not in run.output()  # though the API was listening and answering
     assert run.process.poll() is None  # still waiting for it
     os.killpg(run.process.pid, signal.SIGINT)

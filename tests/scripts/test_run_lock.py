@@ -1,6 +1,7 @@
 """The run directory's lock (scripts/run_lock.py): held for as long as the run or anything it
 started lives, and never left stale by a run that was killed."""
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -10,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from scripts.processes import REPO_ROOT, wait_until
+from scripts.processes import REPO_ROOT
 from scripts.run_lock import RunDirBusy, RunLock
+from tests.helpers import eventually
 
 # Takes the lock, says so, then waits to be killed.
 HOLD = """
@@ -74,11 +76,15 @@ def test_a_killed_runs_lock_does_not_block_the_next_run(tmp_path: Path, lock: Ru
     assert (tmp_path / "lock").read_text() == f"make-run {os.getpid()}\n"
 
 
-def test_a_child_left_running_by_a_killed_run_keeps_the_lock_and_is_named(
+async def test_a_child_left_running_by_a_killed_run_keeps_the_lock_and_is_named(
     tmp_path: Path, lock: RunLock
 ) -> None:
-    left = subprocess.run(
-        python(LEAVE_A_CHILD, tmp_path), cwd=REPO_ROOT, capture_output=True, check=True
+    left = await asyncio.to_thread(
+        subprocess.run,
+        python(LEAVE_A_CHILD, tmp_path),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        check=True,
     )
     child_pid = int(left.stdout)
     try:
@@ -90,7 +96,7 @@ def test_a_child_left_running_by_a_killed_run_keeps_the_lock_and_is_named(
         )
     finally:
         os.kill(child_pid, signal.SIGKILL)
-    wait_until(lambda: _acquired(lock), timeout=5, what="the lock to be free")
+    await eventually(lambda: _acquired(lock), timeout=5, what="the lock to be free")
 
 
 def _acquired(lock: RunLock) -> bool:

@@ -225,8 +225,10 @@ async def test_result_waits_until_the_job_finishes(
 
     await enqueue(client, job_id="soon")
     finisher = asyncio.create_task(finish_soon())
+    started = time.monotonic()
     response = await client.get("/v1/jobs/soon/result", params={"timeout": 5})
     await finisher
+    assert 0.2 <= time.monotonic() - started < 2  # it waited, and woke at the end, not at 5 s
     assert response.status_code == 200
     assert response.json()["status"] == "succeeded"
 
