@@ -24,6 +24,7 @@ Ours:
 
 from arq.constants import (
     abort_jobs_ss,
+    default_queue_name,
     in_progress_key_prefix,
     job_key_prefix,
     result_key_prefix,
@@ -31,6 +32,7 @@ from arq.constants import (
 )
 
 ABORTS = abort_jobs_ss
+DEFAULT_QUEUE = default_queue_name
 RECORD_PREFIX = "jobqueue:record:"
 INDEX_PREFIX = "jobqueue:index:"
 INDEXED_FUNCTIONS = INDEX_PREFIX + "functions"  # lets the sweep find every index key
