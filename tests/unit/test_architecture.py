@@ -53,3 +53,16 @@ def test_lua_scripts_get_the_vocabulary_as_arguments(script: Path) -> None:
 def test_at_most_ten_modules_stay_flat() -> None:
     flat = [m.name for m in PACKAGE.glob("*.py") if m.name != "__init__.py"]
     assert len(flat) <= 10, flat
+
+
+STORE_MAY_IMPORT = (
+    "jobqueue.store", "jobqueue.settings", "jobqueue.serialization", "jobqueue.clock",
+    "jobqueue.errors", "jobqueue.history.vocabulary",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("module", sorted(STORE.rglob("*.py")), ids=_name)
+def test_store_depends_on_nothing_of_ours_but_settings_codec_and_vocabulary(module: Path) -> None:
+    for node in ast.walk(ast.parse(module.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("jobqueue"):
+            assert str(node.module).startswith(STORE_MAY_IMPORT), f"imports {node.module}"
