@@ -70,11 +70,20 @@ class RedisServer:
 
     def start(self) -> None:
         args = [
-            self.executable, "--port", str(self.port), "--bind", "127.0.0.1",
-            "--save", "", "--dir", str(self.workdir),
-            "--appendonly", "yes" if self.persistent else "no",
-            "--logfile", str(self.workdir / "redis.log"),
-        ]  # fmt: skip
+            self.executable,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            str(self.workdir),
+            "--appendonly",
+            "yes" if self.persistent else "no",
+            "--logfile",
+            str(self.workdir / "redis.log"),
+        ]
         self.process = subprocess.Popen(args)
         with self.client() as client:
             wait_until(client.ping, what=f"redis-server on port {self.port}")

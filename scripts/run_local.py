@@ -162,10 +162,22 @@ def start_private_redis(run: Run, executable: str, run_dir: Path, env: dict[str,
     data = run_dir / "redis"
     data.mkdir(parents=True, exist_ok=True)
     args = [
-        executable, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
-        "--appendonly", "yes", "--save", "", "--maxmemory-policy", "noeviction",
-        "--logfile", str(data / "redis.log"),
-    ]  # fmt: skip
+        executable,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data),
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--maxmemory-policy",
+        "noeviction",
+        "--logfile",
+        str(data / "redis.log"),
+    ]
     # Out of the terminal's process group: Ctrl-C reaches the API and the worker, which still
     # need Redis to shut down cleanly; `Run.stop` stops Redis last.
     run.spawn("redis-server", args, env, new_session=True)

@@ -19,9 +19,20 @@ async def plant_result(
     pipeline records the transition too)."""
     now = int(time.time() * 1000)
     raw = serialize_result(
-        function, (), {"message": "hi"}, 2, now - 50, success, result, now - 20, now, "ref",
-        QUEUE, job_id, serializer=serialize,
-    )  # fmt: skip
+        function,
+        (),
+        {"message": "hi"},
+        2,
+        now - 50,
+        success,
+        result,
+        now - 20,
+        now,
+        "ref",
+        QUEUE,
+        job_id,
+        serializer=serialize,
+    )
     assert raw is not None
     async with redis.pipeline(transaction=True) as pipe:
         pipe.set(keys.result(job_id), raw)

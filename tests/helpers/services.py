@@ -17,9 +17,18 @@ from jobqueue.store.connection import create_redis
 from scripts.processes import BIN, REPO_ROOT, RedisServer, ServiceProcess, free_port, wait_until
 
 __all__ = [
-    "BIN", "REPO_ROOT", "RedisServer", "ServiceProcess", "Stack", "connect", "free_port",
-    "service_env", "start_api", "start_worker", "wait_until",
-]  # fmt: skip
+    "BIN",
+    "REPO_ROOT",
+    "RedisServer",
+    "ServiceProcess",
+    "Stack",
+    "connect",
+    "free_port",
+    "service_env",
+    "start_api",
+    "start_worker",
+    "wait_until",
+]
 
 
 @dataclass

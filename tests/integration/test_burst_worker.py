@@ -164,8 +164,12 @@ async def test_a_transient_failure_is_retried_with_backoff_then_succeeds(
     assert tries_seen[key_of(view)] == [1, 2]
     events = await events_of(queue, job_id)
     assert [e["type"] for e in events] == [
-        "enqueued", "started", "retry_scheduled", "started", "succeeded"
-    ]  # fmt: skip
+        "enqueued",
+        "started",
+        "retry_scheduled",
+        "started",
+        "succeeded",
+    ]
     retry = events[2]
     assert 0.025 <= retry["delay_s"] <= 0.05  # the first retry: base delay, equal jitter
     assert retry["error"] == {"type": "Transient", "message": "try again"}

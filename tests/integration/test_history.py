@@ -52,8 +52,12 @@ async def test_retries_are_recorded(api: httpx.AsyncClient, webhook_target: Webh
     job = await enqueue(api, "webhook", args={"url": webhook_target.url(name), "payload": {}})
     await outcome(api, job["job_id"])
     assert await event_types(api, job["job_id"]) == [
-        "enqueued", "started", "retry_scheduled", "started", "succeeded",
-    ]  # fmt: skip
+        "enqueued",
+        "started",
+        "retry_scheduled",
+        "started",
+        "succeeded",
+    ]
 
 
 async def test_tries_exhausted_before_running_is_recorded(

@@ -43,14 +43,21 @@ def add_history(client: redis.Redis, start: int, count: int) -> None:
         pipe.hset(
             keys.record(job_id),
             mapping={
-                "job_id": job_id, "function": "echo", "args": json.dumps({"message": "x"}),
-                "status": status, "enqueue_ms": base_ms + n, "tries": 1, "index_member": member,
+                "job_id": job_id,
+                "function": "echo",
+                "args": json.dumps({"message": "x"}),
+                "status": status,
+                "enqueue_ms": base_ms + n,
+                "tries": 1,
+                "index_member": member,
             },
-        )  # fmt: skip
+        )
         for index in (
-            keys.index(), keys.index(function="echo"), keys.index(status=status),
+            keys.index(),
+            keys.index(function="echo"),
+            keys.index(status=status),
             keys.index(function="echo", status=status),
-        ):  # fmt: skip
+        ):
             pipe.zadd(index, {member: 0})
         if len(pipe) >= 20_000:
             pipe.execute()

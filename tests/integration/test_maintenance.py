@@ -29,8 +29,13 @@ async def test_queue_stats_snapshots_are_recorded_as_a_bounded_series(
     await eventually(lambda: len(history(redis_client)) >= start + 2, what="two new snapshots")
     newest = history(redis_client)[0]
     assert set(newest) == {
-        "queue", "taken_at", "queued", "deferred", "in_progress", "oldest_waiting_age_s",
-    }  # fmt: skip
+        "queue",
+        "taken_at",
+        "queued",
+        "deferred",
+        "in_progress",
+        "oldest_waiting_age_s",
+    }
     assert newest["queue"] == "arq:queue"
 
 

@@ -39,11 +39,22 @@ class LocalRun:
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("JOBQUEUE_", "UVICORN_"))}
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "scripts.run_local", "--port", str(port),
-             "--run-dir", str(run_dir), *args],
-            cwd=REPO_ROOT, env={**clean, "JOBQUEUE_LOG_FORMAT": "json", **env},
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "scripts.run_local",
+                "--port",
+                str(port),
+                "--run-dir",
+                str(run_dir),
+                *args,
+            ],
+            cwd=REPO_ROOT,
+            env={**clean, "JOBQUEUE_LOG_FORMAT": "json", **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     @property
     def url(self) -> str:

@@ -56,9 +56,13 @@ def test_at_most_ten_modules_stay_flat() -> None:
 
 
 STORE_MAY_IMPORT = (
-    "jobqueue.store", "jobqueue.settings", "jobqueue.serialization", "jobqueue.clock",
-    "jobqueue.errors", "jobqueue.history.vocabulary",
-)  # fmt: skip
+    "jobqueue.store",
+    "jobqueue.settings",
+    "jobqueue.serialization",
+    "jobqueue.clock",
+    "jobqueue.errors",
+    "jobqueue.history.vocabulary",
+)
 
 
 @pytest.mark.parametrize("module", sorted(STORE.rglob("*.py")), ids=_name)

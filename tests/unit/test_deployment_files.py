@@ -58,8 +58,10 @@ def test_every_service_has_a_healthcheck(services: dict[str, Any]) -> None:
     assert "ping" in services["redis"]["healthcheck"]["test"]
     assert "/healthz" in " ".join(services["api"]["healthcheck"]["test"])
     assert services["worker"]["healthcheck"]["test"][1:] == [
-        "arq", "--check", "worker_settings.WorkerSettings",
-    ]  # fmt: skip
+        "arq",
+        "--check",
+        "worker_settings.WorkerSettings",
+    ]
     interval = int(services["worker"]["environment"]["JOBQUEUE_WORKER_HEALTH_CHECK_INTERVAL"])
     assert interval < int(services["worker"]["healthcheck"]["interval"].rstrip("s"))
 

@@ -36,9 +36,20 @@ def test_a_timeout_is_stored_readably() -> None:
 
 def test_arq_result_with_an_exception_keeps_the_error_not_a_placeholder() -> None:
     raw = serialize_result(
-        "echo", (), {}, 1, 0, False, TimeoutError("slow"), 0, 1, "ref", "q", "id",
+        "echo",
+        (),
+        {},
+        1,
+        0,
+        False,
+        TimeoutError("slow"),
+        0,
+        1,
+        "ref",
+        "q",
+        "id",
         serializer=serialize,
-    )  # fmt: skip
+    )
     assert raw is not None
     assert deserialize(raw)["r"] == {"type": "TimeoutError", "message": "slow"}
 

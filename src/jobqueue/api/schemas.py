@@ -105,8 +105,9 @@ class BatchEnqueueRequest(BaseModel):
 
 
 class BatchItemResult(BaseModel):
-    status_code: int = Field(description="what `POST /v1/jobs` would have answered: 202, 200, "
-                             "409 or 422")  # fmt: skip
+    status_code: int = Field(
+        description="what `POST /v1/jobs` would have answered: 202, 200, 409 or 422"
+    )
     job: JobView | None = None
     detail: Any = Field(default=None, description="the error, as `POST /v1/jobs` would give it")
 

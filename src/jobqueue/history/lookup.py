@@ -70,10 +70,17 @@ def finished_view(job_id: str, raw_result: bytes) -> JobView:
         result = decode_result(raw_result)
     except MalformedPayload:
         return JobView(
-            job_id=job_id, function=UNKNOWN_FUNCTION, args={}, status=JobStatus.failed,
-            tries=0, enqueue_time=None, scheduled_for=None, start_time=None,
-            finish_time=None, error=_unreadable("the job's result"),
-        )  # fmt: skip
+            job_id=job_id,
+            function=UNKNOWN_FUNCTION,
+            args={},
+            status=JobStatus.failed,
+            tries=0,
+            enqueue_time=None,
+            scheduled_for=None,
+            start_time=None,
+            finish_time=None,
+            error=_unreadable("the job's result"),
+        )
     ended = outcome(result)
     return JobView(
         job_id=job_id,

@@ -47,8 +47,10 @@ class JobTracker:
     def enqueue_record(self, job: NewJob) -> RecordWrite:
         status = public_status(StoredStatus.waiting, job.score, job.enqueue_ms)
         event: Fields = {
-            "status": status, "at": iso(job.enqueue_ms), "scheduled_for": iso(job.score)
-        }  # fmt: skip
+            "status": status,
+            "at": iso(job.enqueue_ms),
+            "scheduled_for": iso(job.score),
+        }
         if job.retry_of:
             event["retry_of"] = job.retry_of
         fields = {  # strings: Lua would print large numbers in exponent form
@@ -71,9 +73,10 @@ class JobTracker:
             fields["start_ms"] = result.start_ms
         fields["error"] = orjson.dumps(ended.error) if ended.error is not None else ""
         data: Fields = {
-            "status": JobStatus(ended.status.value), "at": iso(result.finish_ms),
+            "status": JobStatus(ended.status.value),
+            "at": iso(result.finish_ms),
             "try": result.tries,
-        }  # fmt: skip
+        }
         if ended.error is not None:
             data["error"] = ended.error
         count = FinishCount(
@@ -106,15 +109,24 @@ class JobTracker:
     # --- the rest of a job's life
 
     async def retry_scheduled(
-        self, redis: ArqRedis, job_id: str, function: str, job_try: int, delay_s: float,
+        self,
+        redis: ArqRedis,
+        job_id: str,
+        function: str,
+        job_try: int,
+        delay_s: float,
         error: dict[str, str],
-    ) -> None:  # fmt: skip
+    ) -> None:
         at = now_ms()
         due = at + int(delay_s * 1000)
         data = {
-            "status": JobStatus.deferred, "at": iso(at), "try": job_try,
-            "delay_s": round(delay_s, 3), "scheduled_for": iso(due), "error": error,
-        }  # fmt: skip
+            "status": JobStatus.deferred,
+            "at": iso(at),
+            "try": job_try,
+            "delay_s": round(delay_s, 3),
+            "scheduled_for": iso(due),
+            "error": error,
+        }
         fields = {"scheduled_ms": due, "error": orjson.dumps(error), "tries": job_try}
         async with redis.pipeline(transaction=True) as pipe:
             self._add(pipe, job_id, StoredStatus.waiting, EventType.retry_scheduled, data, fields)
@@ -136,22 +148,37 @@ class JobTracker:
         error = {"type": "JobExpired", "message": "the job was not started before it expired"}
         data = {"status": JobStatus.failed, "at": iso(at), "error": error}
         await self._record(
-            redis, job_id, StoredStatus.failed, EventType.expired, data,
+            redis,
+            job_id,
+            StoredStatus.failed,
+            EventType.expired,
+            data,
             {"finish_ms": at, "error": orjson.dumps(error)},
-        )  # fmt: skip
+        )
 
     async def _record(
-        self, redis: ArqRedis, job_id: str, status: StoredStatus | None, event: EventType,
-        data: Fields, fields: Fields,
-    ) -> None:  # fmt: skip
+        self,
+        redis: ArqRedis,
+        job_id: str,
+        status: StoredStatus | None,
+        event: EventType,
+        data: Fields,
+        fields: Fields,
+    ) -> None:
         async with redis.pipeline(transaction=True) as pipe:
             self._add(pipe, job_id, status, event, data, fields)
             await pipe.execute()
 
     def _add(
-        self, pipe: Pipeline, job_id: str, status: StoredStatus | None, event: EventType,
-        data: Fields, fields: Fields, count: FinishCount | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        pipe: Pipeline,
+        job_id: str,
+        status: StoredStatus | None,
+        event: EventType,
+        data: Fields,
+        fields: Fields,
+        count: FinishCount | None = None,
+    ) -> None:
         """Queue the transition on `pipe`; a pending start of the job travels with it."""
         events = [(event.value, orjson.dumps(data))]
         start = self._pending_starts.pop(job_id, None)
@@ -161,6 +188,10 @@ class JobTracker:
             fields = {**start_fields, **fields}
             status = status or StoredStatus.in_progress
         self._writer.add(
-            pipe, job_id, status=status.value if status else "", events=events,
-            fields={k: _text(v) for k, v in fields.items()}, count=count,
-        )  # fmt: skip
+            pipe,
+            job_id,
+            status=status.value if status else "",
+            events=events,
+            fields={k: _text(v) for k, v in fields.items()},
+            count=count,
+        )

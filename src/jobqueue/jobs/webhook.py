@@ -57,9 +57,12 @@ async def webhook(ctx: JobContext, args: WebhookArgs) -> WebhookResult:
             extensions["sni_hostname"] = url.host  # and the certificate is checked for the name
     try:
         response = await ctx.http.post(
-            target, json=args.payload, headers=headers, timeout=args.timeout,
+            target,
+            json=args.payload,
+            headers=headers,
+            timeout=args.timeout,
             extensions=extensions,
-        )  # fmt: skip
+        )
     except httpx.TimeoutException as exc:
         raise WebhookUnavailable(f"{url.host} did not answer within {args.timeout}s") from exc
     except httpx.TransportError as exc:

@@ -55,9 +55,10 @@ class _SharedCollector(Collector):
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         finished = CounterMetricFamily(
-            "jobqueue_jobs_finished", "Jobs finished, by function and status",
+            "jobqueue_jobs_finished",
+            "Jobs finished, by function and status",
             labels=["function", "status"],
-        )  # fmt: skip
+        )
         for (function, status), count in self.counters.finished.items():
             finished.add_metric([function, status], float(count))
         yield finished

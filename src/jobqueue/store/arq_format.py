@@ -133,8 +133,19 @@ def outcome(result: ArqResult) -> Outcome:
 def aborted_result(job: ArqJob, job_id: str, queue: str, at_ms: int) -> bytes:
     """The result arq would store for `job` aborted before it ever started (no try)."""
     payload = serialize_result(
-        job.function, job.args, job.kwargs, 0, job.enqueue_ms, False, asyncio.CancelledError(),
-        at_ms, at_ms, f"{job_id}:{job.function}", queue, job_id, serializer=serialize,
-    )  # fmt: skip
+        job.function,
+        job.args,
+        job.kwargs,
+        0,
+        job.enqueue_ms,
+        False,
+        asyncio.CancelledError(),
+        at_ms,
+        at_ms,
+        f"{job_id}:{job.function}",
+        queue,
+        job_id,
+        serializer=serialize,
+    )
     assert payload is not None  # (None only when the serializer fails twice)
     return payload

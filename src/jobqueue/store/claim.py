@@ -50,10 +50,17 @@ async def claim(
     claimed job's `run_job` opening is prepared on `redis`."""
     claimed: list[Any] = await CLAIM.run(
         redis,
-        [queue, keys.ABORTS, *(key for job_id in job_ids for key in (
-            keys.in_progress(job_id), keys.job(job_id), keys.retry(job_id)))],
+        [
+            queue,
+            keys.ABORTS,
+            *(
+                key
+                for job_id in job_ids
+                for key in (keys.in_progress(job_id), keys.job(job_id), keys.retry(job_id))
+            ),
+        ],
         [now_ms, lease_ms, int(aborts), limit, RETRY_KEY_TTL_S, *job_ids],
-    )  # fmt: skip
+    )
     found = []
     for i in range(0, len(claimed), 5):
         job_id_b, score, data, job_try, aborted = claimed[i : i + 5]

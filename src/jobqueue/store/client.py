@@ -117,9 +117,13 @@ class TrackedRedis(ArqRedis):
 
     def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> TrackedPipeline:
         return TrackedPipeline(
-            self.recorder, self._prepared, self.connection_pool, self.response_callbacks,
-            transaction, shard_hint,
-        )  # fmt: skip
+            self.recorder,
+            self._prepared,
+            self.connection_pool,
+            self.response_callbacks,
+            transaction,
+            shard_hint,
+        )
 
     def prepare(self, commands: tuple[Command, ...], replies: list[Any]) -> None:
         """The next pipeline of exactly `commands` returns `replies` without a round trip:
@@ -143,9 +147,16 @@ class TrackedRedis(ArqRedis):
     ) -> Job | None:
         """arq's `enqueue_job`, same arguments and result, in one round trip."""
         spec = EnqueueSpec(
-            function, kwargs, args=args, job_id=_job_id, queue_name=_queue_name,
-            defer_until=_defer_until, defer_by=_defer_by, expires=_expires, job_try=_job_try,
-        )  # fmt: skip
+            function,
+            kwargs,
+            args=args,
+            job_id=_job_id,
+            queue_name=_queue_name,
+            defer_until=_defer_until,
+            defer_by=_defer_by,
+            expires=_expires,
+            job_try=_job_try,
+        )
         outcome = await self.enqueue_one(spec)
         if not outcome.created:
             return None

@@ -144,21 +144,48 @@ class Enqueuer:
             spec.function, spec.args, spec.kwargs, spec.job_try, enqueue_ms, serializer=serialize
         )
         new = NewJob(
-            job_id, spec.function, public_kwargs(spec.kwargs), queue, enqueue_ms, score,
+            job_id,
+            spec.function,
+            public_kwargs(spec.kwargs),
+            queue,
+            enqueue_ms,
+            score,
             spec.retry_of,
-        )  # fmt: skip
+        )
         write = self._recorder.enqueue_record(new)
-        source = keys.record(spec.retry_of or job_id)
         return _EnqueueCall(
-            keys=[keys.job(job_id), keys.result(job_id), queue, keys.record(job_id), keys.EVENTS,
-                  keys.job_events(job_id), source, keys.wake_channel(queue)],
-            args=[job_id, payload, score, expires_ms, self._history_ttl_ms,
-                  self._events_max_length, keys.INDEX_PREFIX,
-                  keys.index_member(enqueue_ms, job_id), spec.function, orjson.dumps(write.event),
-                  "1" if spec.retry_of else "0", "1" if score <= enqueue_ms else "0",
-                  orjson.dumps(write.fields)],
+            keys=_script_keys(job_id, queue, spec.retry_of),
+            args=[  # in the order of enqueue.lua's header
+                job_id,
+                payload,
+                score,
+                expires_ms,
+                self._history_ttl_ms,
+                self._events_max_length,
+                keys.INDEX_PREFIX,
+                keys.index_member(enqueue_ms, job_id),
+                spec.function,
+                orjson.dumps(write.event),
+                "1" if spec.retry_of else "0",
+                "1" if score <= enqueue_ms else "0",
+                orjson.dumps(write.fields),
+            ],
             template=EnqueueOutcome(job_id, False, enqueue_ms, score),
-        )  # fmt: skip
+        )
+
+
+def _script_keys(job_id: str, queue: str, retry_of: str | None) -> list[str]:
+    """enqueue.lua's KEYS for one job, in the order of its header."""
+    return [
+        keys.job(job_id),
+        keys.result(job_id),
+        queue,
+        keys.record(job_id),
+        keys.EVENTS,
+        keys.job_events(job_id),
+        keys.record(retry_of or job_id),
+        keys.wake_channel(queue),
+    ]
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,14 @@ from jobqueue.store.records import decode_hash
 
 
 async def write_heartbeat(
-    redis: ArqRedis, worker_id: str, fields: Mapping[str, str | int | float], *, at: float,
-    retention_s: int, key_ttl_s: int,
-) -> None:  # fmt: skip
+    redis: ArqRedis,
+    worker_id: str,
+    fields: Mapping[str, str | int | float],
+    *,
+    at: float,
+    retention_s: int,
+    key_ttl_s: int,
+) -> None:
     key = keys.worker(worker_id)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.hset(key, mapping=dict(fields))

@@ -86,8 +86,7 @@ def all_indexes(functions: list[str], statuses: list[str]) -> list[str]:
     """Every index key that jobs of these functions, in these statuses, can be in."""
     found = [index(), *(index(status=s) for s in statuses)]
     for function in functions:
-        found += [index(function=function), *(index(function=function, status=s)
-                                              for s in statuses)]  # fmt: skip
+        found += [index(function=function), *(index(function=function, status=s) for s in statuses)]
     return found
 
 

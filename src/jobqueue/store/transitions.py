@@ -66,11 +66,18 @@ class TransitionWriter:
             pipe,
             [keys.record(job_id), keys.EVENTS, keys.job_events(job_id)],
             [
-                job_id, status, self.history_ttl_ms, self.events_max_length, keys.INDEX_PREFIX,
-                count.as_json() if count else "", orjson.dumps(fields) if fields else "",
-                len(events), *(part for event in events for part in event), *_TERMINAL,
+                job_id,
+                status,
+                self.history_ttl_ms,
+                self.events_max_length,
+                keys.INDEX_PREFIX,
+                count.as_json() if count else "",
+                orjson.dumps(fields) if fields else "",
+                len(events),
+                *(part for event in events for part in event),
+                *_TERMINAL,
             ],
-        )  # fmt: skip
+        )
 
     def add_retry_count(self, pipe: Pipeline, function: str) -> None:
         pipe.hincrby(keys.METRICS_PREFIX + "retried", function, 1)

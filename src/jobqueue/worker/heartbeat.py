@@ -55,9 +55,13 @@ async def beat(
         "retried": stats.retried,
     }
     await write_heartbeat(
-        redis, stats.worker_id, fields, at=now, retention_s=settings.worker_gone_retention,
+        redis,
+        stats.worker_id,
+        fields,
+        at=now,
+        retention_s=settings.worker_gone_retention,
         key_ttl_s=settings.worker_gone_retention + int(settings.worker_liveness_window),
-    )  # fmt: skip
+    )
 
 
 async def keep_beating(redis: ArqRedis, settings: Settings, stats: WorkerStats) -> None:

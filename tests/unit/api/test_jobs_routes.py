@@ -184,8 +184,11 @@ async def test_get_splits_complete_into_succeeded_failed_and_aborted(
     bad = (await client.get("/v1/jobs/bad")).json()
     stopped = (await client.get("/v1/jobs/stopped")).json()
     assert (ok["status"], ok["result"], ok["error"], ok["tries"]) == (
-        "succeeded", {"message": "hi"}, None, 2,
-    )  # fmt: skip
+        "succeeded",
+        {"message": "hi"},
+        None,
+        2,
+    )
     assert ok["start_time"] is not None
     assert ok["finish_time"] is not None
     assert (bad["status"], bad["error"]) == ("failed", {"type": "ValueError", "message": "boom"})

@@ -104,8 +104,10 @@ async def test_retry_re_runs_a_failed_job_once(
     assert first.status_code == 202
     new = first.json()
     assert (new["retry_of"], new["function"], new["args"]) == (
-        job["job_id"], "echo", {"message": "hi"},
-    )  # fmt: skip
+        job["job_id"],
+        "echo",
+        {"message": "hi"},
+    )
     assert new["job_id"] != job["job_id"]
     assert first.headers["location"] == f"/v1/jobs/{new['job_id']}"
     second = await client.post(f"/v1/jobs/{job['job_id']}/retry")
@@ -216,8 +218,10 @@ async def test_workers_are_alive_then_gone(
     await beat(redis, settings, stats)
     [worker] = (await client.get("/v1/workers")).json()
     assert (worker["worker_id"], worker["status"], worker["completed"]) == (
-        stats.worker_id, "alive", 4,
-    )  # fmt: skip
+        stats.worker_id,
+        "alive",
+        4,
+    )
     stale = time.time() - settings.worker_liveness_window - 1
     await redis.hset(keys.worker(stats.worker_id), "last_seen", str(stale))  # type: ignore[misc]
     [worker] = (await client.get("/v1/workers")).json()
@@ -234,10 +238,15 @@ async def test_metrics_parse_as_prometheus_text(
     assert response.headers["content-type"].startswith("text/plain")
     families = {f.name: f for f in text_string_to_metric_families(response.text)}
     assert {
-        "jobqueue_http_requests", "jobqueue_http_request_duration_seconds",
-        "jobqueue_enqueue_requests", "jobqueue_jobs_finished", "jobqueue_job_duration_seconds",
-        "jobqueue_queue_jobs", "jobqueue_queue_oldest_waiting_age_seconds", "jobqueue_workers",
-    } <= set(families)  # fmt: skip
+        "jobqueue_http_requests",
+        "jobqueue_http_request_duration_seconds",
+        "jobqueue_enqueue_requests",
+        "jobqueue_jobs_finished",
+        "jobqueue_job_duration_seconds",
+        "jobqueue_queue_jobs",
+        "jobqueue_queue_oldest_waiting_age_seconds",
+        "jobqueue_workers",
+    } <= set(families)
     finished = {
         (s.labels["function"], s.labels["status"]): s.value
         for s in families["jobqueue_jobs_finished"].samples

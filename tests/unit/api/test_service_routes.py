@@ -84,24 +84,44 @@ async def test_openapi_declares_every_response_a_route_can_return(
     assert set(paths["/v1/jobs"]["post"]["responses"]) == {"200", "202", "409", "413", "422", "503"}
     assert set(paths["/v1/jobs/{job_id}"]["get"]["responses"]) == {"200", "404", "422", "503"}
     assert set(paths["/v1/jobs/{job_id}/result"]["get"]["responses"]) == {
-        "200", "202", "404", "422", "503",
-    }  # fmt: skip
+        "200",
+        "202",
+        "404",
+        "422",
+        "503",
+    }
     assert set(paths["/v1/jobs/{job_id}"]["delete"]["responses"]) == {
-        "202", "404", "409", "422", "503",
-    }  # fmt: skip
+        "202",
+        "404",
+        "409",
+        "422",
+        "503",
+    }
     assert set(paths["/readyz"]["get"]["responses"]) == {"200", "503"}
     assert set(paths["/v1/jobs"]["get"]["responses"]) == {"200", "422", "503"}
     assert set(paths["/v1/jobs/{job_id}/retry"]["post"]["responses"]) == {
-        "200", "202", "404", "409", "422", "503",
-    }  # fmt: skip
+        "200",
+        "202",
+        "404",
+        "409",
+        "422",
+        "503",
+    }
     assert set(paths["/v1/jobs/retry"]["post"]["responses"]) == {"200", "422", "503"}
     assert set(paths["/v1/jobs/{job_id}/events"]["get"]["responses"]) == {
-        "200", "404", "422", "503",
-    }  # fmt: skip
+        "200",
+        "404",
+        "422",
+        "503",
+    }
     assert "text/event-stream" in paths["/v1/events"]["get"]["responses"]["200"]["content"]
     assert set(paths["/v1/cron/{name}/run"]["post"]["responses"]) == {
-        "202", "404", "409", "422", "503",
-    }  # fmt: skip
+        "202",
+        "404",
+        "409",
+        "422",
+        "503",
+    }
     for path in ("/v1/cron", "/v1/queues", "/v1/workers", "/metrics"):
         assert "503" in paths[path]["get"]["responses"]
 

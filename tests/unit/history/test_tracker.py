@@ -88,10 +88,20 @@ async def test_a_result_written_in_a_pipeline_records_the_end_in_the_same_transa
     await redis.enqueue_job("echo", _job_id="j3", message="hi")
     await tracker.started(redis, "j3", 1)
     result = serialize(
-        {"t": 1, "f": "echo", "a": [], "k": {}, "et": 1, "s": False,
-         "r": {"type": "ValueError", "message": "bad"}, "st": 2, "ft": 5, "q": "arq:queue",
-         "id": "j3"}
-    )  # fmt: skip
+        {
+            "t": 1,
+            "f": "echo",
+            "a": [],
+            "k": {},
+            "et": 1,
+            "s": False,
+            "r": {"type": "ValueError", "message": "bad"},
+            "st": 2,
+            "ft": 5,
+            "q": "arq:queue",
+            "id": "j3",
+        }
+    )
     async with redis.pipeline(transaction=True) as pipe:
         pipe.set("arq:result:j3", result)
         assert await pipe.execute() == [True]  # callers see only their own results
@@ -108,10 +118,20 @@ async def test_a_result_written_in_a_pipeline_records_the_end_in_the_same_transa
 async def test_arqs_job_expired_result_is_an_expired_event(redis: TrackedRedis) -> None:
     await redis.enqueue_job("echo", _job_id="j4", message="hi")
     result = serialize(
-        {"t": 1, "f": "<unknown>", "a": [], "k": {}, "et": 0, "s": False,
-         "r": {"type": "JobExecutionFailed", "message": "job expired"}, "st": 2, "ft": 5,
-         "q": "arq:queue", "id": "j4"}
-    )  # fmt: skip
+        {
+            "t": 1,
+            "f": "<unknown>",
+            "a": [],
+            "k": {},
+            "et": 0,
+            "s": False,
+            "r": {"type": "JobExecutionFailed", "message": "job expired"},
+            "st": 2,
+            "ft": 5,
+            "q": "arq:queue",
+            "id": "j4",
+        }
+    )
     async with redis.pipeline(transaction=True) as pipe:
         pipe.set("arq:result:j4", result)
         await pipe.execute()
@@ -137,9 +157,20 @@ async def test_a_transition_is_written_even_after_redis_lost_its_scripts(
     await redis.enqueue_job("echo", _job_id="j5", message="hi")
     await redis.script_flush()  # as after a Redis restart: EVALSHA answers NOSCRIPT
     result = serialize(
-        {"t": 1, "f": "echo", "a": [], "k": {}, "et": 1, "s": True, "r": {"message": "hi"},
-         "st": 2, "ft": 5, "q": "arq:queue", "id": "j5"}
-    )  # fmt: skip
+        {
+            "t": 1,
+            "f": "echo",
+            "a": [],
+            "k": {},
+            "et": 1,
+            "s": True,
+            "r": {"message": "hi"},
+            "st": 2,
+            "ft": 5,
+            "q": "arq:queue",
+            "id": "j5",
+        }
+    )
     async with redis.pipeline(transaction=True) as pipe:
         pipe.set("arq:result:j5", result)
         assert await pipe.execute() == [True]

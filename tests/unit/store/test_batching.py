@@ -133,8 +133,9 @@ async def test_a_large_batch_is_split_into_script_calls_in_order(
     outcomes = await redis.enqueue_many(specs)
     assert sent == [["EVALSHA"] * 3]  # 3 + 3 + 2 jobs, pipelined
     assert [(o.job_id, o.created) for o in outcomes] == [
-        *((f"j{n}", True) for n in range(7)), ("j0", False),
-    ]  # fmt: skip
+        *((f"j{n}", True) for n in range(7)),
+        ("j0", False),
+    ]
 
 
 async def test_enqueues_work_after_redis_lost_its_scripts(redis: TrackedRedis) -> None:

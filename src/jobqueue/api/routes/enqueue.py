@@ -159,16 +159,21 @@ async def enqueue_jobs(
             item = EnqueueRequest.model_validate(raw)
             definition, args = _validated_args(item, services.registry, services.settings)
         except (ValidationError, RequestValidationError) as exc:
-            errors = exc.errors() if isinstance(exc, RequestValidationError) else [
-                {**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)
-            ]  # fmt: skip
+            errors = (
+                exc.errors()
+                if isinstance(exc, RequestValidationError)
+                else [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+            )
             detail = [_item_error(e, i) for e in errors]
             results[i] = BatchItemResult(status_code=422, detail=detail)
             continue
         options = EnqueueOptions(
-            job_id=item.job_id, defer_by=item.defer_by, defer_until=item.defer_until,
-            expires=item.expires, request_id=request_id_of(http_request),
-        )  # fmt: skip
+            job_id=item.job_id,
+            defer_by=item.defer_by,
+            defer_until=item.defer_until,
+            expires=item.expires,
+            request_id=request_id_of(http_request),
+        )
         valid.append((i, definition.name, args, options))
     outcomes = await services.queue.enqueue_batch([(f, a, o) for _, f, a, o in valid])
     metrics = services.metrics

@@ -32,9 +32,10 @@ async def start_jobs(self: Worker, job_ids: list[bytes]) -> None:
     elsewhere), and run them."""
     running = self.tasks
     candidates = [
-        job_id for job_id in (b.decode() for b in job_ids)
+        job_id
+        for job_id in (b.decode() for b in job_ids)
         if job_id not in running or running[job_id].done()
-    ]  # fmt: skip
+    ]
     # Offer the script a few more jobs than there are free slots (others may hold some), and
     # the next few if that was not enough: packing every key of a 500-job poll into each call
     # cost a busy worker a tenth of its CPU.
@@ -48,10 +49,14 @@ async def start_jobs(self: Worker, job_ids: list[bytes]) -> None:
 async def _claim_and_run(worker: Worker, ids: list[str], free: int) -> None:
     redis: TrackedRedis = worker.pool  # type: ignore[assignment]
     claimed = await claim(
-        redis, worker.queue_name, ids, now_ms=timestamp_ms(),
-        lease_ms=int(worker.in_progress_timeout_s * 1000), aborts=worker.allow_abort_jobs,
+        redis,
+        worker.queue_name,
+        ids,
+        now_ms=timestamp_ms(),
+        lease_ms=int(worker.in_progress_timeout_s * 1000),
+        aborts=worker.allow_abort_jobs,
         limit=free,
-    )  # fmt: skip
+    )
     for job in claimed:
         await worker.sem.acquire()  # never waits: only start_jobs takes slots, they were free
         worker.job_counter += 1
