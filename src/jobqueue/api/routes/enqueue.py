@@ -63,6 +63,16 @@ def _validated_args(
     return definition, args.model_dump(mode="json")
 
 
+def _options(request: EnqueueRequest, request_id: str | None) -> EnqueueOptions:
+    return EnqueueOptions(
+        job_id=request.job_id,
+        defer_by=request.defer_by,
+        defer_until=request.defer_until,
+        expires=request.expires,
+        request_id=request_id,
+    )
+
+
 async def enqueue_job(
     request: Annotated[EnqueueRequest, Body(openapi_examples=ENQUEUE_EXAMPLES)],
     http_request: Request,
@@ -70,13 +80,7 @@ async def enqueue_job(
 ) -> Response:
     """Enqueue a registered job. Same `job_id`, function and args again: 200 and the same job."""
     definition, args = _validated_args(request, services.registry, services.settings)
-    options = EnqueueOptions(
-        job_id=request.job_id,
-        defer_by=request.defer_by,
-        defer_until=request.defer_until,
-        expires=request.expires,
-        request_id=request_id_of(http_request),
-    )
+    options = _options(request, request_id_of(http_request))
     try:
         view, created = await services.queue.enqueue(definition.name, args, options)
     except JobConflict:
@@ -167,14 +171,7 @@ async def enqueue_jobs(
             detail = [_item_error(e, i) for e in errors]
             results[i] = BatchItemResult(status_code=422, detail=detail)
             continue
-        options = EnqueueOptions(
-            job_id=item.job_id,
-            defer_by=item.defer_by,
-            defer_until=item.defer_until,
-            expires=item.expires,
-            request_id=request_id_of(http_request),
-        )
-        valid.append((i, definition.name, args, options))
+        valid.append((i, definition.name, args, _options(item, request_id_of(http_request))))
     outcomes = await services.queue.enqueue_batch([(f, a, o) for _, f, a, o in valid])
     metrics = services.metrics
     for (i, function, _, _), outcome in zip(valid, outcomes, strict=True):
