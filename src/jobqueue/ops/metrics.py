@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from jobqueue.history.vocabulary import JobStatus
 from jobqueue.ops.stats import QueueSnapshot, snapshot_queue
 from jobqueue.ops.workers import WorkerInfo, list_workers
 from jobqueue.settings import Settings
@@ -81,7 +82,7 @@ class _SharedCollector(Collector):
         depth = GaugeMetricFamily(
             "jobqueue_queue_jobs", "Jobs in the queue by state", labels=["queue", "state"]
         )
-        for state in ("queued", "deferred", "in_progress"):
+        for state in (JobStatus.queued, JobStatus.deferred, JobStatus.in_progress):
             depth.add_metric([self.queue.queue, state], getattr(self.queue, state))
         yield depth
         oldest = GaugeMetricFamily(
