@@ -92,3 +92,14 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test$", ci, flags=re.M)
     assert "apt-get install" in ci
+
+
+def test_the_installed_package_carries_every_lua_script() -> None:
+    """The image runs `pip install .` (not editable): the scripts must be package data."""
+    import tomllib
+
+    package = ROOT / "src" / "jobqueue"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    globs = project["tool"]["setuptools"]["package-data"]["jobqueue"]
+    shipped = {path for pattern in globs for path in package.glob(pattern)}
+    assert set(package.rglob("*.lua")) <= shipped
