@@ -1,6 +1,7 @@
 """compose.yaml, the Dockerfile and the README agree with each other and with the code."""
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +97,6 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 def test_the_installed_package_carries_every_lua_script() -> None:
     """The image runs `pip install .` (not editable): the scripts must be package data."""
-    import tomllib
-
     package = ROOT / "src" / "jobqueue"
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     globs = project["tool"]["setuptools"]["package-data"]["jobqueue"]
