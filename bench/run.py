@@ -4,7 +4,7 @@ taskiq, and its REST API against a plain endpoint and the HTTP ceiling, in one r
 Writes a markdown report and the raw figures (JSON). Conclusions rest on ratios measured
 round by round in the same run: the machine is shared and noisy.
 
-    python -m bench.run            # the full run (about ten minutes)
+    python -m bench.run            # the full run (about a quarter of an hour at most)
     python -m bench.run --quick    # a smoke run: tiny sizes, one round, no wrk, no venv peers
     python -m bench.run --service-root ../old --service-python ../old/.venv/bin/python
 """
@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -63,7 +64,7 @@ def _sizes(quick: bool) -> dict[str, Any]:
     if quick:
         return {"rounds": 1, "jobs": 200, "window": 2.0, "idle_seconds": 1.0, "rest_rounds": 1,
                 "seconds": 1.0, "connections": 8, "e2e_samples": 10}  # fmt: skip
-    return {"rounds": 3, "jobs": 5000, "window": 10.0, "idle_seconds": 3.0, "rest_rounds": 7,
+    return {"rounds": 5, "jobs": 5000, "window": 10.0, "idle_seconds": 3.0, "rest_rounds": 7,
             "seconds": 5.0, "connections": 64, "e2e_samples": 200}  # fmt: skip
 
 
@@ -100,15 +101,18 @@ def main() -> None:
     started = time.monotonic()
     try:
         raw = measure(setup, Meter(server), options, sizes, generator)
+    except BaseException:
+        print(f"logs of every process: {workdir}", file=sys.stderr)
+        raise
     finally:
         server.stop()
+    shutil.rmtree(workdir)  # kept only when the run failed
     raw["meta"]["took_s"] = time.monotonic() - started
     options.out.mkdir(parents=True, exist_ok=True)
     (options.out / "benchmarks.json").write_text(json.dumps(raw, indent=1))
     text = report.render(raw)
     (options.out / "benchmarks.md").write_text(text)
     print(text)
-    print(f"logs of every process: {workdir}")
 
 
 def measure(
