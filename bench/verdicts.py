@@ -81,7 +81,7 @@ def _rest(raw: dict[str, Any]) -> list[str]:
         found.append(
             f"**Redis commands per REST enqueue**: `POST /v1/jobs` "
             f"{median(ours['commands_per_request']):.1f}, the plain endpoint "
-            f"{median(plain['commands_per_request']):.1f} (the service also writes a history "
-            "record, an event and an index entry per job)."
+            f"{median(plain['commands_per_request']):.1f} (the service also writes each job's "
+            "history record, events and index entries, and checks idempotency)."
         )
     return found
