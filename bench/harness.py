@@ -4,17 +4,17 @@ import os
 import re
 import signal
 import subprocess
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+import httpx
 import redis
 
 from scripts.processes import REPO_ROOT, RedisServer, ServiceProcess, free_port, wait_until
 
-__all__ = ["REPO_ROOT", "Meter", "Process", "RedisServer", "free_port", "wait_until"]
+__all__ = ["REPO_ROOT", "Meter", "Process", "RedisServer"]
 
 
 class Process(ServiceProcess):
@@ -143,7 +143,6 @@ class Meter:
 
 def http_ready(url: str) -> Callable[[], bool]:
     """A probe: the server at `url` answers HTTP at all (any status)."""
-    import httpx
 
     def probe() -> bool:
         try:
@@ -168,7 +167,3 @@ def start_http(
         process.stop()
         raise TimeoutError(f"{name} did not start:\n{process.log_text()[-3000:]}") from None
     return process, url
-
-
-def sleep_until(deadline: float) -> None:
-    time.sleep(max(0.0, deadline - time.monotonic()))

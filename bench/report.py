@@ -38,7 +38,8 @@ def _header(raw: dict[str, Any]) -> list[str]:
         f"{meta['generated']} ({meta['machine']}, {meta['cores']} cores, Python "
         f"{meta['python']}) in {meta['took_s']:.0f} s; "
         f"{count(meta['rounds'], 'round')} of the worker figures. Service measured: "
-        f"`{meta['service_root']}` at `{meta['service_revision']}`. HTTP load: {generator}. "
+        f"`{meta['service_root']}` at `{meta['service_revision']}`, run by "
+        f"`{meta['service_python']}`. HTTP load: {generator}. "
         "Raw figures: [benchmarks.json](benchmarks.json).",
         "",
         "Everything shares one small, shared and noisy machine: Redis (a private "

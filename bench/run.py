@@ -42,8 +42,9 @@ def _options() -> argparse.Namespace:
     parser.add_argument(
         "--service-python",
         type=Path,
-        default=Path(sys.executable),
-        help="the python of the service's venv (its arq and uvicorn sit beside it)",
+        default=None,
+        help="the python of the service's venv, its arq and uvicorn beside it (default: "
+        "SERVICE_ROOT/.venv/bin/python; for this repo, also the running python)",
     )
     parser.add_argument(
         "--load-generator",
@@ -83,6 +84,18 @@ def _chosen(options: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
     return list(systems.KEYS), {}
 
 
+def _service_python(options: argparse.Namespace) -> Path:
+    """The given one, else the service root's own venv; this repo may run from any venv."""
+    if options.service_python is not None:
+        return Path(options.service_python).absolute()
+    own: Path = options.service_root / ".venv" / "bin" / "python"
+    if own.exists():
+        return own.absolute()
+    if options.service_root.resolve() == REPO_ROOT:
+        return Path(sys.executable)
+    raise SystemExit(f"no {own}: give --service-python (the service's own venv)")
+
+
 def main() -> None:
     options = _options()
     sizes = _sizes(options.quick)
@@ -94,7 +107,7 @@ def main() -> None:
     server.start()
     setup = Setup(
         service_root=options.service_root.resolve(),
-        service_python=options.service_python.absolute(),
+        service_python=_service_python(options),
         redis_url=server.url,
         logdir=workdir,
     )
