@@ -1,6 +1,13 @@
 """docs/benchmarks.md from the raw figures: what was measured, how, and where the service
-loses. Conclusions rest on ratios computed round by round within one run."""
+loses. Conclusions rest on ratios computed round by round within one run.
 
+`python -m bench.report docs/benchmarks.json` renders the markdown again from a run's raw
+figures (after a change to the report's wording: the figures stay the run's).
+"""
+
+import json
+import sys
+from pathlib import Path
 from typing import Any
 
 from bench import api_sections, rest, worker_sections
@@ -89,3 +96,8 @@ def _summary(raw: dict[str, Any]) -> list[str]:
     found = losses(raw)
     lines += [f"- {text}" for text in found] or ["- Nowhere in this run's figures."]
     return lines
+
+
+if __name__ == "__main__":
+    source = Path(sys.argv[1])
+    source.with_suffix(".md").write_text(render(json.loads(source.read_text())))

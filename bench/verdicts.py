@@ -21,6 +21,13 @@ def losses(raw: dict[str, Any]) -> list[str]:
     ]
 
 
+def _how_often(ratios: list[float]) -> str:
+    """How often the other side won, from the service's per-round ratios."""
+    if max(ratios) < 1:
+        return "in every round"
+    return "in most rounds" if median(ratios) < 1 else "in some rounds"
+
+
 def _peers(raw: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return [(k, w) for k, w in raw["workers"].items() if k != SERVICE]
 
@@ -33,9 +40,9 @@ def _throughput(raw: dict[str, Any]) -> list[str]:
             ratios = per_round(ours[kind]["jobs_per_s"], theirs[kind]["jobs_per_s"])
             if min(ratios) >= 1:
                 continue
-            how = "in every round" if max(ratios) < 1 else "in some rounds"
             found.append(
-                f"**{KIND_NAMES[kind]} jobs: {names[key]} is faster {how}**: the service runs "
+                f"**{KIND_NAMES[kind]} jobs: {names[key]} is faster {_how_often(ratios)}**: "
+                "the service runs "
                 f"{cell(ratios, 2)} times its jobs/s."
             )
     return found
@@ -69,12 +76,12 @@ def _idle(raw: dict[str, Any]) -> list[str]:
 
 def _rest(raw: dict[str, Any]) -> list[str]:
     ours, plain = raw["rest"][rest.SERVICE], raw["rest"][rest.PLAIN]
-    found = []
+    found: list[str] = []
     ratios = per_round(ours["rps"], plain["rps"])
     if min(ratios) < 1:
-        how = "in every round" if max(ratios) < 1 else "in some rounds"
         found.append(
-            f"**REST enqueue: the plain enqueue_job endpoint serves more requests/s {how}**: "
+            "**REST enqueue: the plain enqueue_job endpoint serves more requests/s "
+            f"{_how_often(ratios)}**: "
             f"`POST /v1/jobs` does {cell(ratios, 2)} times its requests/s."
         )
     if median(ours["commands_per_request"]) > median(plain["commands_per_request"]):

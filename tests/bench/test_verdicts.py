@@ -35,6 +35,13 @@ def test_a_peer_that_wins_some_rounds_is_named_too() -> None:
     assert "the peer is faster in some rounds" in found
 
 
+def test_a_peer_that_wins_most_rounds_is_said_to() -> None:
+    raw = _raw(_worker([1000] * 3, [1000, 2500, 2500], 50, 60))
+    raw["workers"]["service"] = _worker([2000] * 3, [2000] * 3, 40, 50)
+    (found,) = losses(raw)
+    assert "the peer is faster in most rounds" in found
+
+
 def test_every_figure_a_peer_does_better_is_listed() -> None:
     found = losses(_raw(_worker([1000, 1000], [1000, 1000], 10, 30), idle=2.0))
     assert [text.split("**")[1] for text in found] == [
