@@ -34,9 +34,10 @@ lint: install ## ruff (lint + format check) and mypy --strict
 	$(BIN)/ruff format --check $(CHECKED)
 	$(BIN)/mypy
 
-bench: install ## Benchmarks side by side with bare arq and SAQ; writes docs/benchmarks.md
+bench: install ## Benchmarks against arq, SAQ, dramatiq, taskiq and bare FastAPI; writes docs/benchmarks.md
 	@command -v redis-server >/dev/null || { echo "bench needs redis-server (apt-get install redis-server)"; exit 1; }
-	@command -v wrk >/dev/null || { echo "installing wrk"; $(SUDO) apt-get install -y -qq wrk >/dev/null; }
+	@command -v wrk >/dev/null || { echo "installing wrk (optional: without it the Python load generator is used)"; \
+		$(SUDO) apt-get install -y -qq wrk >/dev/null 2>&1 || echo "could not install wrk: using the Python load generator"; }
 	$(BIN)/python -m bench.run
 
 format: install ## Apply ruff's fixes and formatting

@@ -1,52 +1,93 @@
-"""Plumbing for the benchmarks: processes, Redis command counts, memory, percentiles, repeats."""
+"""Plumbing for the benchmarks: processes, Redis command counts, CPU, memory, percentiles."""
 
 import os
 import re
-import shutil
-import statistics
+import signal
 import subprocess
-import sys
-import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import httpx
 import redis
 
-from scripts.processes import (
-    REPO_ROOT,
-    RedisServer,
-    ServiceProcess,
-    free_port,
-    wait_until,
-)
+from scripts.processes import REPO_ROOT, RedisServer, ServiceProcess, free_port, wait_until
 
-BIN = Path(sys.executable).parent
-__all__ = ["BIN", "REPO_ROOT", "RedisServer", "ServiceProcess", "free_port", "wait_until"]
-
-# Commands the harness itself sends while measuring; never counted against a system.
-HARNESS_COMMANDS = {"cmdstat_info", "cmdstat_config", "cmdstat_flushall", "cmdstat_ping"}
+__all__ = ["REPO_ROOT", "Meter", "Process", "RedisServer"]
 
 
-@dataclass
-class Figure:
-    """One measured quantity over repeated runs."""
+class Process(ServiceProcess):
+    """A `ServiceProcess` started in `cwd` with exactly `env`, stopped with its children.
 
-    name: str
-    unit: str
-    runs: list[float] = field(default_factory=list)
+    `scripts.processes` starts everything in this repo with the caller's environment added;
+    a service checkout measured with `--service-root` runs in its own folder, and peers
+    (dramatiq, taskiq) fork worker children that must not outlive a run.
+    """
 
-    @property
-    def median(self) -> float:
-        return statistics.median(self.runs)
+    # (not super().__init__: it would start the process in this repo, with os.environ added)
+    def __init__(
+        self, name: str, args: list[str], env: dict[str, str], logdir: Path, cwd: Path
+    ) -> None:
+        self.name = name
+        self.log_path = logdir / f"{name}.log"
+        self._log: IO[bytes] = self.log_path.open("wb")
+        self.process = subprocess.Popen(args, cwd=cwd, env=env, stdout=self._log, stderr=self._log)
 
-    @property
-    def spread(self) -> tuple[float, float]:
-        return min(self.runs), max(self.runs)
+    def pids(self) -> list[int]:
+        """This process and its descendants."""
+        return [self.pid, *_descendants(self.pid)]
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "unit": self.unit, "runs": self.runs, "median": self.median}
+    def stop(self) -> None:
+        family = self.pids() if self.is_running() else []
+        super().stop()
+        for pid in family[1:]:  # children the SIGTERM did not take down in time
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:  # the thread or process has just gone
+            continue
+        for child in map(int, children):
+            found += [child, *_descendants(child)]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time these processes have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pids: list[int]) -> float:
+    """The processes' peak resident set sizes (VmHWM) added up, in MiB."""
+    total = 0
+    for pid in pids:
+        try:
+            match = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+        except OSError:
+            continue
+        total += int(match.group(1)) if match else 0
+    return total / 1024
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -55,130 +96,74 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[index]
 
 
-def peak_rss_mib(pid: int) -> float:
-    """The process's peak resident set size (VmHWM), in MiB."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(r"VmHWM:\s+(\d+) kB", status)
-    return int(match.group(1)) / 1024 if match else 0.0
+class Meter:
+    """Counts the Redis commands that systems send (INFO commandstats), less the harness's own.
+
+    commandstats counts every command the server runs, including those run inside Lua
+    scripts and MULTI blocks. Each command the harness sends through the meter is tallied
+    under its commandstats name and subtracted, so a system's own INFO or PING still counts.
+    """
+
+    def __init__(self, server: RedisServer) -> None:
+        # No CLIENT SETINFO on connecting: the harness's own connection sends nothing unasked.
+        self.client = redis.Redis(
+            port=server.port, socket_timeout=5, lib_name=None, lib_version=None
+        )
+        self.sent: Counter[str] = Counter()
+
+    def call(self, stat: str, *args: Any) -> Any:
+        self.sent[stat] += 1
+        return self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+    def reset(self) -> None:
+        self.client.config_resetstat()
+        self.sent = Counter({"config|resetstat": 1})
+
+    def calls(self) -> dict[str, int]:
+        """Calls of each command since the last reset, less the harness's own."""
+        stats: dict[str, dict[str, int]] = self.client.info("commandstats")  # type: ignore[assignment]
+        calls = {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+        for name, sent in self.sent.items():
+            calls[name] = calls.get(name, 0) - sent
+        self.sent["info"] += 1  # an INFO is counted after it ran: in the next reading
+        return {name: n for name, n in calls.items() if n}
+
+    def commands(self) -> int:
+        return sum(self.calls().values())
+
+    def redis_cpu_seconds(self) -> float:
+        info: dict[str, float] = self.client.info("cpu")  # type: ignore[assignment]
+        self.sent["info"] += 1
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+    def flush(self) -> None:
+        self.client.flushall()
+        self.sent["flushall"] += 1
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def http_ready(url: str) -> Callable[[], bool]:
+    """A probe: the server at `url` answers HTTP at all (any status)."""
 
+    def probe() -> bool:
+        try:
+            httpx.get(url, timeout=1)
+        except httpx.HTTPError:
+            return False
+        return True
 
-def redis_cpu_seconds(client: "redis.Redis") -> float:
-    info: dict[str, float] = client.info("cpu")  # type: ignore[assignment]
-    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
-
-
-def command_calls(client: "redis.Redis") -> dict[str, int]:
-    stats: dict[str, dict[str, int]] = client.info("commandstats")  # type: ignore[assignment]
-    return {name: int(v["calls"]) for name, v in stats.items() if name not in HARNESS_COMMANDS}
-
-
-def total_commands(client: "redis.Redis", *, minus: dict[str, int] | None = None) -> int:
-    calls = command_calls(client)
-    for name, count in (minus or {}).items():
-        calls[name] = calls.get(name, 0) - count
-    return sum(calls.values())
-
-
-def start(name: str, args: list[str], env: dict[str, str], logdir: Path) -> ServiceProcess:
-    return ServiceProcess(name, args, {**env, "PYTHONPATH": str(REPO_ROOT)}, logdir)
+    return probe
 
 
 def start_http(
-    name: str, app: str, env: dict[str, str], logdir: Path, *extra: str
-) -> tuple[ServiceProcess, str]:
-    import httpx
-
+    name: str, args: list[str], env: dict[str, str], logdir: Path, cwd: Path
+) -> tuple[Process, str]:
+    """Start a uvicorn (`args` up to the app) on a free port; wait until it answers."""
     port = free_port()
-    process = start(
-        name,
-        [str(BIN / "uvicorn"), app, "--host", "127.0.0.1", "--port", str(port), *extra],
-        env,
-        logdir,
-    )
+    process = Process(name, [*args, "--host", "127.0.0.1", "--port", str(port)], env, logdir, cwd)
     url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"{url}/docs", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_until(up, timeout=20, what=f"{name} to serve")
+    try:
+        wait_until(http_ready(f"{url}/docs"), timeout=30, what=f"{name} to serve")
+    except TimeoutError:
+        process.stop()
+        raise TimeoutError(f"{name} did not start:\n{process.log_text()[-3000:]}") from None
     return process, url
-
-
-def wait_drained(
-    client: "redis.Redis", key: str, total: int, window: float = 20, on_first: Any = None
-) -> tuple[float, int]:
-    """Poll `ZCARD key` until it is empty, or for `window` seconds after the first job finishes
-    (arq's defaults run a 10 ms job only ~20 times a second). Returns (jobs/s from the first
-    finished job on, number of ZCARDs sent, to subtract from the command counts).
-    `on_first(remaining)` is called when the first job has finished."""
-    polls = 0
-    first_seen: tuple[float, int] | None = None
-    deadline = time.monotonic() + 60  # for the first job to finish
-    while True:
-        remaining = int(client.zcard(key))  # type: ignore[arg-type]
-        polls += 1
-        now = time.perf_counter()
-        if first_seen is None and remaining < total:
-            first_seen = (now, remaining)
-            deadline = time.monotonic() + window
-            if on_first is not None:
-                on_first(remaining)
-        if first_seen is not None and (remaining == 0 or time.monotonic() >= deadline):
-            started, left = first_seen
-            return (left - remaining) / max(now - started, 1e-9), polls
-        if first_seen is None and time.monotonic() >= deadline:
-            raise TimeoutError(f"no job of {key} finished within 60 s")
-        time.sleep(0.005)
-
-
-def wrk(url: str, script: Path, seconds: float, connections: int) -> dict[str, float]:
-    """Run wrk (one thread, leaving the other core to the server) and parse its summary."""
-    if shutil.which("wrk") is None:
-        raise RuntimeError("wrk is not installed (apt-get install wrk); `make bench` installs it")
-    output = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    latency = dict(re.findall(r"\s+(50|99)%\s+([\d.]+\w+)", output))
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return {
-        "rps": rps,
-        "p50_ms": _ms(latency["50"]),
-        "p99_ms": _ms(latency["99"]),
-        "errors": float(non_2xx.group(1)) if non_2xx else 0.0,
-    }
-
-
-def _ms(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def repeat(times: int, measure: Callable[[], dict[str, float]]) -> dict[str, list[float]]:
-    """Run `measure` `times` times; collect each key's values."""
-    runs: dict[str, list[float]] = {}
-    for _ in range(times):
-        for key, value in measure().items():
-            runs.setdefault(key, []).append(value)
-    return runs
-
-
-def env_for(redis_url: str) -> dict[str, str]:
-    """The processes' environment: yours (so `JOBQUEUE_*` settings apply to the service under
-    test), pointed at the benchmark's Redis, logging JSON."""
-    return {
-        **os.environ,
-        "JOBQUEUE_REDIS_URL": redis_url,
-        "BENCH_REDIS_URL": redis_url,
-        "JOBQUEUE_LOG_FORMAT": "json",
-    }
