@@ -3,11 +3,10 @@
 import os
 import re
 import signal
-import subprocess
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import redis
@@ -18,21 +17,14 @@ __all__ = ["REPO_ROOT", "Meter", "Process", "RedisServer"]
 
 
 class Process(ServiceProcess):
-    """A `ServiceProcess` started in `cwd` with exactly `env`, stopped with its children.
+    """A `ServiceProcess` started in `cwd` with exactly `env` (a service checkout measured with
+    `--service-root` runs in its own folder), and stopped with its children: peers (dramatiq,
+    taskiq) fork worker children that must not outlive a run."""
 
-    `scripts.processes` starts everything in this repo with the caller's environment added;
-    a service checkout measured with `--service-root` runs in its own folder, and peers
-    (dramatiq, taskiq) fork worker children that must not outlive a run.
-    """
-
-    # (not super().__init__: it would start the process in this repo, with os.environ added)
     def __init__(
         self, name: str, args: list[str], env: dict[str, str], logdir: Path, cwd: Path
     ) -> None:
-        self.name = name
-        self.log_path = logdir / f"{name}.log"
-        self._log: IO[bytes] = self.log_path.open("wb")
-        self.process = subprocess.Popen(args, cwd=cwd, env=env, stdout=self._log, stderr=self._log)
+        super().__init__(name, args, env, logdir, cwd=cwd, inherit_env=False)
 
     def pids(self) -> list[int]:
         """This process and its descendants."""

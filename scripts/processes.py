@@ -4,6 +4,7 @@ Each user starts its own redis-server on a free port (never the one on 6379) and
 that one, by its own process handle.
 """
 
+import ctypes
 import os
 import shutil
 import signal
@@ -20,6 +21,17 @@ import redis
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 T = TypeVar("T")
+
+
+def die_with_parent() -> None:
+    """Run in a child before it execs: the kernel sends it SIGTERM when the process that
+    started it dies (Linux), so a test run or benchmark killed hard leaves no redis-server or
+    worker behind. Elsewhere it does nothing."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
 
 def free_port() -> int:
@@ -84,7 +96,7 @@ class RedisServer:
             "--logfile",
             str(self.workdir / "redis.log"),
         ]
-        self.process = subprocess.Popen(args)
+        self.process = subprocess.Popen(args, preexec_fn=die_with_parent)
         with self.client() as client:
             wait_until(client.ping, what=f"redis-server on port {self.port}")
 
@@ -97,14 +109,32 @@ class RedisServer:
 
 
 class ServiceProcess:
-    """One of our own processes (API or worker), its output captured to a log file."""
+    """One of our own processes (API or worker), its output captured to a log file.
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], logdir: Path) -> None:
+    It runs in `cwd` (this repo by default) with the caller's environment plus `env`, or with
+    exactly `env` when `inherit_env` is false.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        env: dict[str, str],
+        logdir: Path,
+        *,
+        cwd: Path = REPO_ROOT,
+        inherit_env: bool = True,
+    ) -> None:
         self.name = name
         self.log_path = logdir / f"{name}.log"
         self._log: IO[bytes] = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            args, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=self._log, stderr=self._log
+            args,
+            cwd=cwd,
+            env={**os.environ, **env} if inherit_env else env,
+            stdout=self._log,
+            stderr=self._log,
+            preexec_fn=die_with_parent,
         )
 
     @property
