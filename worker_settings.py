@@ -19,7 +19,6 @@ from jobqueue.worker.swaps.wakeup import WakeUp
 
 uvloop.install()
 settings = Settings()
-tracker = JobTracker(settings)
 wakeup = WakeUp()
 swaps.install(wakeup)
 
@@ -28,11 +27,11 @@ class WorkerSettings:
     functions = arq_functions(registry, settings)
     cron_jobs = arq_cron_jobs(settings)
     queue_name = settings.queue_name
-    redis_pool = create_redis(settings, tracker, ride_out_outages=True)
+    redis_pool = create_redis(settings, JobTracker(settings), ride_out_outages=True)
     redis_settings = RedisSettings.from_dsn(settings.redis_url)  # used by `arq --check`
     job_serializer = serialize
     job_deserializer = deserialize
-    ctx = {"settings": settings, "tracker": tracker, "wakeup": wakeup}  # noqa: RUF012 - arq's
+    ctx = {"settings": settings, "wakeup": wakeup}  # noqa: RUF012 - arq's own attribute
     on_startup = startup
     on_shutdown = shutdown
     max_jobs = settings.worker_max_jobs

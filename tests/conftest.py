@@ -1,9 +1,12 @@
 """Fixtures for every test."""
 
+import gc
+import logging
 import os
 from collections.abc import Iterator
 
 import pytest
+import structlog
 
 ENV_PREFIX = "JOBQUEUE_"
 
@@ -16,3 +19,15 @@ def _no_jobqueue_environment() -> Iterator[None]:
         for name in [n for n in os.environ if n.startswith(ENV_PREFIX)]:
             patch.delenv(name)
         yield
+
+
+@pytest.fixture
+def process_state_restored() -> Iterator[None]:
+    """For tests that run a process's start-up (it configures logging onto pytest's captured
+    stderr, which closes after each test, and freezes the GC): this process's, afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.reset_defaults()
+    root.handlers[:], root.level = handlers, level
+    gc.unfreeze()

@@ -18,15 +18,18 @@ from jobqueue.history.lookup import read_job
 from jobqueue.history.pages import Page, read_page
 from jobqueue.history.streams import Event
 from jobqueue.history.view import JobView
-from jobqueue.history.vocabulary import JobStatus, StoredStatus, public_status
+from jobqueue.history.vocabulary import (
+    RETRYABLE_STATUSES,
+    JobStatus,
+    StoredStatus,
+    public_status,
+)
 from jobqueue.settings import Settings
 from jobqueue.store.aborts import abort_before_start, request_abort
 from jobqueue.store.arq_format import REQUEST_ID_ARG
 from jobqueue.store.client import TrackedRedis
 from jobqueue.store.enqueue import EnqueueOutcome, EnqueueSpec
 from jobqueue.store.outages import ending_streams_on_outage, unavailable_on_outage
-
-RETRYABLE_STATUSES = (JobStatus.failed, JobStatus.aborted)
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,12 @@
 """Retry and deferral semantics, run by an in-process arq worker in burst mode (arq's own test
 pattern) on a real redis-server, with the service's swaps installed for each test only."""
 
-import gc
-import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import structlog
 from arq.worker import Worker
 from pydantic import BaseModel
 
@@ -88,17 +85,6 @@ def settings(stack: Stack) -> Settings:
 
 
 @pytest.fixture
-def _process_state_restored() -> Iterator[None]:
-    """The worker's start-up configures logging and freezes the GC: this process's, here."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    structlog.reset_defaults()
-    root.handlers[:], root.level = handlers, level
-    gc.unfreeze()
-
-
-@pytest.fixture
 async def redis(settings: Settings) -> AsyncIterator[TrackedRedis]:
     client = create_redis(settings, JobTracker(settings))
     yield client
@@ -108,16 +94,16 @@ async def redis(settings: Settings) -> AsyncIterator[TrackedRedis]:
 async def run_burst(settings: Settings) -> Worker:
     """Run the queue's jobs to the end with arq's Worker, configured as worker_settings.py
     configures it, the swaps installed for the run only."""
-    tracker, wakeup = JobTracker(settings), WakeUp()
+    wakeup = WakeUp()
     worker = Worker(
         functions=arq_functions(REGISTRY, settings),
         queue_name=settings.queue_name,
-        redis_pool=create_redis(settings, tracker, ride_out_outages=True),
+        redis_pool=create_redis(settings, JobTracker(settings), ride_out_outages=True),
         burst=True,
         handle_signals=False,
         job_serializer=serialize,
         job_deserializer=deserialize,
-        ctx={"settings": settings, "tracker": tracker, "wakeup": wakeup},
+        ctx={"settings": settings, "wakeup": wakeup},
         on_startup=startup,
         on_shutdown=shutdown,
         max_jobs=settings.worker_max_jobs,
@@ -153,7 +139,7 @@ def key_of(view: JobView) -> str:
     return str(view.args["key"])
 
 
-@pytest.mark.usefixtures("_process_state_restored")
+@pytest.mark.usefixtures("process_state_restored")
 async def test_a_transient_failure_is_retried_with_backoff_then_succeeds(
     redis: TrackedRedis, settings: Settings
 ) -> None:
@@ -175,7 +161,7 @@ async def test_a_transient_failure_is_retried_with_backoff_then_succeeds(
     assert retry["error"] == {"type": "Transient", "message": "try again"}
 
 
-@pytest.mark.usefixtures("_process_state_restored")
+@pytest.mark.usefixtures("process_state_restored")
 async def test_tries_run_out_and_the_last_error_is_the_jobs_error(
     redis: TrackedRedis, settings: Settings
 ) -> None:
@@ -191,7 +177,7 @@ async def test_tries_run_out_and_the_last_error_is_the_jobs_error(
     assert types[-1] == "failed"
 
 
-@pytest.mark.usefixtures("_process_state_restored")
+@pytest.mark.usefixtures("process_state_restored")
 async def test_a_permanent_failure_is_not_retried(redis: TrackedRedis, settings: Settings) -> None:
     queue, job_id = await enqueue(redis, settings, "permanent")
     await run_burst(settings)
@@ -202,7 +188,7 @@ async def test_a_permanent_failure_is_not_retried(redis: TrackedRedis, settings:
     assert tries_seen[key_of(view)] == [1]
 
 
-@pytest.mark.usefixtures("_process_state_restored")
+@pytest.mark.usefixtures("process_state_restored")
 async def test_a_deferred_job_starts_no_earlier_than_asked(
     redis: TrackedRedis, settings: Settings
 ) -> None:
@@ -218,7 +204,7 @@ async def test_a_deferred_job_starts_no_earlier_than_asked(
     assert (view.start_time - view.enqueue_time).total_seconds() >= 0.3
 
 
-@pytest.mark.usefixtures("_process_state_restored")
+@pytest.mark.usefixtures("process_state_restored")
 async def test_the_swaps_are_installed_for_the_run_only(settings: Settings) -> None:
     import arq.worker
 

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from jobqueue.heap import freeze_startup_objects
-from jobqueue.history.tracker import JobTracker
 from jobqueue.settings import Settings
 from jobqueue.store.client import TrackedRedis
 from jobqueue.worker import lifecycle
@@ -39,10 +38,10 @@ def test_the_api_composition_root_freezes_its_start_up_objects() -> None:
 
 
 async def test_the_worker_freezes_its_start_up_objects(
-    unfrozen: None, redis: TrackedRedis, settings: Settings, tracker: JobTracker
+    unfrozen: None, redis: TrackedRedis, settings: Settings, process_state_restored: None
 ) -> None:
     ctx: dict[str, Any] = {"settings": settings, "redis": redis}
-    ctx |= {"tracker": tracker, "wakeup": WakeUp()}
+    ctx["wakeup"] = WakeUp()
     await lifecycle.startup(ctx)
     try:
         assert gc.get_freeze_count() > 10_000

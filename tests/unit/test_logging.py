@@ -2,7 +2,6 @@
 
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 import structlog
@@ -11,14 +10,8 @@ from jobqueue.logging import configure_logging
 
 
 @pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """These tests configure logging onto pytest's captured stderr, which closes after each;
-    later tests must not log into it (structlog caches its loggers)."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    structlog.reset_defaults()
-    root.handlers[:], root.level = handlers, level
+def _restored(process_state_restored: None) -> None:
+    """These tests configure logging; later tests must not log into their captured stderr."""
 
 
 def test_request_log_lines_are_json_with_the_request_id(

@@ -1,11 +1,11 @@
 """Request and response bodies of the REST API (the job view itself is `jobqueue.views`)."""
 
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from jobqueue.history.view import JobView
-from jobqueue.history.vocabulary import JobStatus
+from jobqueue.history.vocabulary import RetryableStatus
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
@@ -80,7 +80,7 @@ class JobPage(BaseModel):
 class BulkRetryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal[JobStatus.failed, JobStatus.aborted] = JobStatus.failed
+    status: RetryableStatus = "failed"
     function: str | None = None
     since: AwareDatetime | None = Field(default=None, description="only jobs enqueued since then")
     limit: int = Field(default=100, ge=1, le=1000, description="at most this many re-runs")

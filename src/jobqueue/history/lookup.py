@@ -14,8 +14,8 @@ from jobqueue.store.arq_format import MalformedPayload, decode_job, decode_resul
 from jobqueue.store.job_state import JobState, read_job_state
 
 
-def _unreadable(what: str) -> JobError:
-    return JobError(type="DeserializationError", message=f"{what} is not valid JSON")
+def _unreadable(what: str, problem: MalformedPayload) -> JobError:
+    return JobError(type="DeserializationError", message=f"{what} is unreadable: {problem}")
 
 
 async def read_job(redis: ArqRedis, queue: str, job_id: str) -> JobView | None:
@@ -55,8 +55,8 @@ def _waiting_or_running_view(job_id: str, state: JobState) -> JobView:
     if state.job is not None:
         try:
             job = decode_job(state.job)
-        except MalformedPayload:
-            view.error = _unreadable("the job's data")
+        except MalformedPayload as problem:
+            view.error = _unreadable("the job's data", problem)
             return view
         view.function = job.function
         view.args = job.public_kwargs
@@ -68,7 +68,7 @@ def finished_view(job_id: str, raw_result: bytes) -> JobView:
     """A job's view from arq's stored result."""
     try:
         result = decode_result(raw_result)
-    except MalformedPayload:
+    except MalformedPayload as problem:
         return JobView(
             job_id=job_id,
             function=UNKNOWN_FUNCTION,
@@ -79,7 +79,7 @@ def finished_view(job_id: str, raw_result: bytes) -> JobView:
             scheduled_for=None,
             start_time=None,
             finish_time=None,
-            error=_unreadable("the job's result"),
+            error=_unreadable("the job's result", problem),
         )
     ended = outcome(result)
     return JobView(

@@ -7,6 +7,7 @@ them as arguments.
 """
 
 from enum import StrEnum
+from typing import Literal
 
 from jobqueue.clock import now_ms
 
@@ -44,6 +45,9 @@ class JobStatus(StrEnum):
 
 
 TERMINAL_STATUSES = frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.aborted})
+RETRYABLE_STATUSES = (JobStatus.failed, JobStatus.aborted)  # the endings a client may re-run
+# The same, as request bodies declare them (plain strings keep pydantic's messages plain).
+RetryableStatus = Literal["failed", "aborted"]
 
 
 class EventType(StrEnum):

@@ -72,11 +72,11 @@ def public_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if k != REQUEST_ID_ARG}
 
 
-def _field(data: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
-    value = data.get(name)
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-        raise MalformedPayload(f"field {name!r} is missing or not {kind}")
-    return value
+def _ms(value: Any) -> int:
+    """A time in ms: arq writes ints; a float (another writer) is read as one."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise MalformedPayload(f"not a time in ms: {value!r}")
+    return int(value)
 
 
 def _decode(raw: bytes) -> dict[str, Any]:
@@ -86,31 +86,51 @@ def _decode(raw: bytes) -> dict[str, Any]:
         raise MalformedPayload("not a JSON object") from exc
 
 
+def _kwargs(data: dict[str, Any]) -> dict[str, Any]:
+    kwargs = data.get("k")
+    return kwargs if isinstance(kwargs, dict) else {}
+
+
 def decode_job(raw: bytes) -> ArqJob:
+    """The job as arq reads it: its function is required; odd args read as none."""
     data = _decode(raw)
-    job_try = data.get("t")
+    function, args, job_try = data.get("f"), data.get("a"), data.get("t")
+    if not isinstance(function, str):
+        raise MalformedPayload("no function name")
     return ArqJob(
-        function=_field(data, "f", str),
-        args=tuple(_field(data, "a", list)),
-        kwargs=_field(data, "k", dict),
+        function=function,
+        args=tuple(args) if isinstance(args, list | tuple) else (),
+        kwargs=_kwargs(data),
         job_try=job_try if isinstance(job_try, int) else None,
-        enqueue_ms=_field(data, "et", int),
+        enqueue_ms=_ms(data.get("et", 0)),
     )
 
 
 def decode_result(raw: bytes) -> ArqResult:
+    """A result as arq wrote it. What recording its end needs is required (id, function,
+    success, try, start and finish); the rest is read leniently, as arq does."""
     data = _decode(raw)
+    try:
+        job_id, function, success, tries = data["id"], data["f"], data["s"], data["t"]
+        start_ms, finish_ms = _ms(data["st"]), _ms(data["ft"])
+    except KeyError as exc:
+        raise MalformedPayload(f"no field {exc}") from None
+    if not (isinstance(job_id, str) and isinstance(function, str) and isinstance(success, bool)):
+        raise MalformedPayload("id, function or success of the wrong type")
+    if isinstance(tries, bool) or not isinstance(tries, int):
+        raise MalformedPayload(f"not a try count: {tries!r}")
     queue = data.get("q")
+    enqueue_ms = data.get("et", 0)
     return ArqResult(
-        job_id=_field(data, "id", str),
-        function=_field(data, "f", str),
-        kwargs=_field(data, "k", dict),
-        success=_field(data, "s", bool),
+        job_id=job_id,
+        function=function,
+        kwargs=_kwargs(data),
+        success=success,
         value=data.get("r"),
-        tries=_field(data, "t", int),
-        enqueue_ms=_field(data, "et", int),
-        start_ms=_field(data, "st", int),
-        finish_ms=_field(data, "ft", int),
+        tries=tries,
+        enqueue_ms=int(enqueue_ms) if isinstance(enqueue_ms, int | float) else 0,
+        start_ms=start_ms,
+        finish_ms=finish_ms,
         queue=queue if isinstance(queue, str) else default_queue_name,
     )
 

@@ -65,7 +65,7 @@ class TrackedPipeline(Pipeline):
         for command, _ in self.command_stack[:own]:
             name, *rest = command
             if name == "SET" and str(rest[0]).startswith(keys.result("")):
-                self._record_finished(rest[1])
+                self._record_finished(str(rest[0]), rest[1])
         commands = [c for c, _ in self.command_stack]  # execute() empties the stack
         results: list[Any] = await super().execute(raise_on_error=False)
         results = await rerun_unloaded(self._send, [TRANSITION], commands, results)
@@ -79,13 +79,14 @@ class TrackedPipeline(Pipeline):
                     raise outcome
         return results
 
-    def _record_finished(self, payload: object) -> None:
-        if not isinstance(payload, bytes):
-            return
+    def _record_finished(self, key: str, payload: object) -> None:
         try:
+            if not isinstance(payload, bytes):
+                raise MalformedPayload(f"not bytes but {type(payload).__name__}")
             result = decode_result(payload)
-        except MalformedPayload:
-            return  # not one of ours: nothing to record
+        except MalformedPayload as exc:  # arq's write goes ahead; the history cannot follow it
+            log.error("tracking.result_unreadable", key=key, error=str(exc))
+            return
         self._recorder.add_finished(self, result)
 
     async def _send(self, commands: list[Command]) -> list[Any]:

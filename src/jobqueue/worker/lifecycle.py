@@ -10,6 +10,7 @@ from arq.cron import CronJob, cron
 from arq.worker import Function
 
 from jobqueue.heap import freeze_startup_objects
+from jobqueue.history.tracker import JobTracker
 from jobqueue.jobs.declaration import JobDefinition, JobRegistry
 from jobqueue.jobs.maintenance import scheduled_jobs
 from jobqueue.jobs.schedule import cron_fields
@@ -51,9 +52,14 @@ def _as_arq_cron(definition: JobDefinition, schedule: str, settings: Settings) -
 
 
 async def startup(ctx: dict[str, Any]) -> None:
-    """arq's `on_startup`. `ctx` holds what the composition root put in it: `settings`, the
-    `tracker` the pool records with, and the `wakeup` its swapped poll waits on."""
+    """arq's `on_startup`. `ctx` holds what the composition root put in it (`settings`, and
+    the `wakeup` its swapped poll waits on) and the pool arq put there (`redis`)."""
     settings: Settings = ctx["settings"]
+    # The job wrapper notes starts in the tracker the pool records ends with: one object.
+    recorder = ctx["redis"].recorder
+    if not isinstance(recorder, JobTracker):
+        raise TypeError(f"the worker's pool must record with a JobTracker, not {recorder!r}")
+    ctx["tracker"] = recorder
     # arq's CLI installs its own log handlers after importing the settings; replace them here.
     configure_logging(settings.log_level, settings.log_format)
     ctx["http"] = httpx.AsyncClient(follow_redirects=False, headers={"user-agent": "jobqueue"})

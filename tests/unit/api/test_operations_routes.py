@@ -163,6 +163,17 @@ async def test_bad_bulk_retry_bodies_are_a_422(
     assert (await client.post("/v1/jobs/retry", json=body)).status_code == 422
 
 
+async def test_a_bulk_retry_of_a_status_that_cannot_retry_names_the_allowed_ones(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post("/v1/jobs/retry", json={"status": "succeeded"})
+    [error] = response.json()["detail"]
+    assert (error["loc"], error["msg"]) == (
+        ["body", "status"],
+        "Input should be 'failed' or 'aborted'",
+    )
+
+
 async def test_cron_lists_each_job_with_schedule_and_next_run(client: httpx.AsyncClient) -> None:
     crons = {c["name"]: c for c in (await client.get("/v1/cron")).json()}
     assert set(crons) == {"cron:queue_stats", "cron:sweep"}
