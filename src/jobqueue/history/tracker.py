@@ -73,7 +73,7 @@ class JobTracker:
             fields["start_ms"] = result.start_ms
         fields["error"] = orjson.dumps(ended.error) if ended.error is not None else ""
         data: Fields = {
-            "status": JobStatus(ended.status.value),
+            "status": ended.status,  # (a terminal stored status reads the same in public)
             "at": iso(result.finish_ms),
             "try": result.tries,
         }
@@ -180,17 +180,17 @@ class JobTracker:
         count: FinishCount | None = None,
     ) -> None:
         """Queue the transition on `pipe`; a pending start of the job travels with it."""
-        events = [(event.value, orjson.dumps(data))]
+        events: list[tuple[str, bytes]] = [(event, orjson.dumps(data))]  # (StrEnums are strs)
         start = self._pending_starts.pop(job_id, None)
         if start is not None:
             started, start_fields = _started(*start)
-            events.insert(0, (EventType.started.value, orjson.dumps(started)))
+            events.insert(0, (EventType.started, orjson.dumps(started)))
             fields = {**start_fields, **fields}
             status = status or StoredStatus.in_progress
         self._writer.add(
             pipe,
             job_id,
-            status=status.value if status else "",
+            status=status or "",
             events=events,
             fields={k: _text(v) for k, v in fields.items()},
             count=count,

@@ -112,13 +112,16 @@ def decode_result(raw: bytes) -> ArqResult:
     data = _decode(raw)
     try:
         job_id, function, success, tries = data["id"], data["f"], data["s"], data["t"]
-        start_ms, finish_ms = _ms(data["st"]), _ms(data["ft"])
+        start_ms, finish_ms = data["st"], data["ft"]
     except KeyError as exc:
         raise MalformedPayload(f"no field {exc}") from None
-    if not (isinstance(job_id, str) and isinstance(function, str) and isinstance(success, bool)):
+    # (exact type checks: this runs for every job's end, and `type(x) is int` excludes bools)
+    if type(job_id) is not str or type(function) is not str or type(success) is not bool:
         raise MalformedPayload("id, function or success of the wrong type")
-    if isinstance(tries, bool) or not isinstance(tries, int):
+    if type(tries) is not int:
         raise MalformedPayload(f"not a try count: {tries!r}")
+    if type(start_ms) is not int or type(finish_ms) is not int:
+        start_ms, finish_ms = _ms(start_ms), _ms(finish_ms)
     queue = data.get("q")
     enqueue_ms = data.get("et", 0)
     return ArqResult(
