@@ -15,14 +15,13 @@ from typing import Any
 
 import orjson
 from arq.connections import ArqRedis
-from redis.asyncio.client import Pipeline
 
 from jobqueue.clock import iso, now_ms
 from jobqueue.history.vocabulary import EventType, JobStatus, StoredStatus, public_status
 from jobqueue.settings import Settings
 from jobqueue.store.arq_format import ArqResult, outcome
-from jobqueue.store.enqueue import NewJob, RecordWrite
-from jobqueue.store.transitions import FinishCount, TransitionWriter
+from jobqueue.store.recording import NewJob, RecordWrite
+from jobqueue.store.transitions import FinishCount, Transition, TransitionWriter
 
 Fields = dict[str, Any]
 
@@ -38,11 +37,13 @@ def _started(job_try: int, at_ms: int) -> tuple[Fields, Fields]:
 
 
 class JobTracker:
+    """The `jobqueue.store.recording.Recorder` of the service, and the worker's reports."""
+
     def __init__(self, settings: Settings) -> None:
         self._writer = TransitionWriter(settings)
         self._pending_starts: dict[str, tuple[int, int]] = {}  # job id -> (try, at ms)
 
-    # --- the first and the last transition (see `jobqueue.store.client.Recorder`)
+    # --- the first and the last transition, written by the store with arq's own writes
 
     def enqueue_record(self, job: NewJob) -> RecordWrite:
         status = public_status(StoredStatus.waiting, job.score, job.enqueue_ms)
@@ -65,8 +66,8 @@ class JobTracker:
         }
         return RecordWrite(fields, event)
 
-    def add_finished(self, pipe: Pipeline, result: ArqResult) -> None:
-        """Append the end of a job to `pipe`, from the result arq is writing in it."""
+    def finished(self, result: ArqResult) -> Transition:
+        """The end of a job, from the result arq is writing."""
         ended = outcome(result)
         fields: Fields = {"finish_ms": result.finish_ms, "tries": result.tries}
         if result.tries:
@@ -86,7 +87,7 @@ class JobTracker:
             finish_ms=result.finish_ms,
             seconds=(result.finish_ms - result.start_ms) / 1000 if result.tries else None,
         )
-        self._add(pipe, result.job_id, ended.status, ended.event, data, fields, count)
+        return self._transition(result.job_id, ended.status, ended.event, data, fields, count=count)
 
     # --- starts
 
@@ -97,9 +98,10 @@ class JobTracker:
         start = self._pending_starts.pop(job_id, None)
         if start is not None:
             data, fields = _started(*start)
-            async with redis.pipeline(transaction=True) as pipe:
-                self._add(pipe, job_id, StoredStatus.in_progress, EventType.started, data, fields)
-                await pipe.execute()
+            transition = self._transition(
+                job_id, StoredStatus.in_progress, EventType.started, data, fields
+            )
+            await self._writer.write(redis, job_id, transition)
 
     async def started(self, redis: ArqRedis, job_id: str, job_try: int) -> None:
         """Record a start now."""
@@ -128,58 +130,41 @@ class JobTracker:
             "error": error,
         }
         fields = {"scheduled_ms": due, "error": orjson.dumps(error), "tries": job_try}
-        async with redis.pipeline(transaction=True) as pipe:
-            self._add(pipe, job_id, StoredStatus.waiting, EventType.retry_scheduled, data, fields)
-            self._writer.add_retry_count(pipe, function)
-            await pipe.execute()
+        transition = self._transition(
+            job_id, StoredStatus.waiting, EventType.retry_scheduled, data, fields
+        )
+        await self._writer.write(redis, job_id, transition, retried_function=function)
 
     async def progress(
         self, redis: ArqRedis, job_id: str, current: float, total: float | None, message: str | None
     ) -> None:
         progress = {"current": current, "total": total, "message": message}
         data = {"status": JobStatus.in_progress, "at": iso(now_ms()), "progress": progress}
-        await self._record(
-            redis, job_id, None, EventType.progress, data, {"progress": orjson.dumps(progress)}
-        )
+        fields = {"progress": orjson.dumps(progress)}
+        transition = self._transition(job_id, None, EventType.progress, data, fields)
+        await self._writer.write(redis, job_id, transition)
 
     async def expired(self, redis: ArqRedis, job_id: str) -> None:
         """A waiting job whose data expired before a worker took it (found by the sweep)."""
         at = now_ms()
         error = {"type": "JobExpired", "message": "the job was not started before it expired"}
         data = {"status": JobStatus.failed, "at": iso(at), "error": error}
-        await self._record(
-            redis,
-            job_id,
-            StoredStatus.failed,
-            EventType.expired,
-            data,
-            {"finish_ms": at, "error": orjson.dumps(error)},
-        )
+        fields = {"finish_ms": at, "error": orjson.dumps(error)}
+        transition = self._transition(job_id, StoredStatus.failed, EventType.expired, data, fields)
+        await self._writer.write(redis, job_id, transition)
 
-    async def _record(
+    def _transition(
         self,
-        redis: ArqRedis,
         job_id: str,
         status: StoredStatus | None,
         event: EventType,
         data: Fields,
         fields: Fields,
-    ) -> None:
-        async with redis.pipeline(transaction=True) as pipe:
-            self._add(pipe, job_id, status, event, data, fields)
-            await pipe.execute()
-
-    def _add(
-        self,
-        pipe: Pipeline,
-        job_id: str,
-        status: StoredStatus | None,
-        event: EventType,
-        data: Fields,
-        fields: Fields,
+        *,
         count: FinishCount | None = None,
-    ) -> None:
-        """Queue the transition on `pipe`; a pending start of the job travels with it."""
+    ) -> Transition:
+        """`event` moving the job to `status` (None: unchanged); a pending start of the job
+        travels with it."""
         events: list[tuple[str, bytes]] = [(event, orjson.dumps(data))]  # (StrEnums are strs)
         start = self._pending_starts.pop(job_id, None)
         if start is not None:
@@ -187,11 +172,5 @@ class JobTracker:
             events.insert(0, (EventType.started, orjson.dumps(started)))
             fields = {**start_fields, **fields}
             status = status or StoredStatus.in_progress
-        self._writer.add(
-            pipe,
-            job_id,
-            status=status or "",
-            events=events,
-            fields={k: _text(v) for k, v in fields.items()},
-            count=count,
-        )
+        text = {k: _text(v) for k, v in fields.items()}
+        return Transition(status or "", events, text, count)

@@ -7,9 +7,11 @@ attribute of arq or redis-py; everything else calls it and gets plain values bac
 - `arq_format`: arq's job and result payloads, decoded (and the one rule for a job's outcome).
 - `scripts`, `lua/`: the Lua scripts and the one helper that runs them.
 - `connection`, `wire`: the process's pool; faster packing and readiness checks than redis-py 5.
-- `client`: arq's `ArqRedis`, with every enqueue and every job end recorded (`TrackedRedis`).
+- `client`: arq's `ArqRedis`, with every enqueue and every job end recorded (`TrackedRedis`);
+  `recording`: what it asks of the history to do so (the `Recorder`).
 - `enqueue`, `batching`: enqueueing in one script call, concurrent calls micro-batched.
 - `transitions`, `claim`, `aborts`: the writes of a job's life after its enqueue.
+- `outages`: Redis down, as the rest of the service sees it (`QueueUnavailable`).
 - `job_state`, `records`, `index`, `streams`: reading jobs, pages and events back.
 - `statistics`, `heartbeats`, `sweeps`, `wakeups`: what operators and maintenance read and clean.
 

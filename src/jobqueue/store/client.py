@@ -13,7 +13,7 @@
 """
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from arq.connections import ArqRedis
@@ -24,10 +24,11 @@ from redis.asyncio.client import Pipeline
 from jobqueue.serialization import deserialize, serialize
 from jobqueue.settings import Settings
 from jobqueue.store import keys
-from jobqueue.store.arq_format import ArqResult, MalformedPayload, decode_result
-from jobqueue.store.enqueue import EnqueueOutcome, Enqueuer, EnqueueSpec, NewJob, RecordWrite
+from jobqueue.store.arq_format import MalformedPayload, decode_result
+from jobqueue.store.enqueue import EnqueueOutcome, Enqueuer, EnqueueSpec
+from jobqueue.store.recording import Recorder
 from jobqueue.store.scripts import Command, rerun_unloaded
-from jobqueue.store.transitions import TRANSITION
+from jobqueue.store.transitions import TRANSITION, TransitionWriter
 
 log = structlog.get_logger("jobqueue.store")
 
@@ -35,25 +36,20 @@ log = structlog.get_logger("jobqueue.store")
 PreparedReplies = dict[tuple[Command, ...], list[Any]]
 
 
-class Recorder(Protocol):
-    """What the history keeps of an enqueue and of a job's end (`jobqueue.history.tracker`)."""
-
-    def enqueue_record(self, job: NewJob) -> RecordWrite: ...
-
-    def add_finished(self, pipe: Pipeline, result: ArqResult) -> None: ...
-
-
 class TrackedPipeline(Pipeline):
     """A pipeline that records a job's end in the same MULTI as arq's result write, and answers
     prepared commands without sending them. Its callers (arq among them) see only their own
-    commands' results and errors."""
+    commands' results and errors.
 
-    def __init__(
-        self, recorder: Recorder, prepared: PreparedReplies, *args: Any, **kwargs: Any
-    ) -> None:
+    Matches arq 0.28.0 (every job end is a SET of `arq:result:{id}` in a MULTI) and redis-py 5's
+    `Pipeline` (`command_stack` of `(args, options)`); both pinned by tests/unit/test_seams.py.
+    Remove when arq offers a hook for every way a job ends.
+    """
+
+    def __init__(self, client: "TrackedRedis", *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._recorder = recorder
-        self._prepared = prepared
+        self._client = client
+        self._prepared = client.prepared
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
         if self._prepared:
@@ -87,7 +83,8 @@ class TrackedPipeline(Pipeline):
         except MalformedPayload as exc:  # arq's write goes ahead; the history cannot follow it
             log.error("tracking.result_unreadable", key=key, error=str(exc))
             return
-        self._recorder.add_finished(self, result)
+        client = self._client
+        client.transitions.add(self, result.job_id, client.recorder.finished(result))
 
     async def _send(self, commands: list[Command]) -> list[Any]:
         for command in commands:
@@ -108,7 +105,8 @@ class TrackedRedis(ArqRedis):
         )
         self.auto_close_connection_pool = True  # it owns its pool, as `Redis.from_pool` makes it
         self.recorder = recorder
-        self._prepared: PreparedReplies = {}
+        self.transitions = TransitionWriter(settings)
+        self.prepared: PreparedReplies = {}
         self.enqueuer = Enqueuer(
             lambda: super(TrackedRedis, self).pipeline(transaction=False),
             recorder,
@@ -118,8 +116,7 @@ class TrackedRedis(ArqRedis):
 
     def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> TrackedPipeline:
         return TrackedPipeline(
-            self.recorder,
-            self._prepared,
+            self,
             self.connection_pool,
             self.response_callbacks,
             transaction,
@@ -128,11 +125,12 @@ class TrackedRedis(ArqRedis):
 
     def prepare(self, commands: tuple[Command, ...], replies: list[Any]) -> None:
         """The next pipeline of exactly `commands` returns `replies` without a round trip:
-        they were already read atomically by a script. Used once."""
-        self._prepared[commands] = replies
+        they were already read atomically by a script (the worker's claim answers the opening
+        of arq 0.28's `run_job` so; see `claim`). Used once."""
+        self.prepared[commands] = replies
 
     def forget(self, commands: tuple[Command, ...]) -> None:
-        self._prepared.pop(commands, None)
+        self.prepared.pop(commands, None)
 
     async def enqueue_job(
         self,

@@ -11,8 +11,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from jobqueue.settings import Settings
-from jobqueue.store.client import Recorder, TrackedRedis
+from jobqueue.store.client import TrackedRedis
 from jobqueue.store.outages import OUTAGE_ERRORS
+from jobqueue.store.recording import Recorder
 from jobqueue.store.wire import HiredisPacking, ReadinessCheckedParser
 
 log = structlog.get_logger("jobqueue.redis")

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from arq.jobs import serialize_job
@@ -23,10 +23,8 @@ from jobqueue.settings import Settings
 from jobqueue.store import keys
 from jobqueue.store.arq_format import public_kwargs
 from jobqueue.store.batching import MicroBatcher
+from jobqueue.store.recording import NewJob, Recorder
 from jobqueue.store.scripts import Command, LuaScript, rerun_unloaded
-
-if TYPE_CHECKING:
-    from jobqueue.store.client import Recorder
 
 ENQUEUE = LuaScript("enqueue")
 ENQUEUE_CHUNK = 100  # jobs per script call: a longer script would hold Redis up for others
@@ -57,32 +55,11 @@ class EnqueueOutcome:
     already_retried_as: str | None = None
 
 
-@dataclass(frozen=True)
-class NewJob:
-    """What the recorder is told of a job about to be enqueued."""
-
-    job_id: str
-    function: str
-    args: dict[str, Any]  # public: without the request id
-    queue: str
-    enqueue_ms: int
-    score: int
-    retry_of: str | None
-
-
-@dataclass(frozen=True)
-class RecordWrite:
-    """What the recorder asks the enqueue to write: the record's fields and the event's data."""
-
-    fields: dict[str, str]
-    event: dict[str, Any]
-
-
 class Enqueuer:
     def __init__(
         self,
         pipeline: Callable[[], Pipeline],
-        recorder: "Recorder",
+        recorder: Recorder,
         settings: Settings,
         *,
         expires_extra_ms: int,
@@ -106,7 +83,7 @@ class Enqueuer:
 
     async def _send(self, calls: list["_EnqueueCall"]) -> list[Any]:
         """The script for `calls`, ENQUEUE_CHUNK jobs a call, the calls pipelined."""
-        header = [StoredStatus.waiting.value, EventType.enqueued.value]
+        header = [StoredStatus.waiting, EventType.enqueued, keys.INDEXED_FUNCTIONS]
         commands: list[Command] = []
         for i in range(0, len(calls), ENQUEUE_CHUNK):
             chunk = calls[i : i + ENQUEUE_CHUNK]

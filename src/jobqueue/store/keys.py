@@ -18,7 +18,8 @@ Ours:
 - `jobqueue:wake:{queue}`    pub/sub channel: a job is due now (workers wake up)
 - `jobqueue:workers`, `jobqueue:worker:{id}`   worker heartbeats
 - `jobqueue:finished:{queue}:{status}:{bucket}`  jobs finished per 10 s
-- `jobqueue:metrics:*`       Prometheus counters the workers add to
+- `jobqueue:metrics:*`       Prometheus counters the workers add to (finished, retried,
+                             duration:{function}, duration-functions)
 - `jobqueue:stats:{queue}`   list: queue statistics snapshots, newest first
 """
 
@@ -42,6 +43,9 @@ WORKERS = "jobqueue:workers"
 WORKER_PREFIX = "jobqueue:worker:"
 FINISHED_COUNT_PREFIX = "jobqueue:finished:"
 METRICS_PREFIX = "jobqueue:metrics:"
+METRICS_FINISHED = METRICS_PREFIX + "finished"  # hash: "{function}|{status}" -> jobs
+METRICS_RETRIED = METRICS_PREFIX + "retried"  # hash: function -> retries scheduled
+METRICS_DURATION_FUNCTIONS = METRICS_PREFIX + "duration-functions"  # set of functions timed
 COUNT_BUCKET_SECONDS = 10
 
 # Index members sort newest first: 13 digits covers epoch milliseconds until the year 2286.
@@ -114,6 +118,11 @@ def worker(worker_id: str) -> str:
 def finished_count(queue: str, outcome: str, bucket: int) -> str:
     """Jobs of `queue` that ended with `outcome` in 10-second bucket `bucket` (epoch s // 10)."""
     return f"{FINISHED_COUNT_PREFIX}{queue}:{outcome}:{bucket}"
+
+
+def metrics_duration(function: str) -> str:
+    """Hash: Prometheus histogram bucket (and "sum") -> jobs of `function`."""
+    return f"{METRICS_PREFIX}duration:{function}"
 
 
 def stats_history(queue_name: str) -> str:

@@ -94,14 +94,13 @@ class JobCounters:
 
 
 async def read_job_counters(redis: ArqRedis) -> JobCounters:
-    prefix = keys.METRICS_PREFIX
-    functions: set[bytes] = await redis.smembers(prefix + "duration-functions")  # type: ignore[misc]
+    functions: set[bytes] = await redis.smembers(keys.METRICS_DURATION_FUNCTIONS)  # type: ignore[misc]
     names = sorted(f.decode() for f in functions)
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.hgetall(prefix + "finished")
-        pipe.hgetall(prefix + "retried")
+        pipe.hgetall(keys.METRICS_FINISHED)
+        pipe.hgetall(keys.METRICS_RETRIED)
         for function in names:
-            pipe.hgetall(prefix + "duration:" + function)
+            pipe.hgetall(keys.metrics_duration(function))
         finished, retried, *durations = await pipe.execute()
     by_outcome = {}
     for label, count in decode_hash(finished).items():

@@ -2,10 +2,11 @@
 for a job's end its counters. What the transitions are is decided in `jobqueue.history.tracker`;
 this module only knows how they are stored."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from arq.connections import ArqRedis
 from redis.asyncio.client import Pipeline
 
 from jobqueue.history.vocabulary import TERMINAL_STORED
@@ -29,55 +30,75 @@ class FinishCount:
     seconds: float | None  # run time, when it ran
 
     def as_json(self) -> bytes:
+        bucket = self.finish_ms // (keys.COUNT_BUCKET_SECONDS * 1000)
         counts: dict[str, Any] = {
-            "prefix": keys.METRICS_PREFIX,
-            "function": self.function,
-            "status": self.status,
-            "bucket_key": keys.finished_count(
-                self.queue, self.status, self.finish_ms // (keys.COUNT_BUCKET_SECONDS * 1000)
-            ),
+            "finished_key": keys.METRICS_FINISHED,
+            "label": f"{self.function}|{self.status}",
+            "bucket_key": keys.finished_count(self.queue, self.status, bucket),
             "bucket_ttl": COUNT_TTL_SECONDS,
         }
         if self.seconds is not None:
-            counts["seconds"] = self.seconds
-            counts["duration_bucket"] = duration_bucket(self.seconds)
+            counts |= {
+                "duration_key": keys.metrics_duration(self.function),
+                "durations_key": keys.METRICS_DURATION_FUNCTIONS,
+                "function": self.function,
+                "seconds": self.seconds,
+                "duration_bucket": duration_bucket(self.seconds),
+            }
         return orjson.dumps(counts)
 
 
+@dataclass(frozen=True)
+class Transition:
+    """One step of a job's life: its new stored status ("" to leave it), its events (type and
+    data JSON, in order), the record fields it sets, and for a job's end, its count."""
+
+    status: str
+    events: list[tuple[str, bytes]]
+    fields: dict[str, str] = field(default_factory=dict)
+    count: FinishCount | None = None
+
+
 class TransitionWriter:
-    """Queues transitions on pipelines, with the retention settings they need."""
+    """Writes transitions, with the retention settings they need."""
 
     def __init__(self, settings: Settings) -> None:
         self.history_ttl_ms = settings.history_ttl * 1000
         self.events_max_length = settings.events_max_length
 
-    def add(
-        self,
-        pipe: Pipeline,
-        job_id: str,
-        *,
-        status: str,
-        events: list[tuple[str, bytes]],
-        fields: dict[str, str],
-        count: FinishCount | None = None,
-    ) -> None:
-        """`status`: the new stored status, or "" to leave it; `events`: (type, data JSON)."""
+    def add(self, pipe: Pipeline, job_id: str, transition: Transition) -> None:
+        """Queue `transition` on `pipe` (also inside a MULTI, beside arq's own writes)."""
+        count = transition.count.as_json() if transition.count else ""
+        fields = orjson.dumps(transition.fields) if transition.fields else ""
+        events = [part for event in transition.events for part in event]
         TRANSITION.queue(
             pipe,
             [keys.record(job_id), keys.EVENTS, keys.job_events(job_id)],
             [
                 job_id,
-                status,
+                transition.status,
                 self.history_ttl_ms,
                 self.events_max_length,
                 keys.INDEX_PREFIX,
-                count.as_json() if count else "",
-                orjson.dumps(fields) if fields else "",
-                len(events),
-                *(part for event in events for part in event),
+                count,
+                fields,
+                len(transition.events),
+                *events,
                 *_TERMINAL,
             ],
         )
 
-    def add_retry_count(self, pipe: Pipeline, function: str) -> None:
-        pipe.hincrby(keys.METRICS_PREFIX + "retried", function, 1)
+    async def write(
+        self,
+        redis: ArqRedis,
+        job_id: str,
+        transition: Transition,
+        *,
+        retried_function: str | None = None,
+    ) -> None:
+        """Write `transition` in its own MULTI (with a retry of `retried_function` counted)."""
+        async with redis.pipeline(transaction=True) as pipe:
+            self.add(pipe, job_id, transition)
+            if retried_function is not None:
+                pipe.hincrby(keys.METRICS_RETRIED, retried_function, 1)
+            await pipe.execute()

@@ -1,8 +1,9 @@
 -- Enqueue jobs exactly as arq's ArqRedis.enqueue_job would (same keys, same payload), and in
 -- the same atomic step write each one's history record, index entries and `enqueued` event.
 -- Several jobs travel in one call (concurrent requests, a batch): 8 keys and 13 arguments each,
--- after 2 arguments for the whole call.
--- ARGV first: 1 the stored status of a new job, 2 the type of its first event
+-- after 3 arguments for the whole call.
+-- ARGV first: 1 the stored status of a new job, 2 the type of its first event, 3 the set of
+--       indexed functions (it lets the sweep find every index key)
 -- KEYS, per job: 1 arq job key, 2 arq result key, 3 arq queue, 4 record, 5 events,
 --       6 job events, 7 record of the job this one retries (or the record key again when none),
 --       8 the queue's wake-up channel
@@ -13,7 +14,7 @@
 -- Returns, per job: 1 (enqueued), 0 (a job or result with this id exists: arq's rule), or the
 -- id of the job that already retries its KEYS[7]. Each wake-up channel is published to once.
 
-local status, event_type = ARGV[1], ARGV[2]
+local status, event_type, indexed_functions = ARGV[1], ARGV[2], ARGV[3]
 
 local function enqueue(KEYS, ARGV)
   if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
@@ -48,7 +49,7 @@ local function enqueue(KEYS, ARGV)
     prefix .. 'function:' .. fn, prefix .. 'function:' .. fn .. ':status:' .. status,
   }
   for _, key in ipairs(indexes) do redis.call('ZADD', key, 0, member) end
-  redis.call('SADD', prefix .. 'functions', fn)  -- lets the sweep find every index key
+  redis.call('SADD', indexed_functions, fn)
 
   local event = {'type', event_type, 'job_id', ARGV[1], 'function', fn, 'data', ARGV[10]}
   redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[6], '*', unpack(event))
@@ -59,10 +60,10 @@ local function enqueue(KEYS, ARGV)
 end
 
 local results, channels = {}, {}
-for job = 0, (#ARGV - 2) / 13 - 1 do
+for job = 0, (#ARGV - 3) / 13 - 1 do
   local keys, args = {}, {}
   for i = 1, 8 do keys[i] = KEYS[8 * job + i] end
-  for i = 1, 13 do args[i] = ARGV[2 + 13 * job + i] end
+  for i = 1, 13 do args[i] = ARGV[3 + 13 * job + i] end
   local result, channel = enqueue(keys, args)
   results[#results + 1] = result
   if channel then channels[channel] = true end

@@ -5,8 +5,8 @@
 -- A finished job never goes back to waiting or in progress: such a late write is dropped.
 -- KEYS: 1 record, 2 events, 3 job events
 -- ARGV: 1 job id, 2 new stored status ('' = unchanged), 3 history TTL (ms), 4 events max length,
---       5 index key prefix, 6 counts JSON ('' = none), 7 record fields as a JSON object of
---       strings ('' = none; one argument is cheaper to send than many), 8 number of events N,
+--       5 index key prefix, 6 counts JSON, naming its keys ('' = none), 7 record fields as a
+--       JSON object of strings ('' = none; one argument is cheaper than many), 8 events N,
 --       then N pairs (event type, event JSON), then the terminal statuses
 local n = tonumber(ARGV[8])
 local terminal = {}
@@ -48,15 +48,15 @@ redis.call('PEXPIRE', KEYS[3], ARGV[3])
 
 if ARGV[6] ~= '' then
   -- finished-job counters: per 10 s bucket (for /v1/queues) and for Prometheus
+  -- (the keys travel in the JSON: a finish is counted under keys named in `keys.py`)
   local c = cjson.decode(ARGV[6])
   redis.call('INCR', c.bucket_key)
   redis.call('EXPIRE', c.bucket_key, c.bucket_ttl)
-  redis.call('HINCRBY', c.prefix .. 'finished', c['function'] .. '|' .. c.status, 1)
+  redis.call('HINCRBY', c.finished_key, c.label, 1)
   if c.duration_bucket then
-    local key = c.prefix .. 'duration:' .. c['function']
-    redis.call('HINCRBY', key, c.duration_bucket, 1)
-    redis.call('HINCRBYFLOAT', key, 'sum', c.seconds)
-    redis.call('SADD', c.prefix .. 'duration-functions', c['function'])
+    redis.call('HINCRBY', c.duration_key, c.duration_bucket, 1)
+    redis.call('HINCRBYFLOAT', c.duration_key, 'sum', c.seconds)
+    redis.call('SADD', c.durations_key, c['function'])
   end
 end
 return 1

@@ -131,7 +131,7 @@ async def test_a_claimed_job_runs_in_arq_without_another_round_trip(
     assert (result.success, result.result, result.job_try) == (True, "done", 1)
     assert not await redis.exists(retry_key_prefix + "one")  # arq's finish removed it
     assert all(commands[0][0] != "GET" for commands in sent)  # the opening was not sent
-    assert redis._prepared == {}
+    assert redis.prepared == {}
 
 
 async def test_a_finished_job_wakes_the_poll_loop_once_its_slot_is_free(
