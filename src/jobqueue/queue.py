@@ -26,8 +26,8 @@ from jobqueue.history.vocabulary import (
 )
 from jobqueue.settings import Settings
 from jobqueue.store.aborts import abort_before_start, request_abort
-from jobqueue.store.arq_format import REQUEST_ID_ARG
 from jobqueue.store.client import TrackedRedis
+from jobqueue.store.connection import ping
 from jobqueue.store.enqueue import EnqueueOutcome, EnqueueSpec
 from jobqueue.store.outages import ending_streams_on_outage, unavailable_on_outage
 
@@ -54,8 +54,9 @@ class JobQueue:
         self._queue = settings.queue_name
 
     @unavailable_on_outage
-    async def ping(self) -> None:
-        await self._redis.ping()
+    async def check_ready(self) -> None:
+        """Returns if Redis answers; raises `QueueUnavailable` if not."""
+        await ping(self._redis)
 
     @unavailable_on_outage
     async def enqueue(
@@ -210,12 +211,10 @@ class JobQueue:
 
 
 def _spec(function: str, args: dict[str, Any], options: EnqueueOptions) -> EnqueueSpec:
-    kwargs = dict(args)
-    if options.request_id:
-        kwargs[REQUEST_ID_ARG] = options.request_id
     return EnqueueSpec(
         function,
-        kwargs,
+        args,
+        request_id=options.request_id,
         job_id=options.job_id,
         defer_by=options.defer_by,
         defer_until=options.defer_until,

@@ -10,8 +10,6 @@ from croniter import croniter
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from jobqueue.store.keys import DEFAULT_QUEUE
-
 MiB = 1024 * 1024
 
 
@@ -19,7 +17,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="JOBQUEUE_", frozen=True, extra="ignore")
 
     redis_url: str = "redis://localhost:6379/0"
-    queue_name: str = DEFAULT_QUEUE
+    queue_name: str = "arq:queue"  # arq's default queue (test_settings checks they agree)
 
     # API
     max_body_bytes: int = Field(default=1 * MiB, gt=0)

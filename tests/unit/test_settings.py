@@ -2,6 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from jobqueue.settings import Settings
+from jobqueue.store import keys
 
 
 def test_defaults_match_the_documented_ones() -> None:
@@ -33,3 +34,7 @@ def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(ValidationError):
         settings.queue_name = "other"  # type: ignore[misc]
+
+
+def test_the_default_queue_is_arqs() -> None:
+    assert Settings().queue_name == keys.DEFAULT_QUEUE

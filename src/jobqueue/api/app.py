@@ -5,12 +5,12 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
-from redis.exceptions import RedisError
 
 from jobqueue.api.dependencies import Services
 from jobqueue.api.errors import install_error_handlers
 from jobqueue.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from jobqueue.api.routes import enqueue, events, functions, health, jobs, operations
+from jobqueue.errors import QueueUnavailable
 from jobqueue.history.tracker import JobTracker
 from jobqueue.jobs.catalog import registry as default_registry
 from jobqueue.jobs.declaration import JobRegistry
@@ -43,9 +43,9 @@ def create_app(
         operations = Operations(redis, settings, queue)
         app.state.services = Services(queue, operations, registry, settings, metrics)
         try:
-            await redis.ping()
-        except (RedisError, OSError) as exc:  # serve anyway: /readyz reports it, and we heal
-            log.warning("redis.unavailable_at_startup", error=repr(exc))
+            await queue.check_ready()
+        except QueueUnavailable as exc:  # serve anyway: /readyz reports it, and we heal
+            log.warning("redis.unavailable_at_startup", error=exc.detail)
         log.info("api.started", queue=settings.queue_name, functions=registry.names())
         try:
             yield

@@ -72,6 +72,17 @@ def public_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if k != REQUEST_ID_ARG}
 
 
+def with_request_id(kwargs: dict[str, Any], request_id: str | None) -> dict[str, Any]:
+    """The job's kwargs as stored for arq: the enqueuing request's id rides along."""
+    return {**kwargs, REQUEST_ID_ARG: request_id} if request_id else kwargs
+
+
+def pop_request_id(kwargs: dict[str, Any]) -> str | None:
+    """The enqueuing request's id, taken out of the kwargs arq gives the job."""
+    request_id: str | None = kwargs.pop(REQUEST_ID_ARG, None)
+    return request_id
+
+
 def _ms(value: Any) -> int:
     """A time in ms: arq writes ints; a float (another writer) is read as one."""
     if isinstance(value, bool) or not isinstance(value, int | float):

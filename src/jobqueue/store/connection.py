@@ -57,3 +57,8 @@ def create_redis(
     """The process's one Redis client, recording history through `recorder`."""
     pool = create_pool(settings, ride_out_outages=ride_out_outages)
     return TrackedRedis(pool, settings, recorder)
+
+
+async def ping(redis: TrackedRedis) -> None:
+    """Returns once Redis answers (raises redis-py's error if it does not)."""
+    await redis.ping()

@@ -21,7 +21,7 @@ from jobqueue.history.vocabulary import EventType, StoredStatus
 from jobqueue.serialization import serialize
 from jobqueue.settings import Settings
 from jobqueue.store import keys
-from jobqueue.store.arq_format import public_kwargs
+from jobqueue.store.arq_format import public_kwargs, with_request_id
 from jobqueue.store.batching import MicroBatcher
 from jobqueue.store.recording import NewJob, Recorder
 from jobqueue.store.scripts import Command, LuaScript, rerun_unloaded
@@ -44,6 +44,7 @@ class EnqueueSpec:
     expires: Any = None
     job_try: int | None = None
     retry_of: str | None = None
+    request_id: str | None = None  # the enqueuing request's, for the worker's log lines
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,9 @@ class Enqueuer:
         else:
             score = enqueue_ms + (to_ms(spec.defer_by) or 0)
         expires_ms = to_ms(spec.expires) or score - enqueue_ms + self._expires_extra_ms
+        stored = with_request_id(spec.kwargs, spec.request_id)
         payload = serialize_job(
-            spec.function, spec.args, spec.kwargs, spec.job_try, enqueue_ms, serializer=serialize
+            spec.function, spec.args, stored, spec.job_try, enqueue_ms, serializer=serialize
         )
         new = NewJob(
             job_id,

@@ -20,7 +20,7 @@ from jobqueue.jobs.declaration import JobDefinition
 from jobqueue.jobs.retry import BackoffPolicy, RetryableError
 from jobqueue.serialization import error_dict
 from jobqueue.settings import Settings
-from jobqueue.store.arq_format import REQUEST_ID_ARG
+from jobqueue.store.arq_format import pop_request_id
 from jobqueue.store.client import TrackedRedis
 from jobqueue.worker.heartbeat import WorkerStats
 
@@ -63,7 +63,7 @@ async def execute(definition: JobDefinition, ctx: dict[str, Any], kwargs: dict[s
         job_id=ctx["job_id"],
         function=definition.name,
         job_try=job_try,
-        request_id=kwargs.pop(REQUEST_ID_ARG, None),
+        request_id=pop_request_id(kwargs),
     )
     redis: TrackedRedis = ctx["redis"]
     tracker: JobTracker = ctx["tracker"]

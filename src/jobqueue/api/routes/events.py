@@ -44,5 +44,5 @@ async def job_events(
 )
 async def all_events(queue: QueueDep, last_event_id: LastEventId = None) -> EventSourceResponse:
     """Every job's transitions as they happen; send `Last-Event-ID` to resume after a gap."""
-    await queue.ping()
+    await queue.check_ready()
     return EventSourceResponse(_as_sse(queue.all_events(last_event_id)), ping=PING_SECONDS)

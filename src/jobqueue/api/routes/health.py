@@ -18,5 +18,5 @@ async def healthz() -> HealthStatus:
 @router.get("/readyz", response_model=HealthStatus, responses=UNAVAILABLE)
 async def readyz(queue: QueueDep) -> HealthStatus:
     """Redis answers, so jobs can be enqueued and read."""
-    await queue.ping()
+    await queue.check_ready()
     return HealthStatus(status="ready")
