@@ -12,8 +12,6 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-ABORTED_ERROR_TYPE = "CancelledError"
-
 
 def error_dict(exc: BaseException) -> dict[str, str]:
     """The stored, public shape of an exception."""

@@ -92,8 +92,9 @@ async def redis(settings: Settings) -> AsyncIterator[TrackedRedis]:
 
 
 async def run_burst(settings: Settings) -> Worker:
-    """Run the queue's jobs to the end with arq's Worker, configured as worker_settings.py
-    configures it, the swaps installed for the run only."""
+    """Run the queue's jobs to the end with arq's Worker, configured like worker_settings.py's
+    `WorkerSettings` (a copy: importing that module would install the swaps for the whole test
+    run), the swaps installed for this run only."""
     wakeup = WakeUp()
     worker = Worker(
         functions=arq_functions(REGISTRY, settings),

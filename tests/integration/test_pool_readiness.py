@@ -1,4 +1,4 @@
-"""The pool's readiness check on checkout (`connections._ReadinessCheckedParser`), on a real
+"""The pool's readiness check on checkout (`jobqueue.store.wire.ReadinessCheckedParser`), on a real
 Redis: a dirty or closed connection is still never handed out, and the check does no I/O."""
 
 from collections.abc import AsyncIterator

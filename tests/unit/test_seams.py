@@ -45,6 +45,10 @@ SEAMS = [
      "the result payload's fields, decoded by decode_result"),
     ("arq.cron.CronJob.calculate_next", "7f8bfac236ba13c1", "jobqueue.ops.crons",
      "computes a schedule's next run exactly as arq's scheduler will"),
+    ("arq.jobs.Job.__init__", "603facec0542139c", "jobqueue.store.client",
+     "enqueue_job returns Job(id, redis, _queue_name=, _deserializer=) as arq's does"),
+    ("redis.asyncio.client.Redis.aclose", "ab295a9c46c80ec1", "jobqueue.store.client",
+     "closes the pool when auto_close_connection_pool is set (the client owns its pool)"),
     ("redis._parsers.hiredis._AsyncHiredisParser", "78b06afb73a9578b", "jobqueue.store.wire",
      "subclassed: can_read_destructive reads _reader and _stream"),
     ("redis.asyncio.connection.ConnectionPool.ensure_connection", "e2790e7163da5032",
@@ -105,6 +109,13 @@ def test_the_pinned_library_versions_are_the_ones_installed() -> None:
 
 def test_arqs_key_names_are_the_ones_our_scripts_use() -> None:
     assert {name: getattr(arq.constants, name) for name in ARQ_KEYS} == ARQ_KEYS
+
+
+def test_the_closed_connection_message_is_redis_pys() -> None:
+    """jobqueue.store.wire raises redis-py's own error for a closed connection."""
+    from redis._parsers.socket import SERVER_CLOSED_CONNECTION_ERROR
+
+    assert SERVER_CLOSED_CONNECTION_ERROR == "Connection closed by server."
 
 
 async def test_asyncio_stream_reader_still_buffers_in_a_private_bytearray() -> None:

@@ -1,4 +1,4 @@
-"""Request and response bodies of the REST API (the job view itself is `jobqueue.views`)."""
+"""Request and response bodies of the REST API (the job view itself is `jobqueue.history.view`)."""
 
 from typing import Any, Self
 

@@ -90,9 +90,7 @@ class Enqueuer:
             chunk = calls[i : i + ENQUEUE_CHUNK]
             chunk_keys = [key for call in chunk for key in call.keys]
             chunk_args = [arg for call in chunk for arg in call.args]
-            commands.append(
-                ("EVALSHA", ENQUEUE.sha, len(chunk_keys), *chunk_keys, *header, *chunk_args)
-            )
+            commands.append(ENQUEUE.command(chunk_keys, [*header, *chunk_args]))
         replies = await self._execute(commands)
         replies = await rerun_unloaded(self._execute, [ENQUEUE], commands, replies)
         for reply in replies:

@@ -1,7 +1,7 @@
 """The Lua scripts (`lua/*.lua`), and the one way they are run.
 
 Each is sent by EVALSHA: its text travels only after Redis has lost it (a restart, SCRIPT FLUSH),
-when Redis answers NOSCRIPT. Three ways to run one, with that fallback each:
+when Redis answers NOSCRIPT. Two ways to run one, with that fallback each:
 - `run`: on its own;
 - `queue` on a pipeline (also inside a MULTI), then `rerun_unloaded` over the pipeline's replies:
   a NOSCRIPT fails only its own command (inside a MULTI the rest of the transaction ran), so
@@ -32,8 +32,12 @@ class LuaScript:
         except NoScriptError:
             return await redis.eval(self.text, len(keys), *keys, *args)  # type: ignore[misc]
 
+    def command(self, keys: Sequence[Any], args: Sequence[Any]) -> Command:
+        """The EVALSHA that runs it, to send (or queue) as it is."""
+        return ("EVALSHA", self.sha, len(keys), *keys, *args)
+
     def queue(self, pipe: Pipeline, keys: Sequence[Any], args: Sequence[Any]) -> None:
-        pipe.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+        pipe.execute_command(*self.command(keys, args))
 
     def sent_by(self, command: Command) -> bool:
         return command[:2] == ("EVALSHA", self.sha)
@@ -63,7 +67,3 @@ async def rerun_unloaded(
     for (i, _), reply in zip(failed, redone, strict=True):
         replies[i] = reply
     return replies
-
-
-def any_unloaded(replies: Sequence[Any]) -> bool:
-    return any(isinstance(reply, NoScriptError) for reply in replies)
