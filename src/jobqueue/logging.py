@@ -38,6 +38,22 @@ def configure_logging(
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    renderer, tracebacks = _configure_structlog(level, shared, use_json=use_json)
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *tracebacks,
+            renderer,
+        ],
+    )
+    _route_stdlib_logging(level, formatter)
+
+
+def _configure_structlog(
+    level: str, shared: list[Processor], *, use_json: bool
+) -> tuple[Processor, list[Processor]]:
+    """Our own events' fast path; returns the renderer (and traceback step) for stdlib lines."""
     if use_json:
         structlog.configure(
             processors=[
@@ -49,27 +65,21 @@ def configure_logging(
             wrapper_class=structlog.make_filtering_bound_logger(level),
             cache_logger_on_first_use=True,
         )
-        renderer: Processor = structlog.processors.JSONRenderer()
-        tracebacks: list[Processor] = [_TRACEBACKS]
-    else:
-        renderer = structlog.dev.ConsoleRenderer(
-            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
-        )
-        structlog.configure(
-            processors=[*shared, renderer],
-            logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-            wrapper_class=structlog.make_filtering_bound_logger(level),
-            cache_logger_on_first_use=True,
-        )
-        tracebacks = []  # the console renderer prints them itself
-    formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            *tracebacks,
-            renderer,
-        ],
+        return structlog.processors.JSONRenderer(), [_TRACEBACKS]
+    renderer = structlog.dev.ConsoleRenderer(
+        colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
     )
+    structlog.configure(
+        processors=[*shared, renderer],
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        cache_logger_on_first_use=True,
+    )
+    return renderer, []  # the console renderer prints tracebacks itself
+
+
+def _route_stdlib_logging(level: str, formatter: logging.Formatter) -> None:
+    """uvicorn's and arq's lines through our formatter: one handler, on the root logger."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()

@@ -7,6 +7,7 @@ Enqueue, read, wait for, abort and re-run jobs, list them and follow their event
 
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,7 +16,7 @@ from jobqueue.clock import ms_to_datetime
 from jobqueue.errors import JobConflict, JobNotFound
 from jobqueue.history import streams
 from jobqueue.history.lookup import read_job
-from jobqueue.history.pages import Page, read_page
+from jobqueue.history.pages import Page, newest_first, read_page
 from jobqueue.history.streams import Event
 from jobqueue.history.view import JobView
 from jobqueue.history.vocabulary import (
@@ -166,27 +167,18 @@ class JobQueue:
         """Re-run up to `limit` jobs with `status` (newest first), enqueued since `since`."""
         retried: list[str] = []
         already = 0
-        cursor: str | None = None
-        while len(retried) < limit:
-            page = await read_page(
-                self._redis, status=status, function=function, limit=100, cursor=cursor
-            )
-            for job in page.jobs:
+        matching = newest_first(self._redis, status=status, function=function)
+        async with aclosing(matching):
+            async for job in matching:
+                if len(retried) >= limit:
+                    break
                 if since is not None and job.enqueue_time and job.enqueue_time < since:
-                    return BulkRetry(retried, already)
-                if job.retried_as:
-                    already += 1
-                    continue
-                outcome = await self._rerun(job)
-                if outcome.already_retried_as is not None:
+                    break
+                outcome = None if job.retried_as else await self._rerun(job)
+                if outcome is None or outcome.already_retried_as is not None:
                     already += 1
                 else:
                     retried.append(outcome.job_id)
-                if len(retried) >= limit:
-                    break
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
         return BulkRetry(retried, already)
 
     @unavailable_on_outage

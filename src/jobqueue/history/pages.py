@@ -7,6 +7,7 @@ of them may hold fewer than `limit` jobs; follow `next_cursor`.
 """
 
 import base64
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from arq.connections import ArqRedis
@@ -71,3 +72,17 @@ async def read_page(
     await index.remove_members(redis, gone, status=stored, function=function)
     more = len(members) == limit
     return Page(jobs, encode_cursor(members[-1][0]) if more else None)
+
+
+async def newest_first(
+    redis: ArqRedis, *, status: JobStatus | None, function: str | None
+) -> AsyncIterator[JobView]:
+    """Every job with `status` and `function`, newest first, a page at a time."""
+    cursor: str | None = None
+    while True:
+        page = await read_page(redis, status=status, function=function, limit=100, cursor=cursor)
+        for job in page.jobs:
+            yield job
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor

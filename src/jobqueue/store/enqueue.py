@@ -105,17 +105,21 @@ class Enqueuer:
             replies: list[Any] = await pipe.execute(raise_on_error=False)
         return replies
 
+    def _schedule(self, spec: EnqueueSpec, enqueue_ms: int) -> tuple[int, int]:
+        """The job's due time and its data's time to live (ms), as arq computes them."""
+        if spec.defer_until is not None:
+            score = to_unix_ms(spec.defer_until)
+        else:
+            score = enqueue_ms + (to_ms(spec.defer_by) or 0)
+        return score, to_ms(spec.expires) or score - enqueue_ms + self._expires_extra_ms
+
     def _call(self, spec: EnqueueSpec) -> "_EnqueueCall":
         if spec.defer_until is not None and spec.defer_by:
             raise RuntimeError("use either 'defer_until' or 'defer_by' or neither, not both")
         job_id = spec.job_id or uuid.uuid4().hex
         queue = spec.queue_name or self._queue
         enqueue_ms = timestamp_ms()
-        if spec.defer_until is not None:
-            score = to_unix_ms(spec.defer_until)
-        else:
-            score = enqueue_ms + (to_ms(spec.defer_by) or 0)
-        expires_ms = to_ms(spec.expires) or score - enqueue_ms + self._expires_extra_ms
+        score, expires_ms = self._schedule(spec, enqueue_ms)
         stored = with_request_id(spec.kwargs, spec.request_id)
         payload = serialize_job(
             spec.function, spec.args, stored, spec.job_try, enqueue_ms, serializer=serialize

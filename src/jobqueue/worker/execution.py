@@ -96,46 +96,15 @@ async def _run(
     settings: Settings,
     started: float,
 ) -> Any:
-    job_try: int = ctx["job_try"]
     stats: WorkerStats = ctx["stats"]
     try:
-        try:
-            args = definition.validate_args(kwargs, settings)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'args'}: {e['msg']}" for e in exc.errors()
-            )
-            raise InvalidJobArgs(problems) from None
-        job_ctx = JobContext(
-            job_id=ctx["job_id"],
-            job_try=job_try,
-            max_tries=definition.max_tries,
-            settings=settings,
-            redis=ctx["redis"],
-            http=ctx["http"],
-            tracker=ctx["tracker"],
-        )
-        result = await definition.func(job_ctx, args)  # arq enforces the timeout
+        args = _validated(definition, kwargs, settings)
+        result = await definition.func(_job_context(definition, ctx), args)  # arq times it out
     except RetryableError as exc:
-        if job_try >= definition.max_tries:
+        if ctx["job_try"] >= definition.max_tries:
             _log_failure(exc, started, stats)
             raise
-        policy = BackoffPolicy(settings.retry_base_delay, settings.retry_max_delay)
-        delay = policy.delay(job_try, exc.retry_after)
-        log.warning(
-            "job.retrying",
-            outcome="retrying",
-            duration_ms=_elapsed_ms(started),
-            retry_in_s=round(delay, 3),
-            error_type=type(exc).__name__,
-            error=str(exc),
-        )
-        stats.retried += 1
-        tracker: JobTracker = ctx["tracker"]
-        await tracker.retry_scheduled(
-            ctx["redis"], ctx["job_id"], definition.name, job_try, delay, error_dict(exc)
-        )
-        raise Retry(defer=delay) from exc
+        raise await _retry_later(definition, ctx, exc, started) from exc
     except asyncio.CancelledError:
         # arq cancels the job on its timeout (then stores a TimeoutError), an abort, or the
         # worker shutting down (then runs the job again).
@@ -151,6 +120,51 @@ async def _run(
     stats.completed += 1
     log.info("job.succeeded", outcome="succeeded", duration_ms=_elapsed_ms(started))
     return None if result is None else result.model_dump(mode="json")
+
+
+def _validated(definition: JobDefinition, kwargs: dict[str, Any], settings: Settings) -> Any:
+    try:
+        return definition.validate_args(kwargs, settings)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'args'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidJobArgs(problems) from None
+
+
+def _job_context(definition: JobDefinition, ctx: dict[str, Any]) -> JobContext:
+    return JobContext(
+        job_id=ctx["job_id"],
+        job_try=ctx["job_try"],
+        max_tries=definition.max_tries,
+        settings=ctx["settings"],
+        redis=ctx["redis"],
+        http=ctx["http"],
+        tracker=ctx["tracker"],
+    )
+
+
+async def _retry_later(
+    definition: JobDefinition, ctx: dict[str, Any], exc: RetryableError, started: float
+) -> Retry:
+    """Record and log the retry with its backoff; arq's `Retry` to raise for it."""
+    settings: Settings = ctx["settings"]
+    policy = BackoffPolicy(settings.retry_base_delay, settings.retry_max_delay)
+    delay = policy.delay(ctx["job_try"], exc.retry_after)
+    log.warning(
+        "job.retrying",
+        outcome="retrying",
+        duration_ms=_elapsed_ms(started),
+        retry_in_s=round(delay, 3),
+        error_type=type(exc).__name__,
+        error=str(exc),
+    )
+    ctx["stats"].retried += 1
+    tracker: JobTracker = ctx["tracker"]
+    await tracker.retry_scheduled(
+        ctx["redis"], ctx["job_id"], definition.name, ctx["job_try"], delay, error_dict(exc)
+    )
+    return Retry(defer=delay)
 
 
 def _log_failure(exc: Exception, started: float, stats: WorkerStats) -> None:
