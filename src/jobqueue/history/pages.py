@@ -7,7 +7,7 @@ of them may hold fewer than `limit` jobs; follow `next_cursor`.
 """
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from arq.connections import ArqRedis
@@ -76,7 +76,7 @@ async def read_page(
 
 async def newest_first(
     redis: ArqRedis, *, status: JobStatus | None, function: str | None
-) -> AsyncIterator[JobView]:
+) -> AsyncGenerator[JobView, None]:
     """Every job with `status` and `function`, newest first, a page at a time."""
     cursor: str | None = None
     while True:
