@@ -3,7 +3,7 @@
 - `eventually`: the one way a test waits for something (deadline + short polls).
 - `services`: a private redis-server, our worker and API as real processes.
 - `api`: the HTTP calls most integration tests make.
-- `planting`: arq's own payloads, written as arq writes them (unit tests over fakeredis).
+- `redis_data`: arq's own payloads planted as arq writes them, our streams read back.
 - `sse`: a minimal Server-Sent Events reader; `webhook_target`: a local HTTP target.
 """
 

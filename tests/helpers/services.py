@@ -72,7 +72,11 @@ def start_api(env: dict[str, str], logdir: Path, name: str = "api") -> tuple[Ser
         logdir,
     )
     url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: httpx.get(f"{url}/healthz").status_code == 200, what="the API to start")
+    # (trust_env off: a developer's HTTP(S)_PROXY must not route loopback requests)
+    healthz = f"{url}/healthz"
+    wait_until(
+        lambda: httpx.get(healthz, trust_env=False).status_code == 200, what="the API to start"
+    )
     return api, url
 
 

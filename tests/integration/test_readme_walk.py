@@ -570,7 +570,7 @@ def fresh_stack(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 async def walk(fresh_stack: str) -> AsyncIterator[Walk]:
-    async with httpx.AsyncClient(timeout=70) as client:
+    async with httpx.AsyncClient(timeout=70, trust_env=False) as client:
         yield Walk(client, fresh_stack)
 
 

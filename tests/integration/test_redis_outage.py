@@ -32,7 +32,9 @@ def fragile_stack(tmp_path: Path) -> Iterator[Stack]:
 
 
 async def test_redis_outage_gives_503_then_the_service_recovers(fragile_stack: Stack) -> None:
-    async with httpx.AsyncClient(base_url=fragile_stack.api_url, timeout=30) as api:
+    async with httpx.AsyncClient(
+        base_url=fragile_stack.api_url, timeout=30, trust_env=False
+    ) as api:
         await outage_and_recovery(fragile_stack, api)
     assert fragile_stack.worker.is_running()
     assert fragile_stack.api.is_running()

@@ -68,8 +68,13 @@ class LocalRun:
         assert UP in self.output(), self.output()
 
     def wait_refused(self) -> str:
-        """The run ends by itself, unsuccessfully; its output."""
-        assert self.process.wait(timeout=15) != 0
+        """The run ends by itself, unsuccessfully; its output. (Stopping what it started may
+        take each of its three processes up to run_local's 15 s.)"""
+        try:
+            code = self.process.wait(timeout=50)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running after 50 s:\n{self.output()}") from None
+        assert code != 0, self.output()
         return self.output()
 
     def recorded_pids(self) -> dict[str, int]:

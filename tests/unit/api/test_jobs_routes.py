@@ -10,7 +10,7 @@ import pytest
 from arq.connections import ArqRedis
 from arq.constants import abort_jobs_ss, in_progress_key_prefix, result_key_prefix
 
-from tests.helpers.planting import plant_result
+from tests.helpers.redis_data import plant_result
 
 QUEUE = "arq:queue"
 

@@ -14,7 +14,7 @@ from jobqueue.settings import Settings
 from jobqueue.store import keys
 from jobqueue.store.client import TrackedRedis
 from jobqueue.worker.heartbeat import WorkerStats, beat
-from tests.helpers.planting import plant_result
+from tests.helpers.redis_data import plant_result
 
 
 async def enqueue(client: httpx.AsyncClient, message: str, **body: Any) -> dict[str, Any]:

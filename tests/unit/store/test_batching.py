@@ -1,15 +1,8 @@
 """Micro-batching: concurrent calls share one send, each gets its own result."""
 
 import asyncio
-from typing import Any
 
-import pytest
-from redis.asyncio.client import Pipeline
-
-from jobqueue.store import enqueue as enqueue_module
 from jobqueue.store.batching import MicroBatcher
-from jobqueue.store.client import TrackedRedis
-from jobqueue.store.enqueue import EnqueueSpec
 
 
 class Recorder:
@@ -95,54 +88,3 @@ async def test_a_cancelled_caller_does_not_disturb_the_others() -> None:
     gone.cancel()
     assert await kept == 4
     assert gone.cancelled()
-
-
-@pytest.fixture
-async def sent(redis: TrackedRedis, monkeypatch: pytest.MonkeyPatch) -> list[list[Any]]:
-    """The commands of every pipeline sent to Redis (the script already loaded)."""
-    await redis.script_load(enqueue_module.ENQUEUE.text)
-    batches: list[list[Any]] = []
-    execute = Pipeline.execute
-
-    async def recording(pipe: Pipeline, raise_on_error: bool = True) -> list[Any]:
-        batches.append([command[0] for command, _ in pipe.command_stack])
-        return await execute(pipe, raise_on_error)
-
-    monkeypatch.setattr(Pipeline, "execute", recording)
-    return batches
-
-
-async def test_concurrent_enqueues_run_in_one_script_call(
-    redis: TrackedRedis, sent: list[list[Any]]
-) -> None:
-    specs = [EnqueueSpec("echo", {"message": str(n)}) for n in range(5)]
-    specs.append(EnqueueSpec("echo", {"message": "0"}, job_id="twice"))
-    specs.append(EnqueueSpec("echo", {"message": "0"}, job_id="twice"))
-    outcomes = await asyncio.gather(*(redis.enqueue_one(spec) for spec in specs))
-    assert sent == [["EVALSHA"]]
-    assert [o.created for o in outcomes] == [True] * 6 + [False]  # the repeat found the first
-    assert await redis.zcard("arq:queue") == 6
-
-
-async def test_a_large_batch_is_split_into_script_calls_in_order(
-    redis: TrackedRedis, sent: list[list[Any]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(enqueue_module, "ENQUEUE_CHUNK", 3)
-    specs = [EnqueueSpec("echo", {"message": str(n)}, job_id=f"j{n}") for n in range(7)]
-    specs.append(EnqueueSpec("echo", {"message": "0"}, job_id="j0"))
-    outcomes = await redis.enqueue_many(specs)
-    assert sent == [["EVALSHA"] * 3]  # 3 + 3 + 2 jobs, pipelined
-    assert [(o.job_id, o.created) for o in outcomes] == [
-        *((f"j{n}", True) for n in range(7)),
-        ("j0", False),
-    ]
-
-
-async def test_enqueues_work_after_redis_lost_its_scripts(redis: TrackedRedis) -> None:
-    await redis.enqueue_one(EnqueueSpec("echo", {"message": "before"}))
-    await redis.script_flush()  # as after a Redis restart: EVALSHA answers NOSCRIPT
-    one = await redis.enqueue_one(EnqueueSpec("echo", {"message": "after"}))
-    many = await redis.enqueue_many([EnqueueSpec("echo", {"message": "x"}) for _ in range(3)])
-    assert one.created
-    assert all(o.created for o in many)
-    assert await redis.zcard("arq:queue") == 5

@@ -1,6 +1,7 @@
 """The worker's wrapper around a job, called with a fabricated arq ctx."""
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -49,16 +50,17 @@ async def doubler(ctx: JobContext, args: Args) -> Out:
 
 
 @pytest.fixture
-def ctx(redis: TrackedRedis, tracker: JobTracker) -> dict[str, Any]:
-    return {
-        "tracker": tracker,
-        "job_id": "j1",
-        "job_try": 1,
-        "settings": Settings(retry_base_delay=2, retry_max_delay=8),
-        "redis": redis,
-        "http": httpx.AsyncClient(),
-        "stats": WorkerStats(),
-    }
+async def ctx(redis: TrackedRedis, tracker: JobTracker) -> AsyncIterator[dict[str, Any]]:
+    async with httpx.AsyncClient() as http:
+        yield {
+            "tracker": tracker,
+            "job_id": "j1",
+            "job_try": 1,
+            "settings": Settings(retry_base_delay=2, retry_max_delay=8),
+            "redis": redis,
+            "http": http,
+            "stats": WorkerStats(),
+        }
 
 
 async def run(definition: JobDefinition, ctx: dict[str, Any], **kwargs: Any) -> Any:

@@ -25,10 +25,14 @@ def test_arqs_poll_iteration_still_starts_jobs_through_start_jobs() -> None:
     assert "self.job_counter - 1" in inspect.getsource(Worker._release_sem_dec_counter_on_complete)
 
 
-def test_install_replaces_arqs_start_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Worker, "start_jobs", Worker.start_jobs)  # restored after the test
-    pickup.install()
-    assert Worker.start_jobs is pickup.start_jobs
+def test_install_replaces_arqs_start_jobs_and_its_undo_restores_it() -> None:
+    original = Worker.start_jobs
+    undo = pickup.install()
+    try:
+        assert Worker.start_jobs is pickup.start_jobs
+    finally:
+        undo()
+    assert Worker.start_jobs is original
 
 
 def _worker(redis: TrackedRedis, max_jobs: int = 10) -> Worker:

@@ -35,14 +35,15 @@ async def test_poll_falls_back_to_its_step() -> None:
     assert 0.04 <= loop.time() - started < 1
 
 
-def test_install_swaps_arqs_poll(monkeypatch: object) -> None:
+def test_install_swaps_arqs_poll_and_its_undo_restores_it() -> None:
     original = arq.worker.poll  # type: ignore[attr-defined]
     wakeup = WakeUp()
+    undo = wakeup.install()
     try:
-        wakeup.install()
         assert arq.worker.poll == wakeup.poll  # type: ignore[attr-defined]
     finally:
-        arq.worker.poll = original  # type: ignore[attr-defined]
+        undo()
+    assert arq.worker.poll is original  # type: ignore[attr-defined]
 
 
 async def test_a_new_job_cuts_the_gap_after_a_slot_is_freed(

@@ -1,8 +1,10 @@
-"""arq's own payloads, written as arq writes them, for tests over fakeredis."""
+"""What tests put into Redis and read back: arq's own payloads written as arq writes them, and
+the service's event streams."""
 
 import time
 from typing import Any
 
+import orjson
 from arq.connections import ArqRedis
 from arq.jobs import serialize_result
 
@@ -37,3 +39,9 @@ async def plant_result(
     async with redis.pipeline(transaction=True) as pipe:
         pipe.set(keys.result(job_id), raw)
         await pipe.execute()
+
+
+async def stream_events(redis: ArqRedis, key: str) -> list[dict[str, Any]]:
+    """A stream's events, oldest first: each entry's type and its data."""
+    entries = await redis.xrange(key)
+    return [{"type": f[b"type"].decode(), **orjson.loads(f[b"data"])} for _, f in entries]
