@@ -10,6 +10,7 @@ import pytest
 from arq.connections import ArqRedis
 from arq.constants import abort_jobs_ss, in_progress_key_prefix, result_key_prefix
 
+from jobqueue.store import streams
 from tests.helpers.redis_data import plant_result
 
 QUEUE = "arq:queue"
@@ -220,18 +221,27 @@ async def test_result_without_waiting_returns_202_while_not_finished(
 
 
 async def test_result_waits_until_the_job_finishes(
-    client: httpx.AsyncClient, redis: ArqRedis
+    client: httpx.AsyncClient, redis: ArqRedis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def finish_soon() -> None:
-        await asyncio.sleep(0.2)
+    waiting = asyncio.Event()
+    read_after = streams.read_after
+
+    async def read_after_noted(*args: Any, **kwargs: Any) -> Any:
+        waiting.set()  # the long-poll now blocks on the job's event stream
+        return await read_after(*args, **kwargs)
+
+    monkeypatch.setattr(streams, "read_after", read_after_noted)
+
+    async def finish_once_waited_for() -> None:
+        await waiting.wait()
         await plant_result(redis, "soon", success=True, result={"message": "hi"})
 
     await enqueue(client, job_id="soon")
-    finisher = asyncio.create_task(finish_soon())
+    finisher = asyncio.create_task(finish_once_waited_for())
     started = time.monotonic()
     response = await client.get("/v1/jobs/soon/result", params={"timeout": 5})
     await finisher
-    assert 0.2 <= time.monotonic() - started < 2  # it waited, and woke at the end, not at 5 s
+    assert time.monotonic() - started < 2  # woke at the job's end, not at the 5 s timeout
     assert response.status_code == 200
     assert response.json()["status"] == "succeeded"
 
