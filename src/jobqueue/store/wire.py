@@ -1,6 +1,7 @@
 """Bytes on and off a pooled connection faster than redis-py 5's asyncio client does.
 
-Both replace redis-py internals (listed in docs/seams.md, pinned by tests/unit/test_seams.py):
+Both replace redis-py 5.3 internals (listed in docs/seams.md, pinned by
+tests/unit/test_seams.py):
 - `HiredisPacking` packs commands with hiredis's C packer, as redis-py's own sync client does;
   its asyncio client (5.x) packs them in Python, which was a tenth of a busy worker's CPU.
   Remove once redis-py's asyncio connection packs with hiredis itself.
