@@ -21,3 +21,10 @@ class JobConflict(JobQueueError):
 
 class QueueUnavailable(JobQueueError):
     status_code = 503
+
+
+class JobRejected(JobQueueError):
+    """Redis refused one job's arguments (its enqueue script checks each job before writing
+    any of it); nothing of that job was written, and the jobs sent with it are unaffected."""
+
+    status_code = 422

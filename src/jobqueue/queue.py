@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from jobqueue.clock import ms_to_datetime
-from jobqueue.errors import JobConflict, JobNotFound
+from jobqueue.errors import JobConflict, JobNotFound, JobQueueError, JobRejected
 from jobqueue.history import streams
 from jobqueue.history.lookup import read_job
 from jobqueue.history.pages import Page, newest_first, read_page
@@ -70,16 +70,16 @@ class JobQueue:
         """
         outcome = await self._redis.enqueue_one(_spec(function, args, options))
         result = await self._settle(outcome, function, args)
-        if isinstance(result, JobConflict):
+        if isinstance(result, JobQueueError):
             raise result
         return result
 
     @unavailable_on_outage
     async def enqueue_batch(
         self, jobs: list[tuple[str, dict[str, Any], EnqueueOptions]]
-    ) -> list[tuple[JobView, bool] | JobConflict]:
+    ) -> list[tuple[JobView, bool] | JobConflict | JobRejected]:
         """Enqueue many jobs in one round trip; each result is as for `enqueue`, or the
-        `JobConflict` that `enqueue` would have raised for it."""
+        `JobConflict` or `JobRejected` that `enqueue` would have raised for it."""
         outcomes = await self._redis.enqueue_many([_spec(*job) for job in jobs])
         return [
             await self._settle(outcome, function, args)
@@ -88,8 +88,10 @@ class JobQueue:
 
     async def _settle(
         self, outcome: EnqueueOutcome, function: str, args: dict[str, Any]
-    ) -> tuple[JobView, bool] | JobConflict:
+    ) -> tuple[JobView, bool] | JobConflict | JobRejected:
         """A new job's view, or the existing job's if it is the same job (idempotency)."""
+        if outcome.rejected is not None:
+            return JobRejected(outcome.rejected)
         if outcome.created:
             return _new_view(outcome, function, args), True
         existing = await read_job(self._redis, self._queue, outcome.job_id)

@@ -157,6 +157,8 @@ class TrackedRedis(ArqRedis):
             job_try=_job_try,
         )
         outcome = await self.enqueue_one(spec)
+        if outcome.rejected is not None:
+            raise ValueError(outcome.rejected)
         if not outcome.created:
             return None
         queue = _queue_name or self.default_queue_name

@@ -16,6 +16,7 @@ import orjson
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms, to_ms, to_unix_ms
 from redis.asyncio.client import Pipeline
+from redis.exceptions import ResponseError
 
 from jobqueue.history.vocabulary import EventType, StoredStatus
 from jobqueue.serialization import serialize
@@ -54,6 +55,7 @@ class EnqueueOutcome:
     enqueue_ms: int
     score: int
     already_retried_as: str | None = None
+    rejected: str | None = None  # why the script refused this job (nothing of it was written)
 
 
 class Enqueuer:
@@ -106,12 +108,17 @@ class Enqueuer:
         return replies
 
     def _schedule(self, spec: EnqueueSpec, enqueue_ms: int) -> tuple[int, int]:
-        """The job's due time and its data's time to live (ms), as arq computes them."""
+        """The job's due time and its data's time to live (ms), as arq computes them; a due
+        time in the past means now (arq would give it a TTL that ends before it is enqueued)."""
         if spec.defer_until is not None:
             score = to_unix_ms(spec.defer_until)
         else:
             score = enqueue_ms + (to_ms(spec.defer_by) or 0)
-        return score, to_ms(spec.expires) or score - enqueue_ms + self._expires_extra_ms
+        score = max(score, enqueue_ms)
+        expires_ms = to_ms(spec.expires) or score - enqueue_ms + self._expires_extra_ms
+        if expires_ms < 1:
+            raise ValueError(f"expires must be positive, not {spec.expires!r}")
+        return score, expires_ms
 
     def _call(self, spec: EnqueueSpec) -> "_EnqueueCall":
         if spec.defer_until is not None and spec.defer_by:
@@ -179,4 +186,6 @@ class _EnqueueCall:
         t = self.template
         if isinstance(reply, bytes):  # the job being retried was already re-run as `reply`
             return EnqueueOutcome(t.job_id, False, t.enqueue_ms, t.score, reply.decode())
+        if isinstance(reply, ResponseError):  # this job's arguments, refused before any write
+            return EnqueueOutcome(t.job_id, False, t.enqueue_ms, t.score, rejected=str(reply))
         return EnqueueOutcome(t.job_id, reply == 1, t.enqueue_ms, t.score)

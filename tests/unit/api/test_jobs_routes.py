@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import fakeredis
@@ -334,3 +335,20 @@ async def test_a_body_that_is_not_a_json_object_gets_fastapis_own_422(
     response = await client.post("/v1/jobs", content=content, headers=headers)
     assert response.status_code == 422
     assert [(e["type"], e["loc"][0]) for e in response.json()["detail"]] == [(error_type, "body")]
+
+
+async def test_a_bad_deferral_never_fails_the_requests_batched_with_it(
+    client: httpx.AsyncClient,
+) -> None:
+    """Concurrent enqueues share one script call: one request's past `defer_until` (once a
+    negative expiry that failed the whole call, half-written) means now, and fails no one."""
+    past = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    responses = await asyncio.gather(
+        enqueue(client, job_id="left"),
+        enqueue(client, job_id="past", defer_until=past),
+        enqueue(client, job_id="right"),
+    )
+    assert [r.status_code for r in responses] == [202, 202, 202]
+    late = responses[1].json()
+    assert late["status"] == "queued"
+    assert late["scheduled_for"] == late["enqueue_time"]

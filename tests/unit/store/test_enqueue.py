@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import fakeredis
@@ -125,3 +126,27 @@ async def test_enqueues_work_after_redis_lost_its_scripts(redis: TrackedRedis) -
     assert one.created
     assert all(o.created for o in many)
     assert await redis.zcard("arq:queue") == 5
+
+
+async def test_a_job_the_script_refuses_writes_nothing_and_fails_alone(
+    redis: TrackedRedis,
+) -> None:
+    enqueuer = redis.enqueuer
+    calls = [enqueuer._call(EnqueueSpec("echo", {"message": m}, job_id=m)) for m in ("a", "b", "c")]
+    calls[1].args[3] = "0"  # a job data TTL the script must refuse before writing anything
+    replies = await enqueuer._send(calls)
+    outcomes = [call.outcome(reply) for call, reply in zip(calls, replies, strict=True)]
+    assert [(o.job_id, o.created) for o in outcomes] == [("a", True), ("b", False), ("c", True)]
+    assert outcomes[1].rejected is not None
+    assert "job b not enqueued: job data TTL is not a positive integer" in outcomes[1].rejected
+    assert await redis.exists(keys.job("b"), keys.record("b"), keys.job_events("b")) == 0
+    assert await redis.zscore("arq:queue", "b") is None
+    assert await redis.zcard("arq:queue") == 2
+
+
+async def test_a_deferral_into_the_past_means_now(redis: TrackedRedis) -> None:
+    past = datetime.now(UTC) - timedelta(days=2)
+    outcome = await redis.enqueue_one(EnqueueSpec("echo", {"message": "m"}, defer_until=past))
+    assert outcome.created
+    assert outcome.score == outcome.enqueue_ms  # due now, and its data outlives the wait
+    assert await redis.pttl(keys.job(outcome.job_id)) > 0

@@ -18,7 +18,7 @@ from jobqueue.api.schemas import (
     BatchItemResult,
     EnqueueRequest,
 )
-from jobqueue.errors import JobConflict
+from jobqueue.errors import JobConflict, JobRejected
 from jobqueue.history.view import JobView
 from jobqueue.jobs.declaration import JobDefinition, JobRegistry
 from jobqueue.queue import EnqueueOptions
@@ -178,6 +178,8 @@ async def enqueue_jobs(
         if isinstance(outcome, JobConflict):
             metrics.enqueued.labels(function, "conflict").inc()
             results[i] = BatchItemResult(status_code=409, detail=outcome.detail)
+        elif isinstance(outcome, JobRejected):
+            results[i] = BatchItemResult(status_code=422, detail=outcome.detail)
         else:
             view, created = outcome
             metrics.enqueued.labels(function, "created" if created else "existing").inc()

@@ -11,12 +11,32 @@
 --       6 events max length, 7 index key prefix, 8 index member, 9 function, 10 event JSON,
 --       11 is a retry ("1"/"0"), 12 due now ("1"/"0": wake the workers),
 --       13 the record's fields as a JSON object of strings (one argument: cheaper to send)
--- Returns, per job: 1 (enqueued), 0 (a job or result with this id exists: arq's rule), or the
--- id of the job that already retries its KEYS[7]. Each wake-up channel is published to once.
+-- Returns, per job: 1 (enqueued), 0 (a job or result with this id exists: arq's rule), the id
+-- of the job that already retries its KEYS[7], or an error naming what is wrong with the job's
+-- arguments. Each job is checked before anything of it is written (a script does not roll
+-- back), so one bad job writes nothing and fails alone. Each wake-up channel is published once.
 
 local status, event_type, indexed_functions = ARGV[1], ARGV[2], ARGV[3]
 
+local function positive_integer(value)
+  local number = tonumber(value)
+  return number ~= nil and number >= 1 and number == math.floor(number)
+end
+
+-- What is wrong with one job's arguments, or nil.
+local function invalid(ARGV)
+  if not tonumber(ARGV[3]) then return 'score is not a number' end
+  if not positive_integer(ARGV[4]) then return 'job data TTL is not a positive integer (ms)' end
+  if not positive_integer(ARGV[5]) then return 'history TTL is not a positive integer (ms)' end
+  if not positive_integer(ARGV[6]) then return 'events max length is not a positive integer' end
+  local decoded, fields = pcall(cjson.decode, ARGV[13])
+  if not decoded or type(fields) ~= 'table' then return 'record fields are not a JSON object' end
+  return nil
+end
+
 local function enqueue(KEYS, ARGV)
+  local problem = invalid(ARGV)
+  if problem then return {err = 'job ' .. ARGV[1] .. ' not enqueued: ' .. problem} end
   if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
   if ARGV[11] == '1' then
     local existing = redis.call('HGET', KEYS[7], 'retried_as')

@@ -8,7 +8,28 @@
 --       5 index key prefix, 6 counts JSON, naming its keys ('' = none), 7 record fields as a
 --       JSON object of strings ('' = none; one argument is cheaper than many), 8 events N,
 --       then N pairs (event type, event JSON), then the terminal statuses
+-- Every argument is checked before the first write (a script does not roll back).
+local function positive_integer(value)
+  local number = tonumber(value)
+  return number ~= nil and number >= 1 and number == math.floor(number)
+end
+local function json_or_empty(value)
+  if value == '' then return true, {} end
+  local decoded, object = pcall(cjson.decode, value)
+  return decoded and type(object) == 'table', object
+end
 local n = tonumber(ARGV[8])
+if not positive_integer(ARGV[3]) or not positive_integer(ARGV[4]) then
+  return redis.error_reply('transition of ' .. ARGV[1] .. ': TTL or max length not positive')
+end
+if not n or n < 0 or #ARGV < 8 + 2 * n then
+  return redis.error_reply('transition of ' .. ARGV[1] .. ': events missing')
+end
+local counts_ok, counts = json_or_empty(ARGV[6])
+local fields_ok, new_fields = json_or_empty(ARGV[7])
+if not counts_ok or not fields_ok then
+  return redis.error_reply('transition of ' .. ARGV[1] .. ': counts or fields not JSON objects')
+end
 local terminal = {}
 for i = 9 + 2 * n, #ARGV do terminal[ARGV[i]] = true end
 local current = redis.call('HMGET', KEYS[1], 'status', 'function', 'index_member')
@@ -19,11 +40,9 @@ if status and terminal[status] and new_status ~= '' and not terminal[new_status]
 end
 
 local fields = {}
-if ARGV[7] ~= '' then
-  for name, value in pairs(cjson.decode(ARGV[7])) do
-    fields[#fields + 1] = name
-    fields[#fields + 1] = value
-  end
+for name, value in pairs(new_fields) do
+  fields[#fields + 1] = name
+  fields[#fields + 1] = value
 end
 if member then
   if new_status ~= '' and status ~= new_status then
@@ -49,7 +68,7 @@ redis.call('PEXPIRE', KEYS[3], ARGV[3])
 if ARGV[6] ~= '' then
   -- finished-job counters: per 10 s bucket (for /v1/queues) and for Prometheus
   -- (the keys travel in the JSON: a finish is counted under keys named in `keys.py`)
-  local c = cjson.decode(ARGV[6])
+  local c = counts
   redis.call('INCR', c.bucket_key)
   redis.call('EXPIRE', c.bucket_key, c.bucket_ttl)
   redis.call('HINCRBY', c.finished_key, c.label, 1)
