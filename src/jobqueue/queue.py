@@ -13,7 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from jobqueue.clock import ms_to_datetime
-from jobqueue.errors import JobConflict, JobNotFound, JobQueueError, JobRejected
+from jobqueue.errors import (
+    JobConflict,
+    JobNotFound,
+    JobQueueError,
+    JobRejected,
+    QueueUnavailable,
+)
 from jobqueue.history import streams
 from jobqueue.history.lookup import read_job
 from jobqueue.history.pages import Page, newest_first, read_page
@@ -27,6 +33,7 @@ from jobqueue.history.vocabulary import (
 )
 from jobqueue.settings import Settings
 from jobqueue.store.aborts import abort_before_start, request_abort
+from jobqueue.store.capacity import Capacity
 from jobqueue.store.client import TrackedRedis
 from jobqueue.store.connection import ping
 from jobqueue.store.enqueue import EnqueueOutcome, EnqueueSpec
@@ -53,11 +60,20 @@ class JobQueue:
         self._redis = redis
         self._settings = settings
         self._queue = settings.queue_name
+        self._capacity = Capacity(redis, settings)
 
     @unavailable_on_outage
     async def check_ready(self) -> None:
-        """Returns if Redis answers; raises `QueueUnavailable` if not."""
+        """Returns if Redis answers and has room; raises `QueueUnavailable` if not."""
         await ping(self._redis)
+        if (await self._capacity.fill(fresh=True)).full:
+            raise QueueUnavailable("Redis is out of memory (maxmemory reached)")
+
+    async def _admit(self) -> None:
+        """New work is refused (503) while Redis is full or nearly, or the queue too long."""
+        refusal = await self._capacity.refusal()
+        if refusal is not None:
+            raise QueueUnavailable(f"not accepting new jobs: {refusal}")
 
     @unavailable_on_outage
     async def enqueue(
@@ -68,6 +84,7 @@ class JobQueue:
         With a `job_id` that already exists, the existing job is returned when its function and
         args match, and `JobConflict` is raised when they do not.
         """
+        await self._admit()
         outcome = await self._redis.enqueue_one(_spec(function, args, options))
         result = await self._settle(outcome, function, args)
         if isinstance(result, JobQueueError):
@@ -80,6 +97,7 @@ class JobQueue:
     ) -> list[tuple[JobView, bool] | JobConflict | JobRejected]:
         """Enqueue many jobs in one round trip; each result is as for `enqueue`, or the
         `JobConflict` or `JobRejected` that `enqueue` would have raised for it."""
+        await self._admit()
         outcomes = await self._redis.enqueue_many([_spec(*job) for job in jobs])
         return [
             await self._settle(outcome, function, args)
@@ -150,6 +168,7 @@ class JobQueue:
         view = await self.get(job_id)
         if view.status not in RETRYABLE_STATUSES:
             raise JobConflict(f"job {job_id!r} is {view.status}; only failed or aborted jobs retry")
+        await self._admit()
         outcome = await self._rerun(view)
         if outcome.already_retried_as is not None:
             return await self.get(outcome.already_retried_as), False
@@ -167,6 +186,7 @@ class JobQueue:
         self, *, status: JobStatus, function: str | None, since: datetime | None, limit: int
     ) -> BulkRetry:
         """Re-run up to `limit` jobs with `status` (newest first), enqueued since `since`."""
+        await self._admit()
         retried: list[str] = []
         already = 0
         matching = newest_first(self._redis, status=status, function=function)

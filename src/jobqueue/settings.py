@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     # API
     max_body_bytes: int = Field(default=1 * MiB, gt=0)
     redis_timeout: float = Field(default=2.0, gt=0, description="API: seconds per Redis call")
+    redis_memory_high_water: float = Field(
+        default=0.95, gt=0, le=1, description="enqueues get 503 past this fraction of maxmemory"
+    )
+    max_queued: int = Field(default=1_000_000, gt=0, description="enqueues get 503 past this")
 
     # Jobs
     result_ttl: int = Field(default=3600, gt=0, description="seconds a finished job stays readable")

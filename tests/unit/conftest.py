@@ -12,6 +12,7 @@ from jobqueue.api.app import create_app
 from jobqueue.history.tracker import JobTracker
 from jobqueue.settings import Settings
 from jobqueue.store.client import TrackedRedis
+from jobqueue.store.scripts import SCRIPTS, sha1
 
 
 @pytest.fixture
@@ -54,3 +55,13 @@ async def client(settings: Settings, redis: TrackedRedis) -> AsyncIterator[httpx
         ) as client,
     ):
         yield client
+
+
+@pytest.fixture(autouse=True)
+def _scripts_without_shebangs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fakeredis's Lua engine does not read Redis 7's `#!lua` line: give it the bodies (the
+    shebang's effect, refusal when Redis is full, is shown on a real redis-server)."""
+    for script in SCRIPTS:
+        body = script.body
+        monkeypatch.setattr(script, "text", body)
+        monkeypatch.setattr(script, "sha", sha1(body))

@@ -18,6 +18,7 @@ from jobqueue.ops.facade import Operations
 from jobqueue.ops.metrics import ApiMetrics
 from jobqueue.queue import JobQueue
 from jobqueue.settings import Settings
+from jobqueue.store.capacity import warn_of_config_risks
 from jobqueue.store.client import TrackedRedis
 from jobqueue.store.connection import create_redis
 
@@ -46,6 +47,7 @@ def create_app(
             await queue.check_ready()
         except QueueUnavailable as exc:  # serve anyway: /readyz reports it, and we heal
             log.warning("redis.unavailable_at_startup", error=exc.detail)
+        await warn_of_config_risks(redis, log)
         log.info("api.started", queue=settings.queue_name, functions=registry.names())
         try:
             yield

@@ -11,7 +11,8 @@ attribute of arq or redis-py; everything else calls it and gets plain values bac
   `recording`: what it asks of the history to do so (the `Recorder`).
 - `enqueue`, `batching`: enqueueing in one script call, concurrent calls micro-batched.
 - `transitions`, `claim`, `aborts`: the writes of a job's life after its enqueue.
-- `outages`: Redis down, as the rest of the service sees it (`QueueUnavailable`).
+- `outages`: Redis down or full, as the rest of the service sees it (`QueueUnavailable`);
+  `capacity`: how full Redis and the queue are, checked before new work is accepted.
 - `job_state`, `records`, `index`, `streams`: reading jobs, pages and events back.
 - `statistics`, `heartbeats`, `sweeps`, `wakeups`: what operators and maintenance read and clean.
 

@@ -1,8 +1,10 @@
 """The Redis pool each process uses, with the JSON codec and its outage behaviour.
 
 The API must answer 503 within a few seconds when Redis is down, so it retries a failed command
-once. The worker instead rides out an outage: arq's poll loop dies on the first Redis error, so
-its pool retries (with capped backoff) until Redis is back, and the worker carries on unrestarted.
+once (and a write refused because Redis is full, not at all). The worker instead rides out an
+outage or a full Redis: arq's poll loop dies on the first Redis error, so its pool retries (with
+capped backoff) until Redis is back or has room, and the worker carries on unrestarted: a job's
+end refused while Redis is full is written once memory is back.
 """
 
 import structlog
@@ -12,7 +14,7 @@ from redis.backoff import ExponentialBackoff
 
 from jobqueue.settings import Settings
 from jobqueue.store.client import TrackedRedis
-from jobqueue.store.outages import OUTAGE_ERRORS
+from jobqueue.store.outages import FULL_ERRORS, OUTAGE_ERRORS
 from jobqueue.store.recording import Recorder
 from jobqueue.store.wire import HiredisPacking, ReadinessCheckedParser
 
@@ -43,7 +45,7 @@ def create_pool(settings: Settings, *, ride_out_outages: bool = False) -> Connec
         # reads block for at most a second. A hung socket becomes a retry.
         socket_timeout=settings.redis_timeout,
         retry=retry,
-        retry_on_error=list(OUTAGE_ERRORS),
+        retry_on_error=[*OUTAGE_ERRORS, *(FULL_ERRORS if ride_out_outages else ())],
         parser_class=ReadinessCheckedParser,
     )
     base = pool.connection_class  # plain, TLS or Unix socket, as the URL says

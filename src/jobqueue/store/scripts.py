@@ -1,5 +1,10 @@
 """The Lua scripts (`lua/*.lua`), and the one way they are run.
 
+Each opens with a `#!lua` shebang (Redis 7's script flags, none given): Redis then treats it as
+a script that may write and, when memory is over `maxmemory` under `noeviction`, refuses it
+with an OOM error before it runs, instead of letting it write past the limit (without the
+shebang, Redis checks memory only until the script's first write).
+
 Each is sent by EVALSHA: its text travels only after Redis has lost it (a restart, SCRIPT FLUSH),
 when Redis answers NOSCRIPT. Two ways to run one, with that fallback each:
 - `run`: on its own;
@@ -20,11 +25,26 @@ from redis.exceptions import NoScriptError
 Command = tuple[Any, ...]
 
 
+def sha1(text: str) -> str:
+    """A script's name in Redis's cache (what EVALSHA sends)."""
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+
+
+SHEBANG = "#!lua"  # Redis 7: a script that may write, refused before it runs when Redis is full
+SCRIPTS: list["LuaScript"] = []  # every script of this process
+
+
 class LuaScript:
     def __init__(self, name: str) -> None:
         self.name = name
         self.text = (files("jobqueue.store") / "lua" / f"{name}.lua").read_text()
-        self.sha = hashlib.sha1(self.text.encode(), usedforsecurity=False).hexdigest()
+        self.sha = sha1(self.text)
+        SCRIPTS.append(self)
+
+    @property
+    def body(self) -> str:
+        """The script without its shebang line (for an engine that does not read one)."""
+        return self.text.removeprefix(SHEBANG + "\n")
 
     async def run(self, redis: Redis, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         try:

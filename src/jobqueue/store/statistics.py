@@ -33,7 +33,8 @@ class QueueCounts:
 
 async def count_queue(redis: ArqRedis, queue: str) -> QueueCounts:
     now_ms = int(time.time() * 1000)
-    async with redis.pipeline(transaction=True) as pipe:
+    # Not a MULTI: Redis refuses every command queued in one while it is full, reads included.
+    async with redis.pipeline(transaction=False) as pipe:
         pipe.zcount(queue, "-inf", now_ms)
         pipe.zcount(queue, f"({now_ms}", "+inf")
         pipe.zrangebyscore(queue, "-inf", now_ms, start=0, num=IN_PROGRESS_WINDOW, withscores=True)

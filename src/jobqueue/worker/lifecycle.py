@@ -16,6 +16,7 @@ from jobqueue.jobs.maintenance import scheduled_jobs
 from jobqueue.jobs.schedule import cron_fields
 from jobqueue.logging import configure_logging
 from jobqueue.settings import Settings
+from jobqueue.store.capacity import warn_of_config_risks
 from jobqueue.worker.execution import as_arq_function, execute
 from jobqueue.worker.heartbeat import WorkerStats, beat, keep_beating
 from jobqueue.worker.swaps.wakeup import WakeUp
@@ -67,6 +68,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["heartbeat"] = asyncio.create_task(keep_beating(ctx["redis"], settings, stats))
     wakeup: WakeUp = ctx["wakeup"]
     ctx["wakeup_listener"] = asyncio.create_task(wakeup.listen(ctx["redis"], settings.queue_name))
+    await warn_of_config_risks(ctx["redis"], log)
     log.info(
         "worker.started",
         worker_id=stats.worker_id,

@@ -1,3 +1,4 @@
+#!lua
 -- Claim jobs for one worker, as arq's `Worker.start_jobs` does one job at a time with
 -- WATCH/EXISTS/ZSCORE/MULTI/PSETEX/EXEC: a job is claimed when it is still in the queue, due,
 -- and not in progress elsewhere; claiming sets its in-progress key. For each claimed job, also

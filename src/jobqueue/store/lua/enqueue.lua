@@ -1,3 +1,4 @@
+#!lua
 -- Enqueue jobs exactly as arq's ArqRedis.enqueue_job would (same keys, same payload), and in
 -- the same atomic step write each one's history record, index entries and `enqueued` event.
 -- Several jobs travel in one call (concurrent requests, a batch): 8 keys and 13 arguments each,

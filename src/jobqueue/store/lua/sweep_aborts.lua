@@ -1,3 +1,4 @@
+#!lua
 -- Remove abort requests older than the cutoff for jobs that are gone: neither queued nor in
 -- progress. (arq's own clean-up of the abort set removes only future-dated entries.)
 -- KEYS: 1 arq's abort set, 2 the queue

@@ -1,3 +1,4 @@
+#!lua
 -- Remove queue entries whose job data has expired (arq reaches those only when they fall due,
 -- if ever), unless the job is in progress. Checked and removed in one step, so that this cannot
 -- race a worker starting the same job.

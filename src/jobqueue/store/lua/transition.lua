@@ -1,3 +1,4 @@
+#!lua
 -- Record a job's transition(s): move its index entries to the new status, update its record,
 -- append the events to the global and the job's own stream, and (for a job's end) count it.
 -- Several events may be given (a short job's `started` travels with its end).
