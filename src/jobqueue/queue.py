@@ -37,7 +37,7 @@ from jobqueue.store.capacity import Capacity
 from jobqueue.store.client import TrackedRedis
 from jobqueue.store.connection import ping
 from jobqueue.store.enqueue import EnqueueOutcome, EnqueueSpec
-from jobqueue.store.outages import ending_streams_on_outage, unavailable_on_outage
+from jobqueue.store.outages import Circuit, ending_streams_on_outage, unavailable_on_outage
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,10 @@ class JobQueue:
         self._settings = settings
         self._queue = settings.queue_name
         self._capacity = Capacity(redis, settings)
+
+    @property
+    def circuit(self) -> Circuit:
+        return self._redis.circuit
 
     @unavailable_on_outage
     async def check_ready(self) -> None:
@@ -213,13 +217,13 @@ class JobQueue:
 
     async def job_events(self, job_id: str, after: str | None) -> AsyncIterator[Event]:
         """The job's past events (after `after`), then live ones until it ends."""
-        async with ending_streams_on_outage():
+        async with ending_streams_on_outage(self.circuit):
             async for event in streams.job_events(self._redis, self._queue, job_id, after):
                 yield event
 
     async def all_events(self, after: str | None) -> AsyncIterator[Event]:
         """Every job's events as they happen, after `after` (resume) or from now."""
-        async with ending_streams_on_outage():
+        async with ending_streams_on_outage(self.circuit):
             async for event in streams.all_events(self._redis, after):
                 yield event
 

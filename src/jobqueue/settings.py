@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     redis_memory_high_water: float = Field(
         default=0.95, gt=0, le=1, description="enqueues get 503 past this fraction of maxmemory"
     )
+    redis_max_connections: int = Field(
+        default=200, gt=0, description="API: Redis connections at most (a request waits for one)"
+    )
     max_queued: int = Field(default=1_000_000, gt=0, description="enqueues get 503 past this")
 
     # Jobs

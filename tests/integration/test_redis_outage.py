@@ -1,6 +1,7 @@
 """Redis goes away and comes back: the API answers 503 meanwhile, then both processes heal
 without a restart, and no acknowledged job is lost. Uses its own Redis, worker and API."""
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,3 +80,26 @@ async def outage_and_recovery(fragile_stack: Stack, api: httpx.AsyncClient) -> N
     assert (fresh_done.status_code, fresh_done.json()["status"]) == (200, "succeeded")
     survivor = await api.get(f"/v1/jobs/{job_id}/result", params={"timeout": 20})
     assert (survivor.status_code, survivor.json()["result"]) == (200, {"message": "survives"})
+
+
+async def test_while_redis_is_down_64_concurrent_requests_all_get_503_within_2_s(
+    fragile_stack: Stack,
+) -> None:
+    async with httpx.AsyncClient(
+        base_url=fragile_stack.api_url, timeout=30, trust_env=False
+    ) as api:
+        assert (await api.get("/readyz")).status_code == 200
+        fragile_stack.redis.stop()
+        for wave in ("the first, which opens the circuit", "the next, while it is open"):
+            started = time.monotonic()
+            responses = await asyncio.gather(*(api.get(f"/v1/jobs/job-{n}") for n in range(64)))
+            took = time.monotonic() - started
+            assert [r.status_code for r in responses] == [503] * 64, wave
+            assert all(r.headers["retry-after"] for r in responses)
+            assert took <= 2, f"{wave} took {took:.1f} s"
+        fragile_stack.redis.start()
+
+        async def healed() -> bool:
+            return (await api.get("/readyz")).status_code == 200
+
+        await eventually(healed, timeout=10, what="the circuit to close")

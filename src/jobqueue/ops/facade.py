@@ -11,7 +11,7 @@ from jobqueue.ops.workers import WorkerInfo, list_workers
 from jobqueue.queue import EnqueueOptions, JobQueue
 from jobqueue.settings import Settings
 from jobqueue.store.client import TrackedRedis
-from jobqueue.store.outages import unavailable_on_outage
+from jobqueue.store.outages import Circuit, unavailable_on_outage
 
 
 class Operations:
@@ -19,6 +19,10 @@ class Operations:
         self._redis = redis
         self._settings = settings
         self._jobs = jobs
+
+    @property
+    def circuit(self) -> Circuit:
+        return self._redis.circuit
 
     @unavailable_on_outage
     async def crons(self) -> list[CronInfo]:

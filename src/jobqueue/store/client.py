@@ -12,6 +12,7 @@
   round trip (also a seam: it relies on the exact commands `run_job` sends).
 """
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,7 @@ from jobqueue.settings import Settings
 from jobqueue.store import keys
 from jobqueue.store.arq_format import MalformedPayload, decode_result
 from jobqueue.store.enqueue import EnqueueOutcome, Enqueuer, EnqueueSpec
+from jobqueue.store.outages import Circuit
 from jobqueue.store.recording import Recorder
 from jobqueue.store.scripts import Command, rerun_unloaded
 from jobqueue.store.transitions import TRANSITION, TransitionWriter
@@ -104,6 +106,7 @@ class TrackedRedis(ArqRedis):
             default_queue_name=settings.queue_name,
         )
         self.auto_close_connection_pool = True  # it owns its pool, as `Redis.from_pool` makes it
+        self.circuit = Circuit(lambda: probe(pool, settings.redis_timeout))
         self.recorder = recorder
         self.transitions = TransitionWriter(settings)
         self.prepared: PreparedReplies = {}
@@ -113,6 +116,10 @@ class TrackedRedis(ArqRedis):
             settings,
             expires_extra_ms=self.expires_extra_ms,
         )
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await self.circuit.aclose()
+        await super().aclose(close_connection_pool)
 
     def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> TrackedPipeline:
         return TrackedPipeline(
@@ -171,3 +178,16 @@ class TrackedRedis(ArqRedis):
     async def enqueue_many(self, specs: list[EnqueueSpec]) -> list[EnqueueOutcome]:
         """Each job (same rules as `enqueue_one`), in one round trip."""
         return await self.enqueuer.many(specs)
+
+
+async def probe(pool: ConnectionPool, timeout: float) -> None:
+    """PING Redis on a new connection made as the pool makes its own (its own may all be busy,
+    or stuck), within `timeout`; raises if Redis cannot be reached."""
+    connection = pool.make_connection()  # type: ignore[no-untyped-call]
+    try:
+        async with asyncio.timeout(timeout):
+            await connection.connect()
+            await connection.send_command("PING")
+            await connection.read_response()
+    finally:
+        await connection.disconnect()

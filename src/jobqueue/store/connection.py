@@ -7,8 +7,10 @@ capped backoff) until Redis is back or has room, and the worker carries on unres
 end refused while Redis is full is written once memory is back.
 """
 
+from typing import Any
+
 import structlog
-from redis.asyncio import ConnectionPool
+from redis.asyncio import BlockingConnectionPool, ConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
@@ -32,14 +34,25 @@ class _LoggedBackoff(ExponentialBackoff):
 
 
 def create_pool(settings: Settings, *, ride_out_outages: bool = False) -> ConnectionPool:
-    """A lazily-connecting pool: nothing touches the network until the first command."""
+    """A lazily-connecting pool: nothing touches the network until the first command.
+
+    The API's is bounded (`redis_max_connections`; a request waits for a free connection up to
+    `redis_timeout`) and connects outside its lock: redis-py's unbounded pool connects under a
+    pool-wide lock, so while Redis was down concurrent requests queued behind each other's
+    connect retries. The worker's makes as many connections as its jobs need."""
     retry = (
         Retry(_LoggedBackoff(cap=5.0, base=0.1), retries=-1)
         if ride_out_outages
         else Retry(ExponentialBackoff(cap=0.5, base=0.1), retries=1)
     )
-    pool = ConnectionPool.from_url(
+    bounded: dict[str, Any] = {}
+    if not ride_out_outages:
+        bounded = {"max_connections": settings.redis_max_connections}
+        bounded["timeout"] = settings.redis_timeout  # to wait for a free connection
+    pool_class = ConnectionPool if ride_out_outages else BlockingConnectionPool
+    pool = pool_class.from_url(
         settings.redis_url,
+        **bounded,
         socket_connect_timeout=settings.redis_timeout,
         # Nothing blocks longer than this: arq sends no blocking commands, and our stream
         # reads block for at most a second. A hung socket becomes a retry.
