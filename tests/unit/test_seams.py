@@ -61,6 +61,8 @@ SEAMS = [
      "jobqueue.store.wire", "replaced by HiredisPacking.pack_command (same bytes)"),
     ("redis.asyncio.connection.AbstractConnection.pack_commands", "6a0fb874993fb2e4",
      "jobqueue.store.wire", "replaced by HiredisPacking.pack_commands (same bytes)"),
+    ("redis.asyncio.connection.AbstractConnection.send_packed_command", "cad238c0be555d05",
+     "jobqueue.store.wire", "replaced by CancellableWrites (asyncio.timeout for wait_for)"),
     ("redis.connection.HiredisRespSerializer.pack", "3edbf97297ce6873", "jobqueue.store.wire",
      "the C packer HiredisPacking uses"),
     ("redis.asyncio.client.Pipeline.execute", "f24e711d22008a5d", "jobqueue.store.client",

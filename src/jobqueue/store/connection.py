@@ -18,7 +18,7 @@ from jobqueue.settings import Settings
 from jobqueue.store.client import TrackedRedis
 from jobqueue.store.outages import FULL_ERRORS, OUTAGE_ERRORS
 from jobqueue.store.recording import Recorder
-from jobqueue.store.wire import HiredisPacking, ReadinessCheckedParser
+from jobqueue.store.wire import CancellableWrites, HiredisPacking, ReadinessCheckedParser
 
 log = structlog.get_logger("jobqueue.redis")
 
@@ -62,7 +62,7 @@ def create_pool(settings: Settings, *, ride_out_outages: bool = False) -> Connec
         parser_class=ReadinessCheckedParser,
     )
     base = pool.connection_class  # plain, TLS or Unix socket, as the URL says
-    pool.connection_class = type(base.__name__, (HiredisPacking, base), {})
+    pool.connection_class = type(base.__name__, (HiredisPacking, CancellableWrites, base), {})
     return pool
 
 

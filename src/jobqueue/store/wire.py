@@ -1,21 +1,28 @@
-"""Bytes on and off a pooled connection faster than redis-py 5's asyncio client does.
+"""Bytes on and off a pooled connection faster and more safely than redis-py 5's asyncio client.
 
-Both replace redis-py 5.3 internals (listed in docs/seams.md, pinned by
+All three replace redis-py 5.3 internals (listed in docs/seams.md, pinned by
 tests/unit/test_seams.py):
 - `HiredisPacking` packs commands with hiredis's C packer, as redis-py's own sync client does;
   its asyncio client (5.x) packs them in Python, which was a tenth of a busy worker's CPU.
   Remove once redis-py's asyncio connection packs with hiredis itself.
 - `ReadinessCheckedParser` answers the pool's "is this connection clean?" from the buffers.
   Remove once arq allows redis-py ≥ 8 (redis/redis-py#4063 made the same change).
+- `CancellableWrites` bounds a write with `asyncio.timeout` where redis-py has
+  `asyncio.wait_for`, which on Python 3.11 swallows a cancellation that lands as the write
+  completes (CPython gh-86296): a worker told to stop (arq cancels its main task once) then
+  went on claiming jobs until it was killed. Remove on Python ≥ 3.12 (its `wait_for` is
+  `asyncio.timeout`) or once redis-py stops using `wait_for` there.
 """
 
+import asyncio
+import builtins
 from collections.abc import Iterable
 from typing import Any
 
 from redis._parsers import _AsyncHiredisParser
 from redis._parsers.socket import SERVER_CLOSED_CONNECTION_ERROR
 from redis.connection import HiredisRespSerializer
-from redis.exceptions import ConnectionError
+from redis.exceptions import ConnectionError, TimeoutError
 
 
 class HiredisPacking:
@@ -48,3 +55,39 @@ class ReadinessCheckedParser(_AsyncHiredisParser):
         # (StreamReader has no public way to peek; redis-py 8 reads `_buffer` too.)
         buffered: bytearray = stream._buffer  # type: ignore[attr-defined]
         return bool(reader.has_data() or stream.at_eof() or buffered)
+
+
+class CancellableWrites:
+    """A mixin for a redis-py asyncio `Connection` class (see the module docstring): its
+    `send_packed_command`, as redis-py 5.3 writes it, with `asyncio.timeout` for `wait_for`."""
+
+    async def send_packed_command(
+        self, command: bytes | str | Iterable[bytes], check_health: bool = True
+    ) -> None:
+        connection: Any = self  # (the attributes below are the Connection's)
+        if not connection.is_connected:
+            await connection.connect()
+        elif check_health:
+            await connection.check_health()
+        try:
+            if isinstance(command, str):
+                command = command.encode()
+            if isinstance(command, bytes):
+                command = [command]
+            if connection.socket_timeout:
+                async with asyncio.timeout(connection.socket_timeout):
+                    await connection._send_packed_command(command)
+            else:
+                connection._writer.writelines(command)
+                await connection._writer.drain()
+        except builtins.TimeoutError:
+            await connection.disconnect(nowait=True)
+            raise TimeoutError("Timeout writing to socket") from None
+        except OSError as exc:
+            await connection.disconnect(nowait=True)
+            number, message = ("UNKNOWN", exc.args[0]) if len(exc.args) == 1 else exc.args[:2]
+            raise ConnectionError(f"Error {number} while writing to socket. {message}.") from exc
+        except BaseException:
+            # As redis-py: a write cut short leaves the connection unusable.
+            await connection.disconnect(nowait=True)
+            raise
