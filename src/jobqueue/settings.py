@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     worker_poll_delay: float = Field(
         default=0.25, gt=0, description="new jobs wake workers at once; this bounds the rest"
     )
+    worker_lease: float = Field(
+        default=15.0, ge=1, description="seconds a running job's claim lasts unless renewed"
+    )
     worker_health_check_interval: int = Field(default=10, gt=0)
     worker_heartbeat_interval: float = Field(default=2.0, gt=0)
     worker_liveness_window: float = Field(default=10.0, gt=0)

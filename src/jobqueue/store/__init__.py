@@ -10,7 +10,8 @@ attribute of arq or redis-py; everything else calls it and gets plain values bac
 - `client`: arq's `ArqRedis`, with every enqueue and every job end recorded (`TrackedRedis`);
   `recording`: what it asks of the history to do so (the `Recorder`).
 - `enqueue`, `batching`: enqueueing in one script call, concurrent calls micro-batched.
-- `transitions`, `claim`, `aborts`: the writes of a job's life after its enqueue.
+- `transitions`, `claim`, `aborts`: the writes of a job's life after its enqueue (`claim`
+  also renews a worker's leases).
 - `outages`: Redis down or full, as the rest of the service sees it (`QueueUnavailable`);
   `capacity`: how full Redis and the queue are, checked before new work is accepted.
 - `job_state`, `records`, `index`, `streams`: reading jobs, pages and events back.

@@ -11,11 +11,14 @@ pinned by tests/unit/test_seams.py): the claim's replies are given for it (`Trac
 from dataclasses import dataclass
 from typing import Any
 
+from arq.connections import ArqRedis
+
 from jobqueue.store import keys
 from jobqueue.store.client import TrackedRedis
 from jobqueue.store.scripts import Command, LuaScript
 
 CLAIM = LuaScript("claim")
+RENEW = LuaScript("renew")
 RETRY_KEY_TTL_S = 88400  # arq's, in run_job
 
 
@@ -43,11 +46,12 @@ async def claim(
     *,
     now_ms: int,
     lease_ms: int,
+    owner: str,
     aborts: bool,
     limit: int,
 ) -> list[Claimed]:
-    """Claim up to `limit` of `job_ids` (in queue order), holding each for `lease_ms`; each
-    claimed job's `run_job` opening is prepared on `redis`."""
+    """Claim up to `limit` of `job_ids` (in queue order), each leased to `owner` (a worker id)
+    for `lease_ms`; each claimed job's `run_job` opening is prepared on `redis`."""
     claimed: list[Any] = await CLAIM.run(
         redis,
         [
@@ -59,7 +63,7 @@ async def claim(
                 for key in (keys.in_progress(job_id), keys.job(job_id), keys.retry(job_id))
             ),
         ],
-        [now_ms, lease_ms, int(aborts), limit, RETRY_KEY_TTL_S, *job_ids],
+        [now_ms, lease_ms, int(aborts), limit, RETRY_KEY_TTL_S, owner, *job_ids],
     )
     found = []
     for i in range(0, len(claimed), 5):
@@ -69,3 +73,11 @@ async def claim(
         redis.prepare(opening, [data or None, job_try, True, aborted][: len(opening)])
         found.append(Claimed(job_id, int(float(score)), opening))
     return found
+
+
+async def renew(redis: ArqRedis, owner: str, job_ids: list[str], lease_ms: int) -> int:
+    """Another lease for each of `job_ids` that `owner` still holds; how many it held."""
+    renewed: int = await RENEW.run(
+        redis, [keys.in_progress(job_id) for job_id in job_ids], [owner, lease_ms]
+    )
+    return renewed

@@ -1,9 +1,10 @@
 """The Lua scripts (`lua/*.lua`), and the one way they are run.
 
-Each opens with a `#!lua` shebang (Redis 7's script flags, none given): Redis then treats it as
-a script that may write and, when memory is over `maxmemory` under `noeviction`, refuses it
-with an OOM error before it runs, instead of letting it write past the limit (without the
-shebang, Redis checks memory only until the script's first write).
+Each opens with a `#!lua` shebang (Redis 7's script flags): Redis then treats it as a script
+that may write and, when memory is over `maxmemory` under `noeviction`, refuses it with an OOM
+error before it runs, instead of letting it write past the limit (without the shebang, Redis
+checks memory only until the script's first write). Only `renew.lua`, which just moves expiry
+times, says `flags=allow-oom`.
 
 Each is sent by EVALSHA: its text travels only after Redis has lost it (a restart, SCRIPT FLUSH),
 when Redis answers NOSCRIPT. Two ways to run one, with that fallback each:
@@ -30,7 +31,7 @@ def sha1(text: str) -> str:
     return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
 
 
-SHEBANG = "#!lua"  # Redis 7: a script that may write, refused before it runs when Redis is full
+SHEBANG = "#!lua"  # Redis 7's script flags (see the module docstring)
 SCRIPTS: list["LuaScript"] = []  # every script of this process
 
 
@@ -44,7 +45,8 @@ class LuaScript:
     @property
     def body(self) -> str:
         """The script without its shebang line (for an engine that does not read one)."""
-        return self.text.removeprefix(SHEBANG + "\n")
+        first, _, rest = self.text.partition("\n")
+        return rest if first.startswith(SHEBANG) else self.text
 
     async def run(self, redis: Redis, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         try:

@@ -19,6 +19,7 @@ from jobqueue.settings import Settings
 from jobqueue.store.capacity import warn_of_config_risks
 from jobqueue.worker.execution import as_arq_function, execute
 from jobqueue.worker.heartbeat import WorkerStats, beat, keep_beating
+from jobqueue.worker.leases import Leases
 from jobqueue.worker.swaps.wakeup import WakeUp
 
 log = structlog.get_logger("jobqueue.worker")
@@ -66,6 +67,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["http"] = httpx.AsyncClient(follow_redirects=False, headers={"user-agent": "jobqueue"})
     stats = ctx["stats"] = WorkerStats()
     ctx["heartbeat"] = asyncio.create_task(keep_beating(ctx["redis"], settings, stats))
+    leases = ctx["leases"] = Leases(stats.worker_id, settings.worker_lease)
+    ctx["lease_renewals"] = asyncio.create_task(leases.keep_renewing(ctx["redis"]))
     wakeup: WakeUp = ctx["wakeup"]
     ctx["wakeup_listener"] = asyncio.create_task(wakeup.listen(ctx["redis"], settings.queue_name))
     await warn_of_config_risks(ctx["redis"], log)
@@ -79,11 +82,12 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    listener: asyncio.Task[None] | None = ctx.get("wakeup_listener")
-    if listener is not None:
-        listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listener
+    for name in ("wakeup_listener", "lease_renewals"):
+        task: asyncio.Task[None] | None = ctx.get(name)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     heartbeat: asyncio.Task[None] | None = ctx.get("heartbeat")
     if heartbeat is not None:
         heartbeat.cancel()

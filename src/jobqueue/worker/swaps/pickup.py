@@ -8,7 +8,8 @@ as arq runs them (`Worker.run_job` is arq's, unchanged).
 
 It relies on arq's `Worker` internals: `_poll_iteration` calls `self.start_jobs(job_ids)`; slots
 are counted with `sem` and `job_counter` and released by `_release_sem_dec_counter_on_complete`;
-`tasks` maps job ids to their tasks; `in_progress_timeout_s` is the claim's lease. The canary
+`tasks` maps job ids to their tasks. A claim is a short lease, renewed while the job runs
+(`jobqueue.worker.leases`), in place of arq's `in_progress_timeout_s`. The canary
 tests in tests/unit/test_seams.py fail when any of these change. Remove when arq claims
 several jobs per round trip itself (or when arq's worker is vendored).
 """
@@ -22,6 +23,7 @@ from arq.worker import Worker
 
 from jobqueue.store.claim import Claimed, claim
 from jobqueue.store.client import TrackedRedis
+from jobqueue.worker.leases import Leases
 from jobqueue.worker.swaps.wakeup import WakeUp
 
 CLAIM_MARGIN = 10
@@ -48,16 +50,19 @@ async def start_jobs(self: Worker, job_ids: list[bytes]) -> None:
 
 async def _claim_and_run(worker: Worker, ids: list[str], free: int) -> None:
     redis: TrackedRedis = worker.pool  # type: ignore[assignment]
+    leases: Leases = worker.ctx["leases"]
     claimed = await claim(
         redis,
         worker.queue_name,
         ids,
         now_ms=timestamp_ms(),
-        lease_ms=int(worker.in_progress_timeout_s * 1000),
+        lease_ms=leases.lease_ms,
+        owner=leases.owner,
         aborts=worker.allow_abort_jobs,
         limit=free,
     )
     for job in claimed:
+        leases.hold(job.job_id)
         await worker.sem.acquire()  # never waits: only start_jobs takes slots, they were free
         worker.job_counter += 1
         task = worker.loop.create_task(worker.run_job(job.job_id, job.score))
@@ -67,6 +72,7 @@ async def _claim_and_run(worker: Worker, ids: list[str], free: int) -> None:
 
 def _job_done(worker: Worker, redis: TrackedRedis, job: Claimed, _: asyncio.Task[None]) -> None:
     redis.forget(job.opening)  # if the job was cancelled before run_job began
+    worker.ctx["leases"].release(job.job_id)
     worker._release_sem_dec_counter_on_complete()
     wakeup: WakeUp | None = worker.ctx.get("wakeup")
     if wakeup is not None:

@@ -13,6 +13,7 @@ from redis.asyncio.client import Pipeline
 from jobqueue.serialization import deserialize, serialize
 from jobqueue.store.claim import RETRY_KEY_TTL_S
 from jobqueue.store.client import TrackedRedis
+from jobqueue.worker.leases import Leases
 from jobqueue.worker.swaps import pickup
 from jobqueue.worker.swaps.wakeup import WakeUp
 
@@ -35,7 +36,7 @@ def test_install_replaces_arqs_start_jobs_and_its_undo_restores_it() -> None:
     assert Worker.start_jobs is original
 
 
-def _worker(redis: TrackedRedis, max_jobs: int = 10) -> Worker:
+def _worker(redis: TrackedRedis, max_jobs: int = 10, owner: str = "w1") -> Worker:
     async def noop(ctx: dict[str, Any]) -> None:
         return None
 
@@ -44,6 +45,7 @@ def _worker(redis: TrackedRedis, max_jobs: int = 10) -> Worker:
         redis_pool=redis,
         max_jobs=max_jobs,
         handle_signals=False,
+        ctx={"leases": Leases(owner, lease_s=15)},  # as the start-up hook puts it there
     )
     worker.run_job = _record_runs(worker)  # type: ignore[method-assign]
     return worker
@@ -68,7 +70,8 @@ async def test_claims_due_jobs_that_no_one_runs(redis: TrackedRedis) -> None:
     await worker.tasks["due"]
     assert [job_id for job_id, _ in worker.runs] == ["due"]  # type: ignore[attr-defined]
     assert worker.runs[0][1] == int(await redis.zscore("arq:queue", "due"))  # type: ignore[attr-defined]
-    assert await redis.pttl(in_progress_key_prefix + "due") > 0
+    assert 0 < await redis.pttl(in_progress_key_prefix + "due") <= 15_000  # a short lease...
+    assert await redis.get(in_progress_key_prefix + "due") == b"w1"  # ...held by this worker
     assert await redis.get(retry_key_prefix + "due") == b"1"  # run_job's opening ran
     assert 0 < await redis.ttl(retry_key_prefix + "due") <= RETRY_KEY_TTL_S
     assert worker.job_counter == 0  # the finished task gave its slot back
@@ -117,6 +120,7 @@ async def test_a_claimed_job_runs_in_arq_without_another_round_trip(
         handle_signals=False,
         job_serializer=serialize,
         job_deserializer=deserialize,
+        ctx={"leases": Leases("w1", lease_s=15)},
     )
     await redis.enqueue_job("count_try", _job_id="one")
     sent: list[list[Any]] = []  # what pipelines actually send to Redis
