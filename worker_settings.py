@@ -39,3 +39,4 @@ class WorkerSettings:
     keep_result = settings.result_ttl
     allow_abort_jobs = True
     health_check_interval = settings.worker_health_check_interval
+    job_completion_wait = settings.worker_shutdown_grace  # the grace (arq: "after a signal")

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     worker_lease: float = Field(
         default=15.0, ge=1, description="seconds a running job's claim lasts unless renewed"
     )
+    worker_shutdown_grace: float = Field(
+        default=20.0, ge=0, description="seconds running jobs get to finish on SIGTERM"
+    )
     worker_health_check_interval: int = Field(default=10, gt=0)
     worker_heartbeat_interval: float = Field(default=2.0, gt=0)
     worker_liveness_window: float = Field(default=10.0, gt=0)

@@ -135,6 +135,17 @@ class JobTracker:
         )
         await self._writer.write(redis, job_id, transition, retried_function=function)
 
+    async def interrupted(self, redis: ArqRedis, job_id: str, job_try: int) -> None:
+        """The job was cancelled because its worker is stopping: it waits again, and its next
+        run is this same try (a deploy burns no tries)."""
+        at = now_ms()
+        data = {"status": JobStatus.queued, "at": iso(at), "try": job_try}
+        fields = {"tries": job_try - 1, "start_ms": "", "scheduled_ms": at}
+        transition = self._transition(
+            job_id, StoredStatus.waiting, EventType.interrupted, data, fields
+        )
+        await self._writer.write(redis, job_id, transition, give_back_try=True)
+
     async def progress(
         self, redis: ArqRedis, job_id: str, current: float, total: float | None, message: str | None
     ) -> None:

@@ -55,6 +55,7 @@ class EventType(StrEnum):
     started = "started"
     progress = "progress"
     retry_scheduled = "retry_scheduled"
+    interrupted = "interrupted"  # its worker stopped (a deploy): back to waiting, try not counted
     succeeded = "succeeded"
     failed = "failed"
     aborted = "aborted"

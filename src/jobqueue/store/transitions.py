@@ -95,10 +95,14 @@ class TransitionWriter:
         transition: Transition,
         *,
         retried_function: str | None = None,
+        give_back_try: bool = False,
     ) -> None:
-        """Write `transition` in its own MULTI (with a retry of `retried_function` counted)."""
+        """Write `transition` in its own MULTI (with a retry of `retried_function` counted, or
+        the try given back: arq's try counter down one, so the job's next run is this try)."""
         async with redis.pipeline(transaction=True) as pipe:
             self.add(pipe, job_id, transition)
             if retried_function is not None:
                 pipe.hincrby(keys.METRICS_RETRIED, retried_function, 1)
+            if give_back_try:
+                pipe.decr(keys.retry(job_id))
             await pipe.execute()

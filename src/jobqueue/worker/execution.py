@@ -23,6 +23,7 @@ from jobqueue.settings import Settings
 from jobqueue.store.arq_format import pop_request_id
 from jobqueue.store.client import TrackedRedis
 from jobqueue.worker.heartbeat import WorkerStats
+from jobqueue.worker.swaps.shutdown import Lifecycle
 
 log = structlog.get_logger("jobqueue.worker")
 
@@ -107,10 +108,13 @@ async def _run(
         raise await _retry_later(definition, ctx, exc, started) from exc
     except asyncio.CancelledError:
         # arq cancels the job on its timeout (then stores a TimeoutError), an abort, or the
-        # worker shutting down (then runs the job again).
+        # worker shutting down (then runs the job again: here, as the same try).
         if time.perf_counter() - started >= definition.timeout:
             stats.failed += 1
             log.error("job.failed", outcome="timed_out", duration_ms=_elapsed_ms(started))
+        elif _stopping(ctx):
+            log.info("job.interrupted", outcome="interrupted", duration_ms=_elapsed_ms(started))
+            await _put_back(ctx)
         else:
             log.info("job.cancelled", outcome="cancelled", duration_ms=_elapsed_ms(started))
         raise
@@ -120,6 +124,23 @@ async def _run(
     stats.completed += 1
     log.info("job.succeeded", outcome="succeeded", duration_ms=_elapsed_ms(started))
     return None if result is None else result.model_dump(mode="json")
+
+
+def _stopping(ctx: dict[str, Any]) -> bool:
+    lifecycle: Lifecycle | None = ctx.get("lifecycle")
+    return lifecycle is not None and lifecycle.stopping
+
+
+async def _put_back(ctx: dict[str, Any]) -> None:
+    """Record the interruption and give the try back, within the Redis timeout (with Redis down
+    the job's lease recovers it all the same)."""
+    tracker: JobTracker = ctx["tracker"]
+    settings: Settings = ctx["settings"]
+    try:
+        async with asyncio.timeout(settings.redis_timeout):
+            await tracker.interrupted(ctx["redis"], ctx["job_id"], ctx["job_try"])
+    except Exception as exc:
+        log.warning("job.interruption_unrecorded", error=repr(exc))
 
 
 def _validated(definition: JobDefinition, kwargs: dict[str, Any], settings: Settings) -> Any:

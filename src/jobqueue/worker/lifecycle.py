@@ -20,6 +20,7 @@ from jobqueue.store.capacity import warn_of_config_risks
 from jobqueue.worker.execution import as_arq_function, execute
 from jobqueue.worker.heartbeat import WorkerStats, beat, keep_beating
 from jobqueue.worker.leases import Leases
+from jobqueue.worker.swaps.shutdown import Lifecycle
 from jobqueue.worker.swaps.wakeup import WakeUp
 
 log = structlog.get_logger("jobqueue.worker")
@@ -67,6 +68,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["http"] = httpx.AsyncClient(follow_redirects=False, headers={"user-agent": "jobqueue"})
     stats = ctx["stats"] = WorkerStats()
     ctx["heartbeat"] = asyncio.create_task(keep_beating(ctx["redis"], settings, stats))
+    ctx["lifecycle"] = Lifecycle()
     leases = ctx["leases"] = Leases(stats.worker_id, settings.worker_lease)
     ctx["lease_renewals"] = asyncio.create_task(leases.keep_renewing(ctx["redis"]))
     wakeup: WakeUp = ctx["wakeup"]

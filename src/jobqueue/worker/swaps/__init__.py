@@ -4,6 +4,8 @@ other seams (in `jobqueue.store`), and tests/unit/test_seams.py pins the source 
 - `pickup.start_jobs` replaces `arq.worker.Worker.start_jobs`: one script call claims a poll's
   jobs and answers `run_job`'s opening.
 - `wakeup.WakeUp.poll` replaces `arq.worker.poll`: the worker wakes when a job is enqueued.
+- `shutdown` wraps `Worker.handle_sig_wait_for_completion` and replaces `Worker.close`: a
+  shutdown puts cancelled jobs back uncounted and always ends in `on_shutdown` and exit 0.
 
 Installed once, from the composition root (`worker_settings.py`). Tests that run an arq worker
 in-process install them for their own scope only (`installed`). If a third piece of arq's
@@ -13,7 +15,7 @@ worker ever has to be replaced, vendor arq's worker instead of patching more.
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from jobqueue.worker.swaps import pickup
+from jobqueue.worker.swaps import pickup, shutdown
 from jobqueue.worker.swaps.wakeup import WakeUp
 
 
@@ -21,12 +23,13 @@ def install(wakeup: WakeUp) -> None:
     """Install every swap for the life of the process."""
     pickup.install()
     wakeup.install()
+    shutdown.install()
 
 
 @contextmanager
 def installed(wakeup: WakeUp) -> Iterator[None]:
     """Every swap, installed for the block only (then arq is as it was)."""
-    undo = [pickup.install(), wakeup.install()]
+    undo = [pickup.install(), wakeup.install(), shutdown.install()]
     try:
         yield
     finally:
