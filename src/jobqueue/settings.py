@@ -38,6 +38,9 @@ class Settings(BaseSettings):
 
     # History: job records, their index and the event streams
     history_ttl: int = Field(default=7 * 86400, gt=0, description="seconds a job record is kept")
+    history_max_jobs: int = Field(
+        default=100_000, gt=0, description="finished jobs remembered at most (oldest go first)"
+    )
     events_max_length: int = Field(default=100_000, gt=0)
     events_max_age: int = Field(default=86400, gt=0, description="seconds events are kept")
 

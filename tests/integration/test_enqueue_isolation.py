@@ -58,4 +58,4 @@ async def test_a_refused_job_fails_alone_and_leaves_nothing_behind(redis: Tracke
     assert [o.created for o in outcomes] == [True, False, True]
     assert outcomes[1].rejected is not None
     assert await redis.exists(keys.job("y"), keys.record("y"), keys.job_events("y")) == 0
-    assert await redis.zcard(keys.index()) == 2
+    assert await redis.zcard(keys.index(status="waiting")) == 2

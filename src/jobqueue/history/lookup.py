@@ -26,7 +26,7 @@ async def read_job(redis: ArqRedis, queue: str, job_id: str) -> JobView | None:
     elif state.job is not None or state.score is not None:
         view = _waiting_or_running_view(job_id, state)
     elif has_record(state.record):
-        return view_from_record(state.record)
+        return view_from_record(job_id, state.record)
     else:
         return None
     return enrich(view, state.record)

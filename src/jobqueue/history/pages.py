@@ -1,7 +1,8 @@
 """Paging through job history by status and function, newest first, without scanning keys.
 
-A page is one read of the filter's index from the cursor plus one pipelined read of the page's
-records (see `jobqueue.store.index`): the same cost with 100 or 100,000 jobs. `queued` and
+A page is one read of each index the filter needs, from the cursor (one with a status; the five
+stored statuses' without one, merged), plus one pipelined read of the page's records (see
+`jobqueue.store.index`): the same cost with 100 or 100,000 jobs. `queued` and
 `deferred` share the `waiting` index (they differ only by the clock), so a page filtered by one
 of them may hold fewer than `limit` jobs; follow `next_cursor`.
 """
@@ -15,7 +16,7 @@ from arq.connections import ArqRedis
 from jobqueue.history.lookup import finished_value
 from jobqueue.history.records import has_record, view_from_record
 from jobqueue.history.view import JobView
-from jobqueue.history.vocabulary import JobStatus, stored_status
+from jobqueue.history.vocabulary import JobStatus, StoredStatus, stored_status
 from jobqueue.store import index
 from jobqueue.store.records import read_records
 
@@ -54,24 +55,23 @@ async def read_page(
     limit: int,
     cursor: str | None,
 ) -> Page:
-    stored = stored_status(status).value if status is not None else None
+    statuses = [stored_status(status)] if status is not None else list(StoredStatus)
     after = decode_cursor(cursor) if cursor else None
-    members = await index.page_members(
-        redis, status=stored, function=function, after=after, limit=limit
+    entries, more = await index.page_entries(
+        redis, statuses=statuses, function=function, after=after, limit=limit
     )
-    records = await read_records(redis, [job_id for _, job_id in members])
+    records = await read_records(redis, [entry.job_id for entry in entries])
     jobs: list[JobView] = []
-    gone: list[str] = []
-    for (member, _), (record, raw_result) in zip(members, records, strict=True):
+    gone: list[index.Entry] = []
+    for entry, (record, raw_result) in zip(entries, records, strict=True):
         if not has_record(record):
-            gone.append(member)  # history expired: tidy the index as we go
+            gone.append(entry)  # history expired: tidy the index as we go
             continue
-        view = view_from_record(record, result=finished_value(raw_result))
+        view = view_from_record(entry.job_id, record, result=finished_value(raw_result))
         if status is None or view.status == status:
             jobs.append(view)
-    await index.remove_members(redis, gone, status=stored, function=function)
-    more = len(members) == limit
-    return Page(jobs, encode_cursor(members[-1][0]) if more else None)
+    await index.remove_entries(redis, gone)
+    return Page(jobs, encode_cursor(entries[-1].member) if more and entries else None)
 
 
 async def newest_first(

@@ -26,7 +26,7 @@ def _json(record: dict[str, str], field: str) -> Any:
 
 
 def has_record(record: dict[str, str]) -> bool:
-    return bool(record.get("job_id"))
+    return bool(record.get("function"))  # (every record has its job's function)
 
 
 def record_status(record: dict[str, str]) -> JobStatus:
@@ -34,13 +34,13 @@ def record_status(record: dict[str, str]) -> JobStatus:
     return public_status(stored, _int(record, "scheduled_ms"))
 
 
-def view_from_record(record: dict[str, str], result: Any = None) -> JobView:
+def view_from_record(job_id: str, record: dict[str, str], result: Any = None) -> JobView:
     """The job's view from its record alone (arq's keys may be gone); `result` if still kept."""
     status = record_status(record)
     error = _json(record, "error")
     progress = _json(record, "progress")
     return JobView(
-        job_id=record["job_id"],
+        job_id=job_id,
         function=record.get("function", UNKNOWN_FUNCTION),
         args=_json(record, "args") or {},
         status=status,

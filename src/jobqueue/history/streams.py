@@ -10,8 +10,9 @@ from typing import Any
 
 from arq.connections import ArqRedis
 
+from jobqueue.clock import iso
 from jobqueue.history.lookup import read_job
-from jobqueue.history.vocabulary import TERMINAL_EVENTS
+from jobqueue.history.vocabulary import EVENT_STATUS, TERMINAL_EVENTS, EventType, JobStatus
 from jobqueue.store import streams
 from jobqueue.store.streams import StreamEntry
 
@@ -32,11 +33,33 @@ class Event:
     @classmethod
     def from_entry(cls, entry: StreamEntry) -> "Event":
         envelope = {"job_id": entry.job_id, "function": entry.function, "type": entry.type}
-        return cls(id=entry.id, type=entry.type, data={**envelope, **entry.data})
+        return cls(id=entry.id, type=entry.type, data={**envelope, **public_data(entry)})
 
 
-async def _past(redis: ArqRedis, stream: str, after: str | None) -> list[Event]:
-    return [Event.from_entry(e) for e in await streams.read_range(redis, stream, after)]
+def public_data(entry: StreamEntry) -> dict[str, Any]:
+    """An event's data as clients see it, from the compact form it is stored in: its status
+    (implied by its type), then its fields, with times as ISO-8601 UTC. (Events stored before
+    this form carry their status and ISO times already: they read the same.)"""
+    data = dict(entry.data)
+    for field in ("at", "scheduled_for"):
+        if isinstance(data.get(field), int):
+            data[field] = iso(data[field])
+    status = data.pop("status", None) or _status(entry.type, data)
+    return {"status": status, **data}
+
+
+def _status(kind: str, data: dict[str, Any]) -> str | None:
+    if kind == EventType.enqueued:
+        scheduled, at = data.get("scheduled_for"), data.get("at")
+        return JobStatus.deferred if scheduled and at and scheduled > at else JobStatus.queued
+    try:
+        return EVENT_STATUS[EventType(kind)]
+    except ValueError:  # a type this version does not know
+        return None
+
+
+async def _past(redis: ArqRedis, job_id: str, after: str | None) -> list[Event]:
+    return [Event.from_entry(e) for e in await streams.read_job_history(redis, job_id, after)]
 
 
 async def follow(redis: ArqRedis, stream: str, after: str) -> AsyncIterator[Event]:
@@ -53,14 +76,14 @@ async def job_events(
     """The job's past events (after `after`), then live ones until it ends."""
     stream = streams.of_job(job_id)
     last = after or "0-0"
-    for event in await _past(redis, stream, after):
+    for event in await _past(redis, job_id, after):
         last = event.id
         yield event
         if event.is_terminal:
             return
     view = await read_job(redis, queue, job_id)
     if view is None or view.status.is_terminal:
-        for event in await _past(redis, stream, last):  # it ended just now
+        for event in await _past(redis, job_id, last):  # it ended just now
             yield event
         return
     async for event in follow(redis, stream, last):

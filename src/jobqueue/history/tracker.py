@@ -5,6 +5,9 @@ The enqueue script writes the first (`enqueue_record`); arq's result write carri
 reports the rest: its start, a retry scheduled, progress. The sweep reports jobs that expired
 before any worker took them.
 
+Events are stored compactly (times in epoch ms, the status implied by the event's type); what
+clients see is rebuilt from them (`jobqueue.history.streams.Event`).
+
 A worker notes a job's start in memory (`note_started`) and writes it together with the job's
 next write: its end (in arq's result transaction), a retry, or its first progress. A job still
 running after the wrapper's delay gets its start written on its own. Short jobs thus cost no
@@ -16,8 +19,8 @@ from typing import Any
 import orjson
 from arq.connections import ArqRedis
 
-from jobqueue.clock import iso, now_ms
-from jobqueue.history.vocabulary import EventType, JobStatus, StoredStatus, public_status
+from jobqueue.clock import now_ms
+from jobqueue.history.vocabulary import EventType, StoredStatus
 from jobqueue.settings import Settings
 from jobqueue.store.arq_format import ArqResult, outcome
 from jobqueue.store.recording import NewJob, RecordWrite
@@ -32,7 +35,7 @@ def _text(value: Any) -> str:
 
 def _started(job_try: int, at_ms: int) -> tuple[Fields, Fields]:
     """The `started` event's data and record fields."""
-    data = {"status": JobStatus.in_progress, "at": iso(at_ms), "try": job_try}
+    data = {"at": at_ms, "try": job_try}
     return data, {"start_ms": at_ms, "tries": job_try, "finish_ms": ""}
 
 
@@ -46,24 +49,18 @@ class JobTracker:
     # --- the first and the last transition, written by the store with arq's own writes
 
     def enqueue_record(self, job: NewJob) -> RecordWrite:
-        status = public_status(StoredStatus.waiting, job.score, job.enqueue_ms)
-        event: Fields = {
-            "status": status,
-            "at": iso(job.enqueue_ms),
-            "scheduled_for": iso(job.score),
-        }
+        event: Fields = {"at": job.enqueue_ms, "scheduled_for": job.score}
         if job.retry_of:
             event["retry_of"] = job.retry_of
         fields = {  # strings: Lua would print large numbers in exponent form
-            "job_id": job.job_id,
             "function": job.function,
             "args": orjson.dumps(job.args).decode(),
-            "queue": job.queue,
             "enqueue_ms": str(job.enqueue_ms),
             "scheduled_ms": str(job.score),
             "tries": "0",
-            "retry_of": job.retry_of or "",
         }
+        if job.retry_of:
+            fields["retry_of"] = job.retry_of
         return RecordWrite(fields, event)
 
     def finished(self, result: ArqResult) -> Transition:
@@ -73,11 +70,7 @@ class JobTracker:
         if result.tries:
             fields["start_ms"] = result.start_ms
         fields["error"] = orjson.dumps(ended.error) if ended.error is not None else ""
-        data: Fields = {
-            "status": ended.status,  # (a terminal stored status reads the same in public)
-            "at": iso(result.finish_ms),
-            "try": result.tries,
-        }
+        data: Fields = {"at": result.finish_ms, "try": result.tries}
         if ended.error is not None:
             data["error"] = ended.error
         count = FinishCount(
@@ -122,11 +115,10 @@ class JobTracker:
         at = now_ms()
         due = at + int(delay_s * 1000)
         data = {
-            "status": JobStatus.deferred,
-            "at": iso(at),
+            "at": at,
             "try": job_try,
             "delay_s": round(delay_s, 3),
-            "scheduled_for": iso(due),
+            "scheduled_for": due,
             "error": error,
         }
         fields = {"scheduled_ms": due, "error": orjson.dumps(error), "tries": job_try}
@@ -139,7 +131,7 @@ class JobTracker:
         """The job was cancelled because its worker is stopping: it waits again, and its next
         run is this same try (a deploy burns no tries)."""
         at = now_ms()
-        data = {"status": JobStatus.queued, "at": iso(at), "try": job_try}
+        data = {"at": at, "try": job_try}
         fields = {"tries": job_try - 1, "start_ms": "", "scheduled_ms": at}
         transition = self._transition(
             job_id, StoredStatus.waiting, EventType.interrupted, data, fields
@@ -150,7 +142,7 @@ class JobTracker:
         self, redis: ArqRedis, job_id: str, current: float, total: float | None, message: str | None
     ) -> None:
         progress = {"current": current, "total": total, "message": message}
-        data = {"status": JobStatus.in_progress, "at": iso(now_ms()), "progress": progress}
+        data = {"at": now_ms(), "progress": progress}
         fields = {"progress": orjson.dumps(progress)}
         transition = self._transition(job_id, None, EventType.progress, data, fields)
         await self._writer.write(redis, job_id, transition)
@@ -159,7 +151,7 @@ class JobTracker:
         """A waiting job whose data expired before a worker took it (found by the sweep)."""
         at = now_ms()
         error = {"type": "JobExpired", "message": "the job was not started before it expired"}
-        data = {"status": JobStatus.failed, "at": iso(at), "error": error}
+        data = {"at": at, "error": error}
         fields = {"finish_ms": at, "error": orjson.dumps(error)}
         transition = self._transition(job_id, StoredStatus.failed, EventType.expired, data, fields)
         await self._writer.write(redis, job_id, transition)

@@ -71,6 +71,19 @@ TERMINAL_EVENTS = frozenset(
 )
 
 
+# The status a client sees with each event (an enqueue's: queued or deferred, by its times).
+EVENT_STATUS = {
+    EventType.started: JobStatus.in_progress,
+    EventType.progress: JobStatus.in_progress,
+    EventType.retry_scheduled: JobStatus.deferred,
+    EventType.interrupted: JobStatus.queued,
+    EventType.succeeded: JobStatus.succeeded,
+    EventType.failed: JobStatus.failed,
+    EventType.aborted: JobStatus.aborted,
+    EventType.expired: JobStatus.failed,
+}
+
+
 def public_status(
     stored: StoredStatus, scheduled_ms: int | None, at_ms: int | None = None
 ) -> JobStatus:

@@ -10,7 +10,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict
 
 from jobqueue.clock import now_ms
-from jobqueue.history.vocabulary import StoredStatus
+from jobqueue.history.vocabulary import TERMINAL_STORED, StoredStatus
 from jobqueue.jobs.context import JobContext
 from jobqueue.jobs.declaration import JobDefinition, job
 from jobqueue.ops.stats import QueueSnapshot, record_snapshot, snapshot_queue
@@ -29,6 +29,8 @@ class SweepResult(BaseModel):
     expired_entries_removed: int
     index_entries_pruned: int
     events_trimmed: int
+    finished_jobs_forgotten: int = 0  # beyond JOBQUEUE_HISTORY_MAX_JOBS
+    superseded_indexes_dropped: int = 0
 
 
 @job(name="cron:queue_stats", timeout=30)
@@ -55,9 +57,30 @@ async def sweep(ctx: JobContext, args: NoArgs) -> SweepResult:
             redis, now - settings.history_ttl * 1000, [s.value for s in StoredStatus]
         ),
         events_trimmed=await streams.trim_before(redis, now - settings.events_max_age * 1000),
+        finished_jobs_forgotten=await _forget_beyond_max(ctx),
+        superseded_indexes_dropped=await index.drop_superseded(redis),
     )
     log.info("maintenance.sweep", **result.model_dump())
     return result
+
+
+FORGET_BATCH = 1000  # per call: a sweep's share of Redis's time stays small
+FORGET_PER_SWEEP = 20_000
+
+
+async def _forget_beyond_max(ctx: JobContext) -> int:
+    """The history is bounded by count as well as time: the oldest finished jobs beyond
+    JOBQUEUE_HISTORY_MAX_JOBS are forgotten, a batch at a time."""
+    finished = sorted(TERMINAL_STORED)
+    forgotten = 0
+    while forgotten < FORGET_PER_SWEEP:
+        batch = await index.trim_to_count(
+            ctx.redis, finished, keep=ctx.settings.history_max_jobs, batch=FORGET_BATCH
+        )
+        forgotten += batch
+        if batch < FORGET_BATCH:
+            return forgotten
+    return forgotten
 
 
 def scheduled_jobs(settings: Settings) -> list[tuple[JobDefinition, str]]:

@@ -1,29 +1,57 @@
-"""The history's index: per filter, a lex-ordered sorted set of `{inverted ms}:{job id}` (see
-`keys`), so that a page is one ZRANGE BYLEX from the cursor, the same cost with 100 or 100,000
-jobs. Its entries are written by the enqueue and transition scripts."""
+"""The history's index: per stored status, and per function and stored status, a lex-ordered
+sorted set of `{inverted ms}:{job id}` (see `keys`). A job is in two of them. A page is one
+ZRANGE BYLEX from the cursor per index read (one with both filters; one per status, merged,
+without a status): the same cost with 100 or 100,000 jobs. Entries are written by the enqueue
+and transition scripts."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from arq.connections import ArqRedis
 
 from jobqueue.store import keys
 
 
-async def page_members(
-    redis: ArqRedis, *, status: str | None, function: str | None, after: str | None, limit: int
-) -> list[tuple[str, str]]:
-    """Up to `limit` (member, job id) after the member `after` (from the start when None)."""
+@dataclass(frozen=True)
+class Entry:
+    member: str  # the cursor for the next page, when it is the page's last
+    job_id: str
+    index: str  # the index it was read from (to tidy it)
+
+
+async def page_entries(
+    redis: ArqRedis,
+    *,
+    statuses: Sequence[str],
+    function: str | None,
+    after: str | None,
+    limit: int,
+) -> tuple[list[Entry], bool]:
+    """Up to `limit` entries after the member `after` (from the newest when None), newest
+    first, from the indexes of `statuses` (and `function`); and whether more follow."""
+    index_keys = [keys.index(status=status, function=function) for status in statuses]
     start = f"({after}" if after else "-"
-    members: list[bytes] = await redis.zrangebylex(
-        keys.index(status=status, function=function), start, "+", start=0, num=limit
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in index_keys:
+            pipe.zrangebylex(key, start, "+", start=0, num=limit + 1)  # +1: whether more follow
+        read: list[list[bytes]] = await pipe.execute()
+    found = sorted(
+        (member.decode(), key)
+        for key, members in zip(index_keys, read, strict=True)
+        for member in members
     )
-    return [(m.decode(), keys.member_job_id(m.decode())) for m in members]
+    more = len(found) > limit
+    page = [Entry(member, keys.member_job_id(member), key) for member, key in found[:limit]]
+    return page, more
 
 
-async def remove_members(
-    redis: ArqRedis, members: list[str], *, status: str | None, function: str | None
-) -> None:
+async def remove_entries(redis: ArqRedis, entries: list[Entry]) -> None:
     """Tidy entries whose records have expired, found while reading a page."""
-    if members:
-        await redis.zrem(keys.index(status=status, function=function), *members)
+    if entries:
+        async with redis.pipeline(transaction=False) as pipe:
+            for entry in entries:
+                pipe.zrem(entry.index, entry.member)
+            await pipe.execute()
 
 
 def is_member(text: str) -> bool:
@@ -41,3 +69,52 @@ async def prune_older_than(redis: ArqRedis, oldest_kept_ms: int, statuses: list[
             pipe.zremrangebylex(key, f"({oldest_kept}", "+")
         pruned: list[int] = await pipe.execute()
     return sum(pruned)
+
+
+async def drop_superseded(redis: ArqRedis) -> int:
+    """Delete the indexes earlier versions kept (all jobs; per function without a status),
+    which nothing reads or trims any more; how many existed. Can go once no deployment has
+    them (after a release and the history retention)."""
+    functions: set[bytes] = await redis.smembers(keys.INDEXED_FUNCTIONS)  # type: ignore[misc]
+    superseded = [f"{keys.INDEX_PREFIX}all"]
+    superseded += [f"{keys.INDEX_PREFIX}function:{f.decode()}" for f in sorted(functions)]
+    dropped: int = await redis.delete(*superseded)
+    return dropped
+
+
+async def trim_to_count(redis: ArqRedis, statuses: Sequence[str], keep: int, batch: int) -> int:
+    """Forget the oldest jobs in `statuses` (the finished ones) beyond the newest `keep`: their
+    records and index entries, up to `batch` of them; how many were forgotten."""
+    index_keys = [keys.index(status=status) for status in statuses]
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in index_keys:
+            pipe.zcard(key)
+        total = sum(await pipe.execute())
+    excess = min(total - keep, batch)
+    if excess <= 0:
+        return 0
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in index_keys:
+            pipe.zrange(key, -excess, -1)  # (equal scores: the lexically last are the oldest)
+        tails: list[list[bytes]] = await pipe.execute()
+    oldest = sorted(
+        (
+            (member.decode(), status)
+            for status, tail in zip(statuses, tails, strict=True)
+            for member in tail
+        ),
+        reverse=True,
+    )[:excess]
+    job_ids = [keys.member_job_id(member) for member, _ in oldest]
+    async with redis.pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.hget(keys.record(job_id), "function")
+        functions: list[bytes | None] = await pipe.execute()
+    async with redis.pipeline(transaction=False) as pipe:
+        for (member, status), job_id, function in zip(oldest, job_ids, functions, strict=True):
+            pipe.zrem(keys.index(status=status), member)
+            if function:
+                pipe.zrem(keys.index(status=status, function=function.decode()), member)
+            pipe.delete(keys.record(job_id), keys.job_events(job_id))
+        await pipe.execute()
+    return len(job_ids)

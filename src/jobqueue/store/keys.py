@@ -10,11 +10,14 @@ arq's:
 
 Ours:
 - `jobqueue:record:{id}`     hash: a job's history record, kept for the history retention
-- `jobqueue:index:{filter}`  sorted set, all scores 0, members `{inverted ms}:{job id}` so that
-                             lexical order is newest first and a page is one ZRANGE BYLEX
-                             (the Lua scripts build `status:…`/`function:…` names from the prefix)
+- `jobqueue:index:status:{s}`, `jobqueue:index:function:{f}:status:{s}`   sorted sets, all
+                             scores 0, members `{inverted ms}:{job id}` so that lexical order
+                             is newest first and a page is one ZRANGE BYLEX per index read
+                             (the Lua scripts build these names from the prefix)
 - `jobqueue:events`          stream: every transition of every job (the live feed)
-- `jobqueue:events:{id}`     stream: one job's transitions (replayed by its SSE route)
+- `jobqueue:events:{id}`     stream: one job's transitions (replayed by its SSE route); it
+                             goes a minute after the job's end, when they are copied into
+                             the record (fields `e:{stream id}`)
 - `jobqueue:wake:{queue}`    pub/sub channel: a job is due now (workers wake up)
 - `jobqueue:workers`, `jobqueue:worker:{id}`   worker heartbeats
 - `jobqueue:finished:{queue}:{status}:{bucket}`  jobs finished per 10 s
@@ -39,6 +42,7 @@ INDEX_PREFIX = "jobqueue:index:"
 INDEXED_FUNCTIONS = INDEX_PREFIX + "functions"  # lets the sweep find every index key
 EVENTS = "jobqueue:events"
 JOB_EVENTS_PREFIX = "jobqueue:events:"
+KEPT_EVENT_PREFIX = "e:"  # a record's field holding one of its finished job's events
 WORKERS = "jobqueue:workers"
 WORKER_PREFIX = "jobqueue:worker:"
 FINISHED_COUNT_PREFIX = "jobqueue:finished:"
@@ -76,21 +80,18 @@ def job_events(job_id: str) -> str:
     return JOB_EVENTS_PREFIX + job_id
 
 
-def index(*, status: str | None = None, function: str | None = None) -> str:
-    if function is not None and status is not None:
-        return f"{INDEX_PREFIX}function:{function}:status:{status}"
+def index(*, status: str, function: str | None = None) -> str:
+    """The jobs with stored status `status` (and function `function`), newest first."""
     if function is not None:
-        return f"{INDEX_PREFIX}function:{function}"
-    if status is not None:
-        return f"{INDEX_PREFIX}status:{status}"
-    return f"{INDEX_PREFIX}all"
+        return f"{INDEX_PREFIX}function:{function}:status:{status}"
+    return f"{INDEX_PREFIX}status:{status}"
 
 
 def all_indexes(functions: list[str], statuses: list[str]) -> list[str]:
     """Every index key that jobs of these functions, in these statuses, can be in."""
-    found = [index(), *(index(status=s) for s in statuses)]
+    found = [index(status=s) for s in statuses]
     for function in functions:
-        found += [index(function=function), *(index(function=function, status=s) for s in statuses)]
+        found += [index(status=s, function=function) for s in statuses]
     return found
 
 

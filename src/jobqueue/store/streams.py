@@ -12,6 +12,7 @@ import orjson
 from arq.connections import ArqRedis
 
 from jobqueue.store import keys
+from jobqueue.store.records import decode_hash
 
 ALL_JOBS = keys.EVENTS
 
@@ -60,6 +61,35 @@ async def read_range(redis: ArqRedis, stream: str, after: str | None) -> list[St
     start = f"({after}" if after else "-"
     entries = await redis.xrange(stream, min=start, max="+")
     return [_entry(entry_id, fields) for entry_id, fields in entries]
+
+
+def _stream_id(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _after(entry_id: str, after: str | None) -> bool:
+    return after is None or _stream_id(entry_id) > _stream_id(after)
+
+
+async def read_job_history(redis: ArqRedis, job_id: str, after: str | None) -> list[StreamEntry]:
+    """A job's events after `after`: from its own stream while that lives, then (a while after
+    its end) from the copy the transition script kept (progress reports but the last)."""
+    entries = await read_range(redis, of_job(job_id), after)
+    if entries:
+        return entries
+    record = decode_hash(await redis.hgetall(keys.record(job_id)))  # type: ignore[misc]
+    kept = sorted(
+        (_stream_id(field.removeprefix(keys.KEPT_EVENT_PREFIX)), orjson.loads(value))
+        for field, value in record.items()
+        if field.startswith(keys.KEPT_EVENT_PREFIX)
+    )
+    function = record.get("function") or None
+    return [
+        StreamEntry(id=f"{ms}-{seq}", type=kind, job_id=job_id, function=function, data=data)
+        for (ms, seq), (kind, data) in kept
+        if _after(f"{ms}-{seq}", after)
+    ]
 
 
 async def trim_before(redis: ArqRedis, oldest_kept_ms: int) -> int:

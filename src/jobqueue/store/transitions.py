@@ -9,7 +9,7 @@ import orjson
 from arq.connections import ArqRedis
 from redis.asyncio.client import Pipeline
 
-from jobqueue.history.vocabulary import TERMINAL_STORED
+from jobqueue.history.vocabulary import TERMINAL_STORED, EventType
 from jobqueue.settings import Settings
 from jobqueue.store import keys
 from jobqueue.store.scripts import LuaScript
@@ -17,6 +17,9 @@ from jobqueue.store.statistics import COUNT_TTL_SECONDS, duration_bucket
 
 TRANSITION = LuaScript("transition")
 _TERMINAL = sorted(TERMINAL_STORED)
+# A finished job's own stream lives this much longer (live followers read its end from it);
+# its events are then read from its record.
+FINISHED_STREAM_TTL_MS = 60_000
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,9 @@ class TransitionWriter:
                 keys.INDEX_PREFIX,
                 count,
                 fields,
+                FINISHED_STREAM_TTL_MS,
                 len(transition.events),
+                EventType.progress,
                 *events,
                 *_TERMINAL,
             ],

@@ -41,6 +41,20 @@ async def test_list_is_newest_first_and_pages_with_a_cursor(client: httpx.AsyncC
     assert second["next_cursor"] is None
 
 
+async def test_a_page_ending_at_the_last_job_has_no_cursor(
+    client: httpx.AsyncClient, redis: TrackedRedis
+) -> None:
+    ids = [(await enqueue(client, f"m{i}"))["job_id"] for i in range(4)]
+    await fail(redis, ids[0])  # the jobs are spread over two status indexes
+    first = (await client.get("/v1/jobs", params={"limit": 2})).json()
+    assert first["next_cursor"] is not None
+    second = (
+        await client.get("/v1/jobs", params={"limit": 2, "cursor": first["next_cursor"]})
+    ).json()
+    assert [j["job_id"] for j in second["jobs"]] == [ids[1], ids[0]]
+    assert second["next_cursor"] is None
+
+
 async def test_list_filters_by_status_and_function(
     client: httpx.AsyncClient, redis: TrackedRedis
 ) -> None:

@@ -6,7 +6,6 @@ from jobqueue.history.records import view_from_record
 from jobqueue.history.vocabulary import JobStatus
 
 RECORD = {
-    "job_id": "j1",
     "function": "echo",
     "args": '{"message": "hi"}',
     "enqueue_ms": "1790000000000",
@@ -27,7 +26,7 @@ RECORD = {
 def test_scheduled_for_is_shown_only_while_the_job_waits(
     stored: str, public: JobStatus, scheduled: bool
 ) -> None:
-    view = view_from_record({**RECORD, "status": stored})
+    view = view_from_record("j1", {**RECORD, "status": stored})
     assert view.status == public
     assert (view.scheduled_for is not None) == scheduled
     assert view.args == {"message": "hi"}

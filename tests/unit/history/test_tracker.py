@@ -2,12 +2,15 @@
 
 import json
 
+from jobqueue.history.streams import Event
 from jobqueue.history.tracker import JobTracker
 from jobqueue.serialization import serialize
 from jobqueue.store import keys
 from jobqueue.store.client import TrackedRedis
 from jobqueue.store.records import decode_hash
-from tests.helpers.redis_data import stream_events
+from jobqueue.store.streams import read_job_history
+from jobqueue.store.transitions import FINISHED_STREAM_TTL_MS
+from tests.helpers.redis_data import plant_result, stream_events
 
 FIXED_MS = 1_800_000_000_000
 
@@ -112,3 +115,49 @@ async def test_a_transition_is_written_even_after_redis_lost_its_scripts(
     record = decode_hash(await redis.hgetall(keys.record("j5")))  # type: ignore[misc]
     assert (record["status"], record["tries"], record["finish_ms"]) == ("succeeded", "1", "5")
     assert (await stream_events(redis, keys.job_events("j5")))[-1]["type"] == "succeeded"
+
+
+async def test_a_finished_jobs_events_are_kept_in_its_record_and_its_stream_soon_goes(
+    redis: TrackedRedis, tracker: JobTracker
+) -> None:
+    await redis.enqueue_job("echo", _job_id="kept", message="hi")
+    await tracker.started(redis, "kept", 1)
+    await plant_result(redis, "kept", success=True, result={"message": "hi"})
+    live = await read_job_history(redis, "kept", None)  # from the job's own stream
+    assert [e.type for e in live] == ["enqueued", "started", "succeeded"]
+    assert 0 < await redis.pttl(keys.job_events("kept")) <= FINISHED_STREAM_TTL_MS
+    await redis.delete(keys.job_events("kept"))  # as its expiry will
+    assert await read_job_history(redis, "kept", None) == live  # the same entries, ids and all
+    assert await read_job_history(redis, "kept", live[0].id) == live[1:]  # Last-Event-ID resumes
+
+
+async def test_of_a_finished_jobs_progress_reports_only_the_last_is_kept(
+    redis: TrackedRedis, tracker: JobTracker
+) -> None:
+    await redis.enqueue_job("sleep", _job_id="slow", seconds=3)
+    await tracker.started(redis, "slow", 1)
+    for done in (1, 2):
+        await tracker.progress(redis, "slow", done, 3, f"{done} of 3")
+    await plant_result(redis, "slow", success=True, result={"slept": 3.0}, function="sleep")
+    await redis.delete(keys.job_events("slow"))
+    kept = await read_job_history(redis, "slow", None)
+    assert [e.type for e in kept] == ["enqueued", "started", "progress", "succeeded"]
+    assert kept[2].data["progress"]["current"] == 2
+
+
+async def test_events_read_the_same_from_the_stream_and_from_the_record(
+    redis: TrackedRedis, tracker: JobTracker
+) -> None:
+    await redis.enqueue_job("echo", _job_id="same", _defer_by=60, message="hi")
+    await tracker.started(redis, "same", 1)
+    await plant_result(redis, "same", success=False, result=ValueError("no"))
+    live = [Event.from_entry(e).data for e in await read_job_history(redis, "same", None)]
+    await redis.delete(keys.job_events("same"))
+    kept = [Event.from_entry(e).data for e in await read_job_history(redis, "same", None)]
+    assert kept == live
+    assert [(e["type"], e["status"]) for e in live] == [
+        ("enqueued", "deferred"),
+        ("started", "in_progress"),
+        ("failed", "failed"),
+    ]
+    assert live[0]["at"].endswith("+00:00")  # shown as ISO-8601, stored as epoch ms

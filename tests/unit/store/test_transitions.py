@@ -15,7 +15,8 @@ async def record_and_events(redis: TrackedRedis, job_id: str) -> tuple[dict[byte
 
 @pytest.mark.parametrize(
     ("position", "value"),
-    [(2, "0"), (3, "-1"), (5, "[1,"), (6, "not json"), (7, "3")],  # TTL, length, JSON, N
+    # the TTL, the length, the counts and fields JSON, the finished stream's TTL, N
+    [(2, "0"), (3, "-1"), (5, "[1,"), (6, "not json"), (7, "0"), (8, "3")],
 )
 async def test_a_bad_argument_is_refused_before_anything_is_written(
     redis: TrackedRedis, position: int, value: str

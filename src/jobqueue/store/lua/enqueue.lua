@@ -46,30 +46,28 @@ local function enqueue(KEYS, ARGV)
 
   local prefix, member, fn = ARGV[7], ARGV[8], ARGV[9]
   -- Forget an older job that used the same id (its arq keys are gone, its record may not be).
-  local old = redis.call('HMGET', KEYS[4], 'status', 'function', 'index_member')
-  if old[3] then
-    redis.call('ZREM', prefix .. 'all', old[3])
-    redis.call('ZREM', prefix .. 'function:' .. old[2], old[3])
-    redis.call('ZREM', prefix .. 'status:' .. old[1], old[3])
-    redis.call('ZREM', prefix .. 'function:' .. old[2] .. ':status:' .. old[1], old[3])
+  local old = redis.call('HMGET', KEYS[4], 'status', 'function', 'enqueue_ms')
+  if old[3] then  -- its index entries' member, as `keys.index_member` writes it
+    local old_member = string.format('%013d', 9999999999999 - tonumber(old[3])) .. ':' .. ARGV[1]
+    redis.call('ZREM', prefix .. 'status:' .. old[1], old_member)
+    redis.call('ZREM', prefix .. 'function:' .. old[2] .. ':status:' .. old[1], old_member)
   end
   redis.call('DEL', KEYS[4], KEYS[6])
 
   redis.call('PSETEX', KEYS[1], ARGV[4], ARGV[2])
   redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 
-  local record = {'index_member', member, 'status', status}
+  local record = {'status', status}
   for field, value in pairs(cjson.decode(ARGV[13])) do
     record[#record + 1] = field
     record[#record + 1] = value
   end
   redis.call('HSET', KEYS[4], unpack(record))
   redis.call('PEXPIRE', KEYS[4], ARGV[5])
-  local indexes = {
-    prefix .. 'all', prefix .. 'status:' .. status,
-    prefix .. 'function:' .. fn, prefix .. 'function:' .. fn .. ':status:' .. status,
-  }
-  for _, key in ipairs(indexes) do redis.call('ZADD', key, 0, member) end
+  -- Two index entries (by status; by function and status): listings without either filter
+  -- read one index per status and merge them, so a job costs two entries, not four.
+  redis.call('ZADD', prefix .. 'status:' .. status, 0, member)
+  redis.call('ZADD', prefix .. 'function:' .. fn .. ':status:' .. status, 0, member)
   redis.call('SADD', indexed_functions, fn)
 
   local event = {'type', event_type, 'job_id', ARGV[1], 'function', fn, 'data', ARGV[10]}

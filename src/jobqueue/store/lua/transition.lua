@@ -4,11 +4,18 @@
 -- Several events may be given (a short job's `started` travels with its end).
 -- A job with no record (enqueued around the service) only gets its events and counts.
 -- A finished job never goes back to waiting or in progress: such a late write is dropped.
+-- At a job's end, its events are copied into its record, a field per event (`e:{stream id}`:
+-- `[type, data]`; progress reports but the last left out), and its own stream lives only a
+-- little longer (live followers read the end from it): a stream holding a few entries costs
+-- some 4 KB, most of a finished job's memory; the copy, in the record's compact encoding, a
+-- few dozen bytes an event. (One field per event: a value over 64 bytes would turn the record
+-- into a hash table, twice its size.)
 -- KEYS: 1 record, 2 events, 3 job events
 -- ARGV: 1 job id, 2 new stored status ('' = unchanged), 3 history TTL (ms), 4 events max length,
 --       5 index key prefix, 6 counts JSON, naming its keys ('' = none), 7 record fields as a
---       JSON object of strings ('' = none; one argument is cheaper than many), 8 events N,
---       then N pairs (event type, event JSON), then the terminal statuses
+--       JSON object of strings ('' = none; one argument is cheaper than many), 8 how long the
+--       job's own stream outlives its end (ms), 9 events N, 10 the progress event's type, then
+--       N pairs (event type, event JSON), then the terminal statuses
 -- Every argument is checked before the first write (a script does not roll back).
 local function positive_integer(value)
   local number = tonumber(value)
@@ -19,11 +26,12 @@ local function json_or_empty(value)
   local decoded, object = pcall(cjson.decode, value)
   return decoded and type(object) == 'table', object
 end
-local n = tonumber(ARGV[8])
-if not positive_integer(ARGV[3]) or not positive_integer(ARGV[4]) then
-  return redis.error_reply('transition of ' .. ARGV[1] .. ': TTL or max length not positive')
+local n = tonumber(ARGV[9])
+if not positive_integer(ARGV[3]) or not positive_integer(ARGV[4])
+    or not positive_integer(ARGV[8]) then
+  return redis.error_reply('transition of ' .. ARGV[1] .. ': a TTL or the max length not positive')
 end
-if not n or n < 0 or #ARGV < 8 + 2 * n then
+if not n or n < 0 or #ARGV < 10 + 2 * n then
   return redis.error_reply('transition of ' .. ARGV[1] .. ': events missing')
 end
 local counts_ok, counts = json_or_empty(ARGV[6])
@@ -32,9 +40,12 @@ if not counts_ok or not fields_ok then
   return redis.error_reply('transition of ' .. ARGV[1] .. ': counts or fields not JSON objects')
 end
 local terminal = {}
-for i = 9 + 2 * n, #ARGV do terminal[ARGV[i]] = true end
-local current = redis.call('HMGET', KEYS[1], 'status', 'function', 'index_member')
-local status, fn, member = current[1], current[2], current[3]
+for i = 11 + 2 * n, #ARGV do terminal[ARGV[i]] = true end
+local current = redis.call('HMGET', KEYS[1], 'status', 'function', 'enqueue_ms')
+local status, fn, member = current[1], current[2], nil
+if current[3] then  -- its index entries' member, as `keys.index_member` writes it
+  member = string.format('%013d', 9999999999999 - tonumber(current[3])) .. ':' .. ARGV[1]
+end
 local new_status, prefix = ARGV[2], ARGV[5]
 if status and terminal[status] and new_status ~= '' and not terminal[new_status] then
   return 0
@@ -59,12 +70,34 @@ if member then
 end
 
 for i = 0, n - 1 do
-  local event = {'type', ARGV[9 + 2 * i], 'job_id', ARGV[1], 'function', fn or '',
-                 'data', ARGV[10 + 2 * i]}
+  local event = {'type', ARGV[11 + 2 * i], 'job_id', ARGV[1], 'function', fn or '',
+                 'data', ARGV[12 + 2 * i]}
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(event))
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', 1000, '*', unpack(event))
 end
-redis.call('PEXPIRE', KEYS[3], ARGV[3])
+
+if member and terminal[new_status] then
+  -- The job's events, kept (each entry's data is JSON already: copied as it is).
+  local entries, last_progress = {}, 0
+  for _, entry in ipairs(redis.call('XRANGE', KEYS[3], '-', '+')) do
+    local values = {}
+    for i = 1, #entry[2], 2 do values[entry[2][i]] = entry[2][i + 1] end
+    entries[#entries + 1] = {entry[1], values.type, values.data}
+    if values.type == ARGV[10] then last_progress = #entries end
+  end
+  local kept = {}
+  for i, entry in ipairs(entries) do
+    if entry[2] ~= ARGV[10] or i == last_progress then  -- of progress reports, the last
+      kept[#kept + 1] = 'e:' .. entry[1]
+      kept[#kept + 1] = '[' .. cjson.encode(entry[2]) .. ',' .. entry[3] .. ']'
+    end
+  end
+  if #kept > 0 then redis.call('HSET', KEYS[1], unpack(kept)) end
+  redis.call('HDEL', KEYS[1], 'scheduled_ms')  -- (shown only while a job waits)
+  redis.call('PEXPIRE', KEYS[3], ARGV[8])
+else
+  redis.call('PEXPIRE', KEYS[3], ARGV[3])
+end
 
 if ARGV[6] ~= '' then
   -- finished-job counters: per 10 s bucket (for /v1/queues) and for Prometheus
