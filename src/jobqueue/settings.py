@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     worker_lease: float = Field(
         default=15.0, ge=1, description="seconds a running job's claim lasts unless renewed"
     )
+    worker_stall_limit: int = Field(
+        default=3, ge=0, description="runs of a job that may end with its worker dying"
+    )
     worker_shutdown_grace: float = Field(
         default=20.0, ge=0, description="seconds running jobs get to finish on SIGTERM"
     )

@@ -10,6 +10,8 @@ from arq.jobs import serialize_result
 
 from jobqueue.serialization import serialize
 from jobqueue.store import keys
+from jobqueue.store.claim import Claimed, claim
+from jobqueue.store.client import TrackedRedis
 
 QUEUE = "arq:queue"
 
@@ -39,6 +41,28 @@ async def plant_result(
     async with redis.pipeline(transaction=True) as pipe:
         pipe.set(keys.result(job_id), raw)
         await pipe.execute()
+
+
+async def start_job(
+    redis: TrackedRedis, job_id: str, *, owner: str = "test-worker", lease_ms: int = 15_000
+) -> Claimed:
+    """Claim `job_id` as a worker does (its start recorded), even if it is deferred."""
+    score = await redis.zscore(QUEUE, job_id)
+    assert score is not None, f"{job_id} is not queued"
+    [claimed] = await claim(
+        redis,
+        QUEUE,
+        [job_id],
+        now_ms=max(int(time.time() * 1000), int(score)),
+        lease_ms=lease_ms,
+        owner=owner,
+        aborts=False,
+        limit=1,
+        events_max_length=1000,
+        max_tries={},
+    )
+    redis.forget(claimed.opening)  # (no run_job follows)
+    return claimed
 
 
 async def stream_events(redis: ArqRedis, key: str) -> list[dict[str, Any]]:

@@ -45,6 +45,7 @@ def view_from_record(job_id: str, record: dict[str, str], result: Any = None) ->
         args=_json(record, "args") or {},
         status=status,
         tries=_int(record, "tries") or 0,
+        stalls=_int(record, "stalls") or 0,
         enqueue_time=ms_to_datetime(_int(record, "enqueue_ms")),
         scheduled_for=(  # only while it waits
             ms_to_datetime(_int(record, "scheduled_ms")) if status.is_waiting else None
@@ -67,6 +68,7 @@ def enrich(view: JobView, record: dict[str, str]) -> JobView:
         view.start_time = ms_to_datetime(int(record["start_ms"]))
     if record.get("progress"):
         view.progress = Progress.model_validate_json(record["progress"])
+    view.stalls = _int(record, "stalls") or 0
     view.retry_of = record.get("retry_of") or None
     view.retried_as = record.get("retried_as") or None
     if view.function == UNKNOWN_FUNCTION and record.get("function"):  # arq lost it (expired)

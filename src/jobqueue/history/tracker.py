@@ -1,17 +1,13 @@
 """`JobTracker`: the transitions of a job's life, as the history records them.
 
-The enqueue script writes the first (`enqueue_record`); arq's result write carries the last
-(`add_finished`, called by `jobqueue.store.client.TrackedPipeline`); the worker's job wrapper
-reports the rest: its start, a retry scheduled, progress. The sweep reports jobs that expired
-before any worker took them.
+The enqueue script writes the first (`enqueue_record`); the claim script writes each start
+(`jobqueue.store.claim`); arq's result write carries the last (`finished`, called by
+`jobqueue.store.client.TrackedPipeline`); the worker's job wrapper reports the rest: a retry
+scheduled, an interruption, progress. The sweep reports jobs that expired before any worker
+took them.
 
 Events are stored compactly (times in epoch ms, the status implied by the event's type); what
 clients see is rebuilt from them (`jobqueue.history.streams.Event`).
-
-A worker notes a job's start in memory (`note_started`) and writes it together with the job's
-next write: its end (in arq's result transaction), a retry, or its first progress. A job still
-running after the wrapper's delay gets its start written on its own. Short jobs thus cost no
-extra round trip for their `started` record.
 """
 
 from typing import Any
@@ -33,18 +29,11 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _started(job_try: int, at_ms: int) -> tuple[Fields, Fields]:
-    """The `started` event's data and record fields."""
-    data = {"at": at_ms, "try": job_try}
-    return data, {"start_ms": at_ms, "tries": job_try, "finish_ms": ""}
-
-
 class JobTracker:
     """The `jobqueue.store.recording.Recorder` of the service, and the worker's reports."""
 
     def __init__(self, settings: Settings) -> None:
         self._writer = TransitionWriter(settings)
-        self._pending_starts: dict[str, tuple[int, int]] = {}  # job id -> (try, at ms)
 
     # --- the first and the last transition, written by the store with arq's own writes
 
@@ -80,26 +69,7 @@ class JobTracker:
             finish_ms=result.finish_ms,
             seconds=(result.finish_ms - result.start_ms) / 1000 if result.tries else None,
         )
-        return self._transition(result.job_id, ended.status, ended.event, data, fields, count=count)
-
-    # --- starts
-
-    def note_started(self, job_id: str, job_try: int) -> None:
-        self._pending_starts[job_id] = (job_try, now_ms())
-
-    async def write_started_if_pending(self, redis: ArqRedis, job_id: str) -> None:
-        start = self._pending_starts.pop(job_id, None)
-        if start is not None:
-            data, fields = _started(*start)
-            transition = self._transition(
-                job_id, StoredStatus.in_progress, EventType.started, data, fields
-            )
-            await self._writer.write(redis, job_id, transition)
-
-    async def started(self, redis: ArqRedis, job_id: str, job_try: int) -> None:
-        """Record a start now."""
-        self.note_started(job_id, job_try)
-        await self.write_started_if_pending(redis, job_id)
+        return self._transition(ended.status, ended.event, data, fields, count=count)
 
     # --- the rest of a job's life
 
@@ -122,9 +92,7 @@ class JobTracker:
             "error": error,
         }
         fields = {"scheduled_ms": due, "error": orjson.dumps(error), "tries": job_try}
-        transition = self._transition(
-            job_id, StoredStatus.waiting, EventType.retry_scheduled, data, fields
-        )
+        transition = self._transition(StoredStatus.waiting, EventType.retry_scheduled, data, fields)
         await self._writer.write(redis, job_id, transition, retried_function=function)
 
     async def interrupted(self, redis: ArqRedis, job_id: str, job_try: int) -> None:
@@ -133,9 +101,7 @@ class JobTracker:
         at = now_ms()
         data = {"at": at, "try": job_try}
         fields = {"tries": job_try - 1, "start_ms": "", "scheduled_ms": at}
-        transition = self._transition(
-            job_id, StoredStatus.waiting, EventType.interrupted, data, fields
-        )
+        transition = self._transition(StoredStatus.waiting, EventType.interrupted, data, fields)
         await self._writer.write(redis, job_id, transition, give_back_try=True)
 
     async def progress(
@@ -144,7 +110,7 @@ class JobTracker:
         progress = {"current": current, "total": total, "message": message}
         data = {"at": now_ms(), "progress": progress}
         fields = {"progress": orjson.dumps(progress)}
-        transition = self._transition(job_id, None, EventType.progress, data, fields)
+        transition = self._transition(None, EventType.progress, data, fields)
         await self._writer.write(redis, job_id, transition)
 
     async def expired(self, redis: ArqRedis, job_id: str) -> None:
@@ -153,12 +119,11 @@ class JobTracker:
         error = {"type": "JobExpired", "message": "the job was not started before it expired"}
         data = {"at": at, "error": error}
         fields = {"finish_ms": at, "error": orjson.dumps(error)}
-        transition = self._transition(job_id, StoredStatus.failed, EventType.expired, data, fields)
+        transition = self._transition(StoredStatus.failed, EventType.expired, data, fields)
         await self._writer.write(redis, job_id, transition)
 
     def _transition(
         self,
-        job_id: str,
         status: StoredStatus | None,
         event: EventType,
         data: Fields,
@@ -166,14 +131,7 @@ class JobTracker:
         *,
         count: FinishCount | None = None,
     ) -> Transition:
-        """`event` moving the job to `status` (None: unchanged); a pending start of the job
-        travels with it."""
+        """`event` moving the job to `status` (None: unchanged)."""
         events: list[tuple[str, bytes]] = [(event, orjson.dumps(data))]  # (StrEnums are strs)
-        start = self._pending_starts.pop(job_id, None)
-        if start is not None:
-            started, start_fields = _started(*start)
-            events.insert(0, (EventType.started, orjson.dumps(started)))
-            fields = {**start_fields, **fields}
-            status = status or StoredStatus.in_progress
         text = {k: _text(v) for k, v in fields.items()}
         return Transition(status or "", events, text, count)

@@ -25,6 +25,11 @@ class JobView(BaseModel):
     args: dict[str, Any]
     status: JobStatus
     tries: int = Field(description="tries started so far (0 until a worker picks the job up)")
+    stalls: int = Field(
+        default=0,
+        description="runs that never ended because their worker died or lost the job's lease "
+        "(not counted as tries; past JOBQUEUE_WORKER_STALL_LIMIT the job fails with JobStalled)",
+    )
     enqueue_time: datetime | None
     scheduled_for: datetime | None = Field(description="when the job is due, while it is queued")
     start_time: datetime | None

@@ -69,6 +69,14 @@ class _SharedCollector(Collector):
         for function, count in self.counters.retried.items():
             retried.add_metric([function], float(count))
         yield retried
+        stalled = CounterMetricFamily(
+            "jobqueue_job_stalls",
+            "Runs that never ended (their worker died or lost its lease), by function",
+            labels=["function"],
+        )
+        for function, count in self.counters.stalled.items():
+            stalled.add_metric([function], float(count))
+        yield stalled
         durations = HistogramMetricFamily(
             "jobqueue_job_duration_seconds", "Job run time, by function", labels=["function"]
         )

@@ -1,4 +1,5 @@
-"""Claiming due jobs for a worker in one script call (`claim.lua`), with arq's `run_job` opening.
+"""Claiming due jobs for a worker in one script call (`claim.lua`), with arq's `run_job` opening
+and the jobs' recorded start; renewing and releasing the claims (leases).
 
 arq claims each job with its own optimistic transaction (WATCH, EXISTS, ZSCORE, MULTI/PSETEX/EXEC
 and UNWATCH), then `run_job` opens with one more round trip (GET the job, INCR/EXPIRE its try
@@ -6,20 +7,27 @@ counter, ZREM it from the abort set). `claim.lua` applies arq's rule (still queu
 progress elsewhere; then set the in-progress key) and runs that opening for every job offered,
 atomically. `run_job_opening` is the exact command list arq 0.28's `run_job` pipelines (a seam,
 pinned by tests/unit/test_seams.py): the claim's replies are given for it (`TrackedRedis.prepare`).
+The claim also records each job's start (so it shows in progress, with its try, from the claim)
+and counts a stall for a job whose last run never ended.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from arq.connections import ArqRedis
 
+from jobqueue.history.vocabulary import EventType, StoredStatus
 from jobqueue.store import keys
 from jobqueue.store.client import TrackedRedis
 from jobqueue.store.scripts import Command, LuaScript
 
 CLAIM = LuaScript("claim")
 RENEW = LuaScript("renew")
+RELEASE_GONE = LuaScript("release_gone")
 RETRY_KEY_TTL_S = 88400  # arq's, in run_job
+GONE_WORKERS_CHECKED = 100  # the most recently gone, per release
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,7 @@ class Claimed:
     job_id: str
     score: int
     opening: tuple[Command, ...]  # run_job's first pipeline, already answered
+    stalls: int  # runs of this job that never ended (their worker died or lost the lease)
 
 
 def run_job_opening(job_id: str, *, aborts: bool) -> tuple[Command, ...]:
@@ -49,35 +58,76 @@ async def claim(
     owner: str,
     aborts: bool,
     limit: int,
+    events_max_length: int,
+    max_tries: Mapping[str, int],
 ) -> list[Claimed]:
     """Claim up to `limit` of `job_ids` (in queue order), each leased to `owner` (a worker id)
-    for `lease_ms`; each claimed job's `run_job` opening is prepared on `redis`."""
+    for `lease_ms`; each claimed job's `run_job` opening is prepared on `redis`. `max_tries`:
+    each function's (arq fails a job past it without running it: no start is recorded)."""
+    per_job = (
+        key
+        for job_id in job_ids
+        for key in (
+            keys.in_progress(job_id),
+            keys.job(job_id),
+            keys.retry(job_id),
+            keys.record(job_id),
+            keys.job_events(job_id),
+        )
+    )
     claimed: list[Any] = await CLAIM.run(
         redis,
+        [queue, keys.ABORTS, keys.EVENTS, keys.leases(owner), keys.METRICS_STALLED, *per_job],
         [
-            queue,
-            keys.ABORTS,
-            *(
-                key
-                for job_id in job_ids
-                for key in (keys.in_progress(job_id), keys.job(job_id), keys.retry(job_id))
-            ),
+            now_ms,
+            lease_ms,
+            int(aborts),
+            limit,
+            RETRY_KEY_TTL_S,
+            owner,
+            keys.INDEX_PREFIX,
+            events_max_length,
+            StoredStatus.waiting,
+            StoredStatus.in_progress,
+            EventType.started,
+            orjson.dumps(max_tries),
+            *job_ids,
         ],
-        [now_ms, lease_ms, int(aborts), limit, RETRY_KEY_TTL_S, owner, *job_ids],
     )
     found = []
-    for i in range(0, len(claimed), 5):
-        job_id_b, score, data, job_try, aborted = claimed[i : i + 5]
+    for i in range(0, len(claimed), 6):
+        job_id_b, score, data, job_try, aborted, stalls = claimed[i : i + 6]
         job_id = job_id_b.decode()
         opening = run_job_opening(job_id, aborts=aborts)
         redis.prepare(opening, [data or None, job_try, True, aborted][: len(opening)])
-        found.append(Claimed(job_id, int(float(score)), opening))
+        found.append(Claimed(job_id, int(float(score)), opening, int(stalls)))
     return found
 
 
 async def renew(redis: ArqRedis, owner: str, job_ids: list[str], lease_ms: int) -> int:
     """Another lease for each of `job_ids` that `owner` still holds; how many it held."""
     renewed: int = await RENEW.run(
-        redis, [keys.in_progress(job_id) for job_id in job_ids], [owner, lease_ms]
+        redis,
+        [keys.leases(owner), *(keys.in_progress(job_id) for job_id in job_ids)],
+        [owner, lease_ms],
     )
     return renewed
+
+
+@dataclass(frozen=True)
+class Released:
+    worker_id: str
+    job_id: str
+
+
+async def release_gone(redis: ArqRedis, *, last_beat_before: float) -> list[Released]:
+    """Release the leases of the workers whose last heartbeat is older than `last_beat_before`
+    (epoch s): their jobs can run again at once."""
+    released: list[bytes] = await RELEASE_GONE.run(
+        redis, [keys.WORKERS], [repr(last_beat_before), keys.LEASES_PREFIX, GONE_WORKERS_CHECKED]
+    )
+    prefix = keys.in_progress("")
+    return [
+        Released(worker.decode(), key.decode().removeprefix(prefix))
+        for worker, key in zip(released[::2], released[1::2], strict=True)
+    ]

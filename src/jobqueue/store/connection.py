@@ -10,7 +10,7 @@ end refused while Redis is full is written once memory is back.
 from typing import Any
 
 import structlog
-from redis.asyncio import BlockingConnectionPool, ConnectionPool
+from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
@@ -74,6 +74,6 @@ def create_redis(
     return TrackedRedis(pool, settings, recorder)
 
 
-async def ping(redis: TrackedRedis) -> None:
+async def ping(redis: Redis) -> None:
     """Returns once Redis answers (raises redis-py's error if it does not)."""
     await redis.ping()

@@ -20,9 +20,11 @@ Ours:
                              the record (fields `e:{stream id}`)
 - `jobqueue:wake:{queue}`    pub/sub channel: a job is due now (workers wake up)
 - `jobqueue:workers`, `jobqueue:worker:{id}`   worker heartbeats
+- `jobqueue:leases:{worker id}`  set: the in-progress keys a worker claimed (so that its leases
+                             can be released as soon as it is gone)
 - `jobqueue:finished:{queue}:{status}:{bucket}`  jobs finished per 10 s
 - `jobqueue:metrics:*`       Prometheus counters the workers add to (finished, retried,
-                             duration:{function}, duration-functions)
+                             stalled, duration:{function}, duration-functions)
 - `jobqueue:stats:{queue}`   list: queue statistics snapshots, newest first
 """
 
@@ -45,10 +47,12 @@ JOB_EVENTS_PREFIX = "jobqueue:events:"
 KEPT_EVENT_PREFIX = "e:"  # a record's field holding one of its finished job's events
 WORKERS = "jobqueue:workers"
 WORKER_PREFIX = "jobqueue:worker:"
+LEASES_PREFIX = "jobqueue:leases:"
 FINISHED_COUNT_PREFIX = "jobqueue:finished:"
 METRICS_PREFIX = "jobqueue:metrics:"
 METRICS_FINISHED = METRICS_PREFIX + "finished"  # hash: "{function}|{status}" -> jobs
 METRICS_RETRIED = METRICS_PREFIX + "retried"  # hash: function -> retries scheduled
+METRICS_STALLED = METRICS_PREFIX + "stalled"  # hash: function -> runs that never ended
 METRICS_DURATION_FUNCTIONS = METRICS_PREFIX + "duration-functions"  # set of functions timed
 COUNT_BUCKET_SECONDS = 10
 
@@ -114,6 +118,10 @@ def wake_channel(queue_name: str) -> str:
 
 def worker(worker_id: str) -> str:
     return WORKER_PREFIX + worker_id
+
+
+def leases(worker_id: str) -> str:
+    return LEASES_PREFIX + worker_id
 
 
 def finished_count(queue: str, outcome: str, bucket: int) -> str:

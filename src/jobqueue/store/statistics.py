@@ -91,6 +91,7 @@ class JobCounters:
 
     finished: dict[tuple[str, str], int]  # (function, status) -> jobs
     retried: dict[str, int]  # function -> retries scheduled
+    stalled: dict[str, int]  # function -> runs that never ended (see `claim`)
     durations: dict[str, dict[str, str]]  # function -> bucket ("sum" too) -> count
 
 
@@ -100,9 +101,10 @@ async def read_job_counters(redis: ArqRedis) -> JobCounters:
     async with redis.pipeline(transaction=False) as pipe:
         pipe.hgetall(keys.METRICS_FINISHED)
         pipe.hgetall(keys.METRICS_RETRIED)
+        pipe.hgetall(keys.METRICS_STALLED)
         for function in names:
             pipe.hgetall(keys.metrics_duration(function))
-        finished, retried, *durations = await pipe.execute()
+        finished, retried, stalled, *durations = await pipe.execute()
     by_outcome = {}
     for label, count in decode_hash(finished).items():
         function, _, status = label.rpartition("|")
@@ -110,5 +112,6 @@ async def read_job_counters(redis: ArqRedis) -> JobCounters:
     return JobCounters(
         finished=by_outcome,
         retried={f: int(n) for f, n in decode_hash(retried).items()},
+        stalled={f: int(n) for f, n in decode_hash(stalled).items()},
         durations={f: decode_hash(d) for f, d in zip(names, durations, strict=True)},
     )

@@ -1,12 +1,14 @@
 """Running one declared job inside arq: the wrapper arq calls for every try.
 
-It validates the stored args against the job's model (bad args fail at once), binds the log
-context (job id, function, try, enqueuing request), records the start, applies the retry policy,
-and returns the result as JSON-ready data. arq itself enforces the job's timeout.
+It fails a job whose runs have stalled too often, validates the stored args against the job's
+model (bad args fail at once), binds the log context (job id, function, try, enqueuing request),
+applies the retry policy, and returns the result as JSON-ready data. arq itself enforces the
+job's timeout; the claim has recorded the start (`jobqueue.store.claim`).
 """
 
 import asyncio
 import time
+from functools import partial
 from typing import Any
 
 import structlog
@@ -21,21 +23,24 @@ from jobqueue.jobs.retry import BackoffPolicy, RetryableError
 from jobqueue.serialization import error_dict
 from jobqueue.settings import Settings
 from jobqueue.store.arq_format import pop_request_id
-from jobqueue.store.client import TrackedRedis
 from jobqueue.worker.heartbeat import WorkerStats
+from jobqueue.worker.leases import Leases
 from jobqueue.worker.swaps.shutdown import Lifecycle
 
 log = structlog.get_logger("jobqueue.worker")
 
-# A job still running this long after it started gets its `started` record written (and its
-# `job.started` line logged) on its own; a shorter one has its start written with its end, in
-# arq's result transaction, and logs one line: its end, with outcome and duration.
-START_WRITE_DELAY_S = 0.05
-_start_writes: set[asyncio.Future[None]] = set()  # keeps the fire-and-forget writes alive
+# A job still running this long after it started logs a `job.started` line; a shorter one
+# logs one line: its end, with outcome and duration.
+START_LOG_DELAY_S = 0.05
 
 
 class InvalidJobArgs(Exception):
     """The stored args do not fit the job's model (enqueued around the API): never retried."""
+
+
+class JobStalled(Exception):
+    """The job's runs ended with their worker dying (or losing its lease) more often than
+    `worker_stall_limit` allows: it is failed rather than run again. Never retried."""
 
 
 def as_arq_function(definition: JobDefinition, settings: Settings) -> Function:
@@ -66,28 +71,17 @@ async def execute(definition: JobDefinition, ctx: dict[str, Any], kwargs: dict[s
         job_try=job_try,
         request_id=pop_request_id(kwargs),
     )
-    redis: TrackedRedis = ctx["redis"]
-    tracker: JobTracker = ctx["tracker"]
     stats: WorkerStats = ctx["stats"]
     started = time.perf_counter()
-    tracker.note_started(ctx["job_id"], job_try)
-    write_start = asyncio.get_running_loop().call_later(
-        START_WRITE_DELAY_S, _still_running, redis, tracker, ctx["job_id"], definition.max_tries
+    log_start = asyncio.get_running_loop().call_later(
+        START_LOG_DELAY_S, partial(log.info, "job.started", max_tries=definition.max_tries)
     )
     stats.running += 1
     try:
         return await _run(definition, ctx, kwargs, settings, started)
     finally:
         stats.running -= 1
-        write_start.cancel()
-
-
-def _still_running(redis: TrackedRedis, tracker: JobTracker, job_id: str, max_tries: int) -> None:
-    """The job is still running: log and record its start on its own (see `JobTracker`)."""
-    log.info("job.started", max_tries=max_tries)
-    task = asyncio.ensure_future(tracker.write_started_if_pending(redis, job_id))
-    _start_writes.add(task)
-    task.add_done_callback(_start_writes.discard)
+        log_start.cancel()
 
 
 async def _run(
@@ -99,6 +93,7 @@ async def _run(
 ) -> Any:
     stats: WorkerStats = ctx["stats"]
     try:
+        _check_stalls(ctx, settings)
         args = _validated(definition, kwargs, settings)
         result = await definition.func(_job_context(definition, ctx), args)  # arq times it out
     except RetryableError as exc:
@@ -141,6 +136,16 @@ async def _put_back(ctx: dict[str, Any]) -> None:
             await tracker.interrupted(ctx["redis"], ctx["job_id"], ctx["job_try"])
     except Exception as exc:
         log.warning("job.interruption_unrecorded", error=repr(exc))
+
+
+def _check_stalls(ctx: dict[str, Any], settings: Settings) -> None:
+    leases: Leases | None = ctx.get("leases")
+    stalls = leases.stalls(ctx["job_id"]) if leases is not None else 0
+    if stalls > settings.worker_stall_limit:
+        raise JobStalled(
+            f"its worker stopped while running it {stalls} times "
+            f"(JOBQUEUE_WORKER_STALL_LIMIT is {settings.worker_stall_limit})"
+        )
 
 
 def _validated(definition: JobDefinition, kwargs: dict[str, Any], settings: Settings) -> Any:

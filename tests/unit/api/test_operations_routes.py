@@ -6,7 +6,6 @@ from typing import Any
 
 import httpx
 import pytest
-from arq.constants import in_progress_key_prefix
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobqueue.history.tracker import JobTracker
@@ -14,7 +13,7 @@ from jobqueue.settings import Settings
 from jobqueue.store import keys
 from jobqueue.store.client import TrackedRedis
 from jobqueue.worker.heartbeat import WorkerStats, beat
-from tests.helpers.redis_data import plant_result
+from tests.helpers.redis_data import plant_result, start_job
 
 
 async def enqueue(client: httpx.AsyncClient, message: str, **body: Any) -> dict[str, Any]:
@@ -207,8 +206,7 @@ async def test_cron_run_now_then_409_while_running(
     assert response.status_code == 202
     job_id = response.json()["job_id"]
     # A worker picks it up:
-    await redis.set(in_progress_key_prefix + job_id, b"1")
-    await tracker.started(redis, job_id, 1)
+    await start_job(redis, job_id)
     crons = {c["name"]: c for c in (await client.get("/v1/cron")).json()}
     assert crons["cron:sweep"]["running"] is True
     assert crons["cron:sweep"]["last_run"]["job_id"] == job_id
@@ -291,3 +289,18 @@ async def test_events_of_an_unknown_job_is_a_404(client: httpx.AsyncClient) -> N
 async def test_a_malformed_last_event_id_is_a_422(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/events", headers={"Last-Event-ID": "yesterday"})
     assert response.status_code == 422
+
+
+async def test_a_stall_shows_in_the_view_the_listing_and_the_metrics(
+    client: httpx.AsyncClient, redis: TrackedRedis
+) -> None:
+    job = await enqueue(client, "stalled")
+    await start_job(redis, job["job_id"], owner="w1")
+    await redis.delete(keys.in_progress(job["job_id"]))  # w1 died; its lease ran out
+    await start_job(redis, job["job_id"], owner="w2")
+    view = (await client.get(f"/v1/jobs/{job['job_id']}")).json()
+    assert (view["status"], view["tries"], view["stalls"]) == ("in_progress", 1, 1)
+    [listed] = (await client.get("/v1/jobs", params={"status": "in_progress"})).json()["jobs"]
+    assert (listed["tries"], listed["stalls"]) == (1, 1)
+    metrics = (await client.get("/metrics")).text
+    assert 'jobqueue_job_stalls_total{function="echo"} 1.0' in metrics

@@ -10,7 +10,7 @@ from jobqueue.store.client import TrackedRedis
 from jobqueue.store.records import decode_hash
 from jobqueue.store.streams import read_job_history
 from jobqueue.store.transitions import FINISHED_STREAM_TTL_MS
-from tests.helpers.redis_data import plant_result, stream_events
+from tests.helpers.redis_data import plant_result, start_job, stream_events
 
 FIXED_MS = 1_800_000_000_000
 
@@ -19,7 +19,7 @@ async def test_transitions_move_the_job_between_status_indexes(
     redis: TrackedRedis, tracker: JobTracker
 ) -> None:
     await redis.enqueue_job("echo", _job_id="j2", message="hi")
-    await tracker.started(redis, "j2", 1)
+    await start_job(redis, "j2")
     assert await redis.zcard(keys.index(status="waiting")) == 0
     assert await redis.zcard(keys.index(function="echo", status="in_progress")) == 1
     await tracker.progress(redis, "j2", 3, 10, "three")
@@ -34,7 +34,7 @@ async def test_a_result_written_in_a_pipeline_records_the_end_in_the_same_transa
     redis: TrackedRedis, tracker: JobTracker
 ) -> None:
     await redis.enqueue_job("echo", _job_id="j3", message="hi")
-    await tracker.started(redis, "j3", 1)
+    await start_job(redis, "j3")
     result = serialize(
         {
             "t": 1,
@@ -121,7 +121,7 @@ async def test_a_finished_jobs_events_are_kept_in_its_record_and_its_stream_soon
     redis: TrackedRedis, tracker: JobTracker
 ) -> None:
     await redis.enqueue_job("echo", _job_id="kept", message="hi")
-    await tracker.started(redis, "kept", 1)
+    await start_job(redis, "kept")
     await plant_result(redis, "kept", success=True, result={"message": "hi"})
     live = await read_job_history(redis, "kept", None)  # from the job's own stream
     assert [e.type for e in live] == ["enqueued", "started", "succeeded"]
@@ -135,7 +135,7 @@ async def test_of_a_finished_jobs_progress_reports_only_the_last_is_kept(
     redis: TrackedRedis, tracker: JobTracker
 ) -> None:
     await redis.enqueue_job("sleep", _job_id="slow", seconds=3)
-    await tracker.started(redis, "slow", 1)
+    await start_job(redis, "slow")
     for done in (1, 2):
         await tracker.progress(redis, "slow", done, 3, f"{done} of 3")
     await plant_result(redis, "slow", success=True, result={"slept": 3.0}, function="sleep")
@@ -149,7 +149,7 @@ async def test_events_read_the_same_from_the_stream_and_from_the_record(
     redis: TrackedRedis, tracker: JobTracker
 ) -> None:
     await redis.enqueue_job("echo", _job_id="same", _defer_by=60, message="hi")
-    await tracker.started(redis, "same", 1)
+    await start_job(redis, "same")
     await plant_result(redis, "same", success=False, result=ValueError("no"))
     live = [Event.from_entry(e).data for e in await read_job_history(redis, "same", None)]
     await redis.delete(keys.job_events("same"))

@@ -17,8 +17,9 @@ from jobqueue.jobs.retry import RetryableError
 from jobqueue.settings import Settings
 from jobqueue.store.arq_format import REQUEST_ID_ARG
 from jobqueue.store.client import TrackedRedis
-from jobqueue.worker.execution import InvalidJobArgs, as_arq_function, execute
+from jobqueue.worker.execution import InvalidJobArgs, JobStalled, as_arq_function, execute
 from jobqueue.worker.heartbeat import WorkerStats
+from jobqueue.worker.leases import Leases
 
 
 class Args(BaseModel):
@@ -116,3 +117,13 @@ async def test_last_try_raises_the_original_error(ctx: dict[str, Any]) -> None:
 
 def test_arq_enforces_the_declared_timeout() -> None:
     assert as_arq_function(slow, Settings()).timeout_s == slow.timeout
+
+
+async def test_a_job_past_its_stall_limit_fails_without_running(ctx: dict[str, Any]) -> None:
+    ctx["settings"] = Settings(worker_stall_limit=2)
+    leases = ctx["leases"] = Leases("w1", lease_s=15)
+    leases.hold("j1", stalls=2)
+    assert await run(doubler, ctx, n=1) == {"n": 2}  # at the limit: it runs
+    leases.hold("j1", stalls=3)
+    with pytest.raises(JobStalled, match=r"3 times \(JOBQUEUE_WORKER_STALL_LIMIT is 2\)"):
+        await run(doubler, ctx, n=1)

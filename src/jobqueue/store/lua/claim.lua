@@ -2,33 +2,89 @@
 -- Claim jobs for one worker, as arq's `Worker.start_jobs` does one job at a time with
 -- WATCH/EXISTS/ZSCORE/MULTI/PSETEX/EXEC: a job is claimed when it is still in the queue, due,
 -- and not in progress elsewhere; claiming sets its in-progress key: a lease, held by the
--- claiming worker (its id is the key's value) and renewed while the job runs (`renew.lua`), so
--- that the job is free again soon after its worker dies. For each claimed job, also
--- run the opening of arq's `Worker.run_job` (GET the job, INCR and EXPIRE its try counter,
--- ZREM it from the abort set), so that the worker does not need another round trip for it.
--- KEYS: 1 the queue, 2 arq's abort set, then per job: its in-progress, job and retry keys
+-- claiming worker (its id is the key's value, the key is in the worker's lease set) and renewed
+-- while the job runs (`renew.lua`), so that the job is free again soon after its worker dies.
+-- For each claimed job, also:
+-- - run the opening of arq's `Worker.run_job` (GET the job, INCR and EXPIRE its try counter,
+--   ZREM it from the abort set), so that the worker does not need another round trip for it;
+-- - record its start (status, try, start time, index entries, a `started` event), so that it
+--   shows in progress from this moment; unless arq will end it without running it (its data
+--   gone, an abort requested, its tries used up);
+-- - if its record says it is in progress already, its last run never ended (its worker died,
+--   or lost its lease): count a stall (the record's `stalls`, and per function for /metrics)
+--   and give that try back: a stall is not a try; the worker fails a job past its stall limit.
+-- KEYS: 1 the queue, 2 arq's abort set, 3 the events stream, 4 the worker's lease set,
+--       5 the stalls-per-function hash, then per job: its in-progress, job, retry, record and
+--       events keys
 -- ARGV: 1 now (ms), 2 lease (ms), 3 check aborts ("1"/"0"), 4 claim at most this many jobs,
---       5 try counter TTL (s), 6 the worker's id, then the job ids, in queue order
--- Returns, per claimed job: id, score, job data ('' when gone), try, removed from abort set
+--       5 try counter TTL (s), 6 the worker's id, 7 index key prefix, 8 events max length,
+--       9 the stored status `waiting`, 10 `in_progress`, 11 the event type `started`,
+--       12 each function's max tries (a JSON object), then the job ids, in queue order
+-- Returns, per claimed job: id, score, job data ('' when gone), try, removed from abort set,
+--   stalls so far
 local now, lease, aborts, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1',
   tonumber(ARGV[4])
-if not now or not lease or lease < 1 or not limit or not tonumber(ARGV[5]) or ARGV[6] == '' then
-  return redis.error_reply('claim: now, lease, limit, try TTL or worker id missing')
+if not now or not lease or lease < 1 or not limit or not tonumber(ARGV[5]) or ARGV[6] == ''
+    or not tonumber(ARGV[8]) or ARGV[9] == '' or ARGV[10] == '' or ARGV[11] == '' then
+  return redis.error_reply('claim: now, lease, limit, try TTL, worker id, events max length '
+    .. 'or vocabulary missing')
 end
+local decoded, max_tries = pcall(cjson.decode, ARGV[12])
+if not decoded or type(max_tries) ~= 'table' then
+  return redis.error_reply('claim: max tries is not a JSON object')
+end
+local prefix, waiting, in_progress_status, started = ARGV[7], ARGV[9], ARGV[10], ARGV[11]
+local first_id = 13
+
+local function record_start(record, id, fn, status, enqueue_ms, try)
+  if status == waiting then
+    local member = string.format('%013d', 9999999999999 - tonumber(enqueue_ms)) .. ':' .. id
+    redis.call('ZREM', prefix .. 'status:' .. waiting, member)
+    redis.call('ZREM', prefix .. 'function:' .. fn .. ':status:' .. waiting, member)
+    redis.call('ZADD', prefix .. 'status:' .. in_progress_status, 0, member)
+    redis.call('ZADD', prefix .. 'function:' .. fn .. ':status:' .. in_progress_status, 0, member)
+  end
+  redis.call('HSET', record, 'status', in_progress_status, 'tries', try, 'start_ms', ARGV[1],
+    'finish_ms', '')
+end
+
 local claimed = {}
-for i = 7, #ARGV do
-  if #claimed >= 5 * limit then break end
-  local id, at = ARGV[i], 3 * (i - 7) + 3
-  local in_progress, job, retry = KEYS[at], KEYS[at + 1], KEYS[at + 2]
+for i = first_id, #ARGV do
+  if #claimed >= 6 * limit then break end
+  local id, at = ARGV[i], 5 * (i - first_id) + 6
+  local in_progress, job, retry, record, job_events = KEYS[at], KEYS[at + 1], KEYS[at + 2],
+    KEYS[at + 3], KEYS[at + 4]
   local score = redis.call('ZSCORE', KEYS[1], id)
   if score and tonumber(score) <= now and redis.call('EXISTS', in_progress) == 0 then
+    local current = redis.call('HMGET', record, 'status', 'function', 'enqueue_ms', 'stalls')
+    local status, fn = current[1], current[2]
+    local stalls = tonumber(current[4]) or 0
+    if status == in_progress_status then
+      stalls = redis.call('HINCRBY', record, 'stalls', 1)
+      redis.call('HINCRBY', KEYS[5], fn, 1)
+      if (tonumber(redis.call('GET', retry)) or 0) > 0 then redis.call('DECR', retry) end
+    end
     redis.call('PSETEX', in_progress, math.floor(lease), ARGV[6])
+    redis.call('SADD', KEYS[4], in_progress)
     local data = redis.call('GET', job) or ''
     local try = redis.call('INCR', retry)
     redis.call('EXPIRE', retry, ARGV[5])
     local aborted = 0
     if aborts then aborted = redis.call('ZREM', KEYS[2], id) end
-    for _, value in ipairs({id, score, data, try, aborted}) do claimed[#claimed + 1] = value end
+    local runs = data ~= '' and aborted == 0 and try <= (max_tries[fn or ''] or try)
+    if runs and fn and current[3] and (status == waiting or status == in_progress_status) then
+      record_start(record, id, fn, status, current[3], try)
+    end
+    if runs then
+      local event = {'type', started, 'job_id', id, 'function', fn or '',
+                     'data', '{"at":' .. ARGV[1] .. ',"try":' .. try .. '}'}
+      redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', unpack(event))
+      redis.call('XADD', job_events, 'MAXLEN', '~', 1000, '*', unpack(event))
+    end
+    for _, value in ipairs({id, score, data, try, aborted, stalls}) do
+      claimed[#claimed + 1] = value
+    end
   end
 end
+if #claimed > 0 then redis.call('PEXPIRE', KEYS[4], 2 * math.floor(lease)) end
 return claimed

@@ -21,6 +21,7 @@ from functools import partial
 from arq.utils import timestamp_ms
 from arq.worker import Worker
 
+from jobqueue.settings import Settings
 from jobqueue.store.claim import Claimed, claim
 from jobqueue.store.client import TrackedRedis
 from jobqueue.worker.leases import Leases
@@ -51,6 +52,7 @@ async def start_jobs(self: Worker, job_ids: list[bytes]) -> None:
 async def _claim_and_run(worker: Worker, ids: list[str], free: int) -> None:
     redis: TrackedRedis = worker.pool  # type: ignore[assignment]
     leases: Leases = worker.ctx["leases"]
+    settings: Settings = worker.ctx["settings"]
     claimed = await claim(
         redis,
         worker.queue_name,
@@ -60,14 +62,24 @@ async def _claim_and_run(worker: Worker, ids: list[str], free: int) -> None:
         owner=leases.owner,
         aborts=worker.allow_abort_jobs,
         limit=free,
+        events_max_length=settings.events_max_length,
+        max_tries=_max_tries(worker),
     )
     for job in claimed:
-        leases.hold(job.job_id)
+        leases.hold(job.job_id, job.stalls)
         await worker.sem.acquire()  # never waits: only start_jobs takes slots, they were free
         worker.job_counter += 1
         task = worker.loop.create_task(worker.run_job(job.job_id, job.score))
         task.add_done_callback(partial(_job_done, worker, redis, job))
         worker.tasks[job.job_id] = task
+
+
+def _max_tries(worker: Worker) -> dict[str, int]:
+    """Each function's max tries, as arq's `run_job` applies them."""
+    return {
+        name: worker.max_tries if f.max_tries is None else f.max_tries
+        for name, f in worker.functions.items()
+    }
 
 
 def _job_done(worker: Worker, redis: TrackedRedis, job: Claimed, _: asyncio.Task[None]) -> None:

@@ -11,6 +11,7 @@ from arq.worker import Worker
 from redis.asyncio.client import Pipeline
 
 from jobqueue.serialization import deserialize, serialize
+from jobqueue.settings import Settings
 from jobqueue.store.claim import RETRY_KEY_TTL_S
 from jobqueue.store.client import TrackedRedis
 from jobqueue.worker.leases import Leases
@@ -45,7 +46,8 @@ def _worker(redis: TrackedRedis, max_jobs: int = 10, owner: str = "w1") -> Worke
         redis_pool=redis,
         max_jobs=max_jobs,
         handle_signals=False,
-        ctx={"leases": Leases(owner, lease_s=15)},  # as the start-up hook puts it there
+        # as the composition root and the start-up hook put them there
+        ctx={"leases": Leases(owner, lease_s=15), "settings": Settings()},
     )
     worker.run_job = _record_runs(worker)  # type: ignore[method-assign]
     return worker
@@ -120,7 +122,7 @@ async def test_a_claimed_job_runs_in_arq_without_another_round_trip(
         handle_signals=False,
         job_serializer=serialize,
         job_deserializer=deserialize,
-        ctx={"leases": Leases("w1", lease_s=15)},
+        ctx={"leases": Leases("w1", lease_s=15), "settings": Settings()},
     )
     await redis.enqueue_job("count_try", _job_id="one")
     sent: list[list[Any]] = []  # what pipelines actually send to Redis
