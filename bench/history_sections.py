@@ -82,8 +82,7 @@ def history_memory(raw: dict[str, Any]) -> list[str]:
         "and both processes had stopped, `used_memory` was read; again after deleting what goes "
         "by design (arq's results, the jobs' own streams, the all-jobs feed); and after FLUSHALL. "
         "Per job retained = (the second minus the empty one) / jobs. The rows are `MEMORY "
-        f"USAGE` of every key (`SAMPLES 0`), summed by kind. Measured on {section['generated']} at "
-        f"`{section['service_revision']}` in {section['took_s']:.0f} s.",
+        f"USAGE` of every key (`SAMPLES 0`), summed by kind. {_when(section)}",
         "",
         "| kind of key | keys | bytes / job | stays |",
         "|---|---|---|---|",
@@ -96,6 +95,14 @@ def history_memory(raw: dict[str, Any]) -> list[str]:
         "",
         *_notes(section, figures),
     ]
+
+
+def _when(section: dict[str, Any]) -> str:
+    where = f"`{section['service_root']}` at `{section['service_revision']}`"
+    when = f"Measured on {section['generated']} ({where}) in {section['took_s']:.0f} s"
+    if section.get("apart"):
+        return f"{when}, by `python -m bench.history_memory`, apart from the run above."
+    return f"{when}."
 
 
 def _kind_rows(section: dict[str, Any], figures: dict[str, float], kinds: list[str]) -> list[str]:

@@ -36,6 +36,7 @@ def _section(retained_per_job: float, jobs: int = 1000) -> dict[str, Any]:
         "by_kind": by_kind,
         "feed_events": 3 * jobs,
         "generated": "2026-12-02 00:00 UTC",
+        "service_root": "/src/jobqueue",
         "service_revision": "abc1234",
         "took_s": 4.2,
     }
@@ -87,3 +88,13 @@ def test_the_report_says_when_the_target_was_missed() -> None:
 
 def test_a_run_from_before_the_section_renders_without_it() -> None:
     assert history_memory({})[-1] == "Not measured in this run."
+
+
+def test_a_section_measured_apart_from_its_run_says_so() -> None:
+    section = {**_section(900), "apart": True}
+    text = "\n".join(history_memory({"history_memory": section}))
+    assert "apart from the run above" in text
+
+
+def test_a_section_measured_in_its_run_names_no_other_run() -> None:
+    assert "apart" not in "\n".join(history_memory({"history_memory": _section(900)}))
