@@ -17,6 +17,7 @@ other figures stay as they were measured).
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -186,8 +187,12 @@ def main() -> None:
     setup = Setup(REPO_ROOT, python, server.url, workdir)
     try:
         section = measure(setup, Meter(server), QUICK_JOBS if options.quick else FULL_JOBS)
+    except BaseException:
+        print(f"logs of every process: {workdir}", file=sys.stderr)
+        raise
     finally:
         server.stop()
+    shutil.rmtree(workdir)  # kept only when the run failed
     print(json.dumps({**section, "per_job": per_job(section)}, indent=1))
     if options.into:
         _merge(options.into, section)
