@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import api_sections, rest, worker_sections
+from bench import api_sections, history_sections, rest, worker_sections
 from bench.figures import cell, count, per_round
 from bench.peers import KINDS
 from bench.systems import SERVICE
@@ -27,6 +27,7 @@ def render(raw: dict[str, Any]) -> str:
         api_sections.batch,
         api_sections.end_to_end,
         api_sections.memory,
+        history_sections.history_memory,
     )
     return "\n".join(line for section in sections for line in [*section(raw), ""])
 

@@ -1,5 +1,6 @@
 """`make bench`: the service's worker against arq (defaults and tuned), SAQ, dramatiq and
-taskiq, and its REST API against a plain endpoint and the HTTP ceiling, in one run.
+taskiq, its REST API against a plain endpoint and the HTTP ceiling, and the Redis memory a
+finished job keeps, in one run.
 
 Writes a markdown report and the raw figures (JSON). Conclusions rest on ratios measured
 round by round in the same run: the machine is shared and noisy.
@@ -21,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import loadgen, report, rest, systems, throughput
+from bench import history_memory, loadgen, report, rest, systems, throughput
 from bench.batch import batch_enqueue
 from bench.harness import REPO_ROOT, Meter, RedisServer
 from bench.latency import end_to_end
@@ -64,9 +65,11 @@ def _options() -> argparse.Namespace:
 def _sizes(quick: bool) -> dict[str, Any]:
     if quick:
         return {"rounds": 1, "jobs": 200, "window": 2.0, "idle_seconds": 1.0, "rest_rounds": 1,
-                "seconds": 1.0, "connections": 8, "e2e_samples": 10}  # fmt: skip
+                "seconds": 1.0, "connections": 8, "e2e_samples": 10,
+                "history_jobs": history_memory.QUICK_JOBS}  # fmt: skip
     return {"rounds": 5, "jobs": 5000, "window": 10.0, "idle_seconds": 3.0, "rest_rounds": 7,
-            "seconds": 5.0, "connections": 64, "e2e_samples": 200}  # fmt: skip
+            "seconds": 5.0, "connections": 64, "e2e_samples": 200,
+            "history_jobs": history_memory.FULL_JOBS}  # fmt: skip
 
 
 def _chosen(options: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
@@ -155,6 +158,8 @@ def measure(
     raw["batch"] = batch_enqueue(setup, meter, sizes["rounds"])
     print("end to end", flush=True)
     raw["e2e"] = end_to_end(setup, meter, sizes["rounds"], sizes["e2e_samples"])
+    print("history memory", flush=True)
+    raw["history_memory"] = history_memory.measure(setup, meter, sizes["history_jobs"])
     return raw
 
 

@@ -20,6 +20,7 @@ SECTIONS = (
     "Batch enqueue",
     "End to end",
     "Memory",
+    "History memory in Redis",
 )
 
 
@@ -62,3 +63,4 @@ def test_quick_run_writes_every_section_without_wrk(tmp_path: Path) -> None:
     assert raw["meta"]["load_generator"] == "python"
     assert {"service", "arq-defaults", "arq-tuned", "saq"} <= raw["workers"].keys()
     assert raw["skipped"] == {"dramatiq": "not run in --quick", "taskiq": "not run in --quick"}
+    assert raw["history_memory"]["by_kind"]["records"]["keys"] == raw["meta"]["history_jobs"]
