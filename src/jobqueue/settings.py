@@ -7,7 +7,7 @@ environment; everything else receives the frozen instance.
 from typing import Annotated, Literal
 
 from croniter import croniter
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -56,7 +56,7 @@ class Settings(BaseSettings):
         default=3, ge=0, description="runs of a job that may end with its worker dying"
     )
     worker_shutdown_grace: float = Field(
-        default=20.0, ge=0, description="seconds running jobs get to finish on SIGTERM"
+        default=20.0, gt=0, description="seconds running jobs get to finish on SIGTERM"
     )
     worker_health_check_interval: int = Field(default=10, gt=0)
     worker_heartbeat_interval: float = Field(default=2.0, gt=0)
@@ -87,3 +87,16 @@ class Settings(BaseSettings):
         if not croniter.is_valid(value):
             raise ValueError(f"not a cron expression: {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _liveness_outlasts_beats(self) -> "Settings":
+        # A worker refreshes its alive key every beat (or third of a lease); a window of fewer
+        # than two would call live workers gone between refreshes and release their jobs.
+        tick = min(self.worker_heartbeat_interval, self.worker_lease / 3)
+        if self.worker_liveness_window < 2 * tick:
+            raise ValueError(
+                f"worker_liveness_window ({self.worker_liveness_window}) must be at least twice "
+                f"how often a worker says it is alive: min(worker_heartbeat_interval, "
+                f"worker_lease / 3) = {tick}"
+            )
+        return self

@@ -1,5 +1,5 @@
 """Claiming due jobs for a worker in one script call (`claim.lua`), with arq's `run_job` opening
-and the jobs' recorded start; renewing and releasing the claims (leases).
+and the jobs' recorded start (`jobqueue.store.leases` keeps the claims).
 
 arq claims each job with its own optimistic transaction (WATCH, EXISTS, ZSCORE, MULTI/PSETEX/EXEC
 and UNWATCH), then `run_job` opens with one more round trip (GET the job, INCR/EXPIRE its try
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from arq.connections import ArqRedis
 
 from jobqueue.history.vocabulary import EventType, StoredStatus
 from jobqueue.store import keys
@@ -24,10 +23,7 @@ from jobqueue.store.client import TrackedRedis
 from jobqueue.store.scripts import Command, LuaScript
 
 CLAIM = LuaScript("claim")
-RENEW = LuaScript("renew")
-RELEASE_GONE = LuaScript("release_gone")
 RETRY_KEY_TTL_S = 88400  # arq's, in run_job
-GONE_WORKERS_CHECKED = 100  # the most recently gone, per release
 
 
 @dataclass(frozen=True)
@@ -102,32 +98,3 @@ async def claim(
         redis.prepare(opening, [data or None, job_try, True, aborted][: len(opening)])
         found.append(Claimed(job_id, int(float(score)), opening, int(stalls)))
     return found
-
-
-async def renew(redis: ArqRedis, owner: str, job_ids: list[str], lease_ms: int) -> int:
-    """Another lease for each of `job_ids` that `owner` still holds; how many it held."""
-    renewed: int = await RENEW.run(
-        redis,
-        [keys.leases(owner), *(keys.in_progress(job_id) for job_id in job_ids)],
-        [owner, lease_ms],
-    )
-    return renewed
-
-
-@dataclass(frozen=True)
-class Released:
-    worker_id: str
-    job_id: str
-
-
-async def release_gone(redis: ArqRedis, *, last_beat_before: float) -> list[Released]:
-    """Release the leases of the workers whose last heartbeat is older than `last_beat_before`
-    (epoch s): their jobs can run again at once."""
-    released: list[bytes] = await RELEASE_GONE.run(
-        redis, [keys.WORKERS], [repr(last_beat_before), keys.LEASES_PREFIX, GONE_WORKERS_CHECKED]
-    )
-    prefix = keys.in_progress("")
-    return [
-        Released(worker.decode(), key.decode().removeprefix(prefix))
-        for worker, key in zip(released[::2], released[1::2], strict=True)
-    ]

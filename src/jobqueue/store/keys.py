@@ -22,6 +22,8 @@ Ours:
 - `jobqueue:workers`, `jobqueue:worker:{id}`   worker heartbeats
 - `jobqueue:leases:{worker id}`  set: the in-progress keys a worker claimed (so that its leases
                              can be released as soon as it is gone)
+- `jobqueue:alive:{worker id}`   string with a TTL: the worker is alive (refreshed every tick)
+- `jobqueue:lease-holders`   set: the ids of the workers that may hold leases
 - `jobqueue:finished:{queue}:{status}:{bucket}`  jobs finished per 10 s
 - `jobqueue:metrics:*`       Prometheus counters the workers add to (finished, retried,
                              stalled, duration:{function}, duration-functions)
@@ -48,6 +50,8 @@ KEPT_EVENT_PREFIX = "e:"  # a record's field holding one of its finished job's e
 WORKERS = "jobqueue:workers"
 WORKER_PREFIX = "jobqueue:worker:"
 LEASES_PREFIX = "jobqueue:leases:"
+ALIVE_PREFIX = "jobqueue:alive:"
+LEASE_HOLDERS = "jobqueue:lease-holders"
 FINISHED_COUNT_PREFIX = "jobqueue:finished:"
 METRICS_PREFIX = "jobqueue:metrics:"
 METRICS_FINISHED = METRICS_PREFIX + "finished"  # hash: "{function}|{status}" -> jobs
@@ -122,6 +126,10 @@ def worker(worker_id: str) -> str:
 
 def leases(worker_id: str) -> str:
     return LEASES_PREFIX + worker_id
+
+
+def alive(worker_id: str) -> str:
+    return ALIVE_PREFIX + worker_id
 
 
 def finished_count(queue: str, outcome: str, bucket: int) -> str:

@@ -1,10 +1,14 @@
 """The worker's leases: each job it runs is claimed for `worker_lease` seconds (its in-progress
-key, with the worker's id as its value) and renewed, all together in one call, every third of
-that while the job runs. A worker that dies renews nothing: its jobs are free again, for any
-other worker to run, at most a lease later (arq's own claim lasted the longest job timeout of
-all, plus 10 s: an hour with the built-in `sleep`). A job's timeout still bounds its run.
-Sooner still: a worker whose heartbeat has stopped is `gone`, and any live worker releases its
-leases at once (`release_gone`).
+key, with the worker's id as its value) and renewed, all together in one call, every tick while
+the job runs. A worker that dies renews nothing: its jobs are free again, for any other worker
+to run, at most a lease later (arq's own claim lasted the longest job timeout of all, plus 10 s:
+an hour with the built-in `sleep`). A job's timeout still bounds its run.
+
+Sooner still: the same call keeps the worker's alive key (a TTL of `worker_liveness_window`, on
+Redis's clock), and releases the leases of workers whose alive key has run out. A worker asks for
+that only once its own calls have reached Redis without delay for a whole liveness window:
+after an outage (or a full Redis, or a pause) every worker's key may have run out, and the others
+need that long to refresh theirs. A stopping worker deletes its key: it is gone at once.
 
 A claim also says how often the job's runs have stalled (never ended: their worker died or
 lost the lease); past `worker_stall_limit`, the job wrapper fails it instead of running it.
@@ -16,17 +20,21 @@ import time
 import structlog
 from arq.connections import ArqRedis
 
-from jobqueue.store.claim import release_gone, renew
-from jobqueue.store.connection import ping
+from jobqueue.settings import Settings
+from jobqueue.store.leases import renew, retire
 
 log = structlog.get_logger("jobqueue.worker")
 
 
 class Leases:
-    def __init__(self, owner: str, lease_s: float) -> None:
+    def __init__(self, owner: str, settings: Settings) -> None:
         self.owner = owner  # the worker's id
-        self.lease_ms = int(lease_s * 1000)
+        self.lease_ms = int(settings.worker_lease * 1000)
+        self.alive_ms = int(settings.worker_liveness_window * 1000)
+        # every tick: a lease is renewed three times, the alive key at least twice, per period
+        self.tick_s = min(settings.worker_lease / 3, settings.worker_heartbeat_interval)
         self._held: dict[str, int] = {}  # job id -> its stalls so far
+        self._prompt_since: float | None = None  # monotonic: calls have answered promptly since
 
     def hold(self, job_id: str, stalls: int = 0) -> None:
         self._held[job_id] = stalls
@@ -42,36 +50,38 @@ class Leases:
         return frozenset(self._held)
 
     async def renew_now(self, redis: ArqRedis) -> None:
-        if self._held:
-            await renew(redis, self.owner, sorted(self._held), self.lease_ms)
+        started = time.monotonic()
+        may_judge = (
+            self._prompt_since is not None and started - self._prompt_since >= self.alive_ms / 1000
+        )
+        try:
+            renewal = await renew(
+                redis,
+                self.owner,
+                sorted(self._held),
+                lease_ms=self.lease_ms,
+                alive_ms=self.alive_ms,
+                release_gone=may_judge,
+            )
+        except Exception:
+            self._prompt_since = None
+            raise
+        if time.monotonic() - started > self.tick_s:  # it waited for Redis (the pool retries)
+            self._prompt_since = None
+        elif self._prompt_since is None:
+            self._prompt_since = started
+        for lease in renewal.released:
+            log.warning("worker.lease_released", gone_worker=lease.worker_id, job_id=lease.job_id)
 
     async def keep_renewing(self, redis: ArqRedis) -> None:
         """Run until cancelled; a failed renewal (Redis down) is logged and tried again."""
         while True:
-            await asyncio.sleep(self.lease_ms / 3000)
             try:
                 await self.renew_now(redis)
             except Exception as exc:  # never let the renewals stop
                 log.warning("worker.lease_renewal_failed", error=repr(exc))
+            await asyncio.sleep(self.tick_s)
 
-
-async def keep_releasing_gone(redis: ArqRedis, *, every_s: float, gone_after_s: float) -> None:
-    """Run until cancelled: every `every_s`, release the leases of the workers whose heartbeat
-    stopped `gone_after_s` ago. Only once this worker has reached Redis for that long itself:
-    after an outage every worker's last beat is old, and none of them is gone."""
-    reachable_since: float | None = None
-    while True:
-        await asyncio.sleep(every_s)
-        now = time.time()
-        try:
-            if reachable_since is None or now - reachable_since < gone_after_s:
-                await ping(redis)
-                reachable_since = reachable_since or now
-                continue
-            for lease in await release_gone(redis, last_beat_before=now - gone_after_s):
-                log.warning(
-                    "worker.lease_released", gone_worker=lease.worker_id, job_id=lease.job_id
-                )
-        except Exception as exc:  # never let the releases stop
-            reachable_since = None
-            log.warning("worker.lease_release_failed", error=repr(exc))
+    async def retire(self, redis: ArqRedis) -> None:
+        """This worker is stopping: gone at once, for the others to release what it holds."""
+        await retire(redis, self.owner)

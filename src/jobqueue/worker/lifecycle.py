@@ -19,7 +19,7 @@ from jobqueue.settings import Settings
 from jobqueue.store.capacity import warn_of_config_risks
 from jobqueue.worker.execution import as_arq_function, execute
 from jobqueue.worker.heartbeat import WorkerStats, beat, keep_beating
-from jobqueue.worker.leases import Leases, keep_releasing_gone
+from jobqueue.worker.leases import Leases
 from jobqueue.worker.swaps.shutdown import Lifecycle
 from jobqueue.worker.swaps.wakeup import WakeUp
 
@@ -69,15 +69,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     stats = ctx["stats"] = WorkerStats()
     ctx["heartbeat"] = asyncio.create_task(keep_beating(ctx["redis"], settings, stats))
     ctx["lifecycle"] = Lifecycle()
-    leases = ctx["leases"] = Leases(stats.worker_id, settings.worker_lease)
+    leases = ctx["leases"] = Leases(stats.worker_id, settings)
     ctx["lease_renewals"] = asyncio.create_task(leases.keep_renewing(ctx["redis"]))
-    ctx["lease_releases"] = asyncio.create_task(
-        keep_releasing_gone(
-            ctx["redis"],
-            every_s=settings.worker_heartbeat_interval,
-            gone_after_s=settings.worker_liveness_window,
-        )
-    )
     wakeup: WakeUp = ctx["wakeup"]
     ctx["wakeup_listener"] = asyncio.create_task(wakeup.listen(ctx["redis"], settings.queue_name))
     await warn_of_config_risks(ctx["redis"], log)
@@ -91,12 +84,17 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    for name in ("wakeup_listener", "lease_renewals", "lease_releases"):
+    for name in ("wakeup_listener", "lease_renewals"):
         task: asyncio.Task[None] | None = ctx.get(name)
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+    leases: Leases | None = ctx.get("leases")
+    if leases is not None:
+        with contextlib.suppress(Exception):  # best effort: its alive key runs out anyway
+            async with asyncio.timeout(ctx["settings"].redis_timeout):
+                await leases.retire(ctx["redis"])
     heartbeat: asyncio.Task[None] | None = ctx.get("heartbeat")
     if heartbeat is not None:
         heartbeat.cancel()

@@ -121,7 +121,7 @@ def test_arq_enforces_the_declared_timeout() -> None:
 
 async def test_a_job_past_its_stall_limit_fails_without_running(ctx: dict[str, Any]) -> None:
     ctx["settings"] = Settings(worker_stall_limit=2)
-    leases = ctx["leases"] = Leases("w1", lease_s=15)
+    leases = ctx["leases"] = Leases("w1", Settings(worker_lease=15))
     leases.hold("j1", stalls=2)
     assert await run(doubler, ctx, n=1) == {"n": 2}  # at the limit: it runs
     leases.hold("j1", stalls=3)

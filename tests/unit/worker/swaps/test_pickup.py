@@ -47,7 +47,7 @@ def _worker(redis: TrackedRedis, max_jobs: int = 10, owner: str = "w1") -> Worke
         max_jobs=max_jobs,
         handle_signals=False,
         # as the composition root and the start-up hook put them there
-        ctx={"leases": Leases(owner, lease_s=15), "settings": Settings()},
+        ctx={"leases": Leases(owner, Settings(worker_lease=15)), "settings": Settings()},
     )
     worker.run_job = _record_runs(worker)  # type: ignore[method-assign]
     return worker
@@ -122,7 +122,7 @@ async def test_a_claimed_job_runs_in_arq_without_another_round_trip(
         handle_signals=False,
         job_serializer=serialize,
         job_deserializer=deserialize,
-        ctx={"leases": Leases("w1", lease_s=15), "settings": Settings()},
+        ctx={"leases": Leases("w1", Settings(worker_lease=15)), "settings": Settings()},
     )
     await redis.enqueue_job("count_try", _job_id="one")
     sent: list[list[Any]] = []  # what pipelines actually send to Redis
