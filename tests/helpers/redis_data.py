@@ -60,6 +60,7 @@ async def start_job(
         limit=1,
         events_max_length=1000,
         max_tries={},
+        history_ttl_ms=60_000,
     )
     redis.forget(claimed.opening)  # (no run_job follows)
     return claimed

@@ -56,10 +56,12 @@ async def claim(
     limit: int,
     events_max_length: int,
     max_tries: Mapping[str, int],
+    history_ttl_ms: int,
 ) -> list[Claimed]:
     """Claim up to `limit` of `job_ids` (in queue order), each leased to `owner` (a worker id)
     for `lease_ms`; each claimed job's `run_job` opening is prepared on `redis`. `max_tries`:
-    each function's (arq fails a job past it without running it: no start is recorded)."""
+    each function's (arq fails a job past it without running it: no start is recorded);
+    `history_ttl_ms`: how long the events of a job without a record are kept."""
     per_job = (
         key
         for job_id in job_ids
@@ -87,6 +89,7 @@ async def claim(
             StoredStatus.in_progress,
             EventType.started,
             orjson.dumps(max_tries),
+            history_ttl_ms,
             *job_ids,
         ],
     )

@@ -69,14 +69,18 @@ class TransitionWriter:
         self.history_ttl_ms = settings.history_ttl * 1000
         self.events_max_length = settings.events_max_length
 
-    def add(self, pipe: Pipeline, job_id: str, transition: Transition) -> None:
-        """Queue `transition` on `pipe` (also inside a MULTI, beside arq's own writes)."""
+    def add(
+        self, pipe: Pipeline, job_id: str, transition: Transition, *, give_back_try: bool = False
+    ) -> None:
+        """Queue `transition` on `pipe` (also inside a MULTI, beside arq's own writes); with
+        `give_back_try`, arq's try counter goes down one if it is applied (the job's next run
+        is this try again)."""
         count = transition.count.as_json() if transition.count else ""
         fields = orjson.dumps(transition.fields) if transition.fields else ""
         events = [part for event in transition.events for part in event]
         TRANSITION.queue(
             pipe,
-            [keys.record(job_id), keys.EVENTS, keys.job_events(job_id)],
+            [keys.record(job_id), keys.EVENTS, keys.job_events(job_id), keys.retry(job_id)],
             [
                 job_id,
                 transition.status,
@@ -88,6 +92,7 @@ class TransitionWriter:
                 FINISHED_STREAM_TTL_MS,
                 len(transition.events),
                 EventType.progress,
+                "1" if give_back_try else "",
                 *events,
                 *_TERMINAL,
             ],
@@ -105,9 +110,7 @@ class TransitionWriter:
         """Write `transition` in its own MULTI (with a retry of `retried_function` counted, or
         the try given back: arq's try counter down one, so the job's next run is this try)."""
         async with redis.pipeline(transaction=True) as pipe:
-            self.add(pipe, job_id, transition)
+            self.add(pipe, job_id, transition, give_back_try=give_back_try)
             if retried_function is not None:
                 pipe.hincrby(keys.METRICS_RETRIED, retried_function, 1)
-            if give_back_try:
-                pipe.decr(keys.retry(job_id))
             await pipe.execute()

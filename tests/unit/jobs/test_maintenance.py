@@ -42,9 +42,11 @@ async def test_sweep_prunes_index_entries_past_the_history_retention(
     assert [keys.member_job_id(m) for m in members] == ["recent"]
 
 
+@pytest.mark.parametrize("batch", [1000, 1])  # (with batches of 1: it goes on until done)
 async def test_the_sweep_forgets_the_oldest_finished_jobs_beyond_the_maximum(
-    redis: TrackedRedis, monkeypatch: pytest.MonkeyPatch
+    redis: TrackedRedis, monkeypatch: pytest.MonkeyPatch, batch: int
 ) -> None:
+    monkeypatch.setattr("jobqueue.jobs.maintenance.FORGET_BATCH", batch)
     clock = iter(range(now_ms() - 60_000, now_ms()))  # a millisecond apart: oldest is done-0
     monkeypatch.setattr("jobqueue.store.enqueue.timestamp_ms", lambda: next(clock))
     for n in range(5):

@@ -1,10 +1,14 @@
 """The claim script (`claim.lua`, against fakeredis): a claimed job's start is recorded, a run
-that never ended is a stall (not a try)."""
+that never ended is a stall (not a try); bad arguments are refused before any write, and a
+record the service did not write does not stop the claim."""
 
 import time
 
+import pytest
+from redis.exceptions import ResponseError
+
 from jobqueue.store import keys
-from jobqueue.store.claim import claim
+from jobqueue.store.claim import CLAIM, claim
 from jobqueue.store.client import TrackedRedis
 from jobqueue.store.records import decode_hash
 from jobqueue.store.statistics import read_job_counters
@@ -62,9 +66,64 @@ async def test_no_start_is_recorded_for_a_job_arq_ends_without_running(
         limit=1,
         events_max_length=1000,
         max_tries={"echo": 3},
+        history_ttl_ms=60_000,
     )
     redis.forget(claimed.opening)
     assert (await record(redis, "used-up"))["status"] == "waiting"  # arq fails it at once
     assert [e["type"] for e in await stream_events(redis, keys.job_events("used-up"))] == [
         "enqueued"
     ]
+
+
+async def test_a_record_the_service_did_not_write_does_not_stop_the_claim(
+    redis: TrackedRedis,
+) -> None:
+    await redis.enqueue_job("echo", _job_id="odd", message="hi")
+    await redis.enqueue_job("echo", _job_id="fine", message="hi")
+    # a record with no function and a non-numeric enqueue time, marked in progress
+    await redis.hset(keys.record("odd"), mapping={"status": "in_progress", "enqueue_ms": "x"})  # type: ignore[misc]
+    await redis.hdel(keys.record("odd"), "function")  # type: ignore[misc]
+    claimed = await claim(
+        redis,
+        QUEUE,
+        ["odd", "fine"],
+        now_ms=int(time.time() * 1000) + 1000,
+        lease_ms=15_000,
+        owner="w1",
+        aborts=False,
+        limit=2,
+        events_max_length=1000,
+        max_tries={},
+        history_ttl_ms=60_000,
+    )
+    for job in claimed:
+        redis.forget(job.opening)
+    assert [job.job_id for job in claimed] == ["odd", "fine"]
+    assert (await record(redis, "fine"))["status"] == "in_progress"
+    assert (await record(redis, "odd"))["status"] == "in_progress"  # (left as it was)
+
+
+@pytest.mark.parametrize(
+    ("position", "value"),
+    # the index prefix, the history TTL, max tries JSON, a job id too many for the keys
+    [(6, ""), (12, "0"), (11, '{"echo": "3"}'), (13, ("fine", "extra"))],
+)
+async def test_a_bad_argument_is_refused_before_anything_is_written(
+    redis: TrackedRedis, position: int, value: str | tuple[str, str]
+) -> None:
+    await redis.enqueue_job("echo", _job_id="fine", message="hi")
+    before = await redis.hgetall(keys.record("fine"))  # type: ignore[misc]
+    now_ms = int(time.time() * 1000) + 1000
+    args = [now_ms, 15_000, 0, 1, 88400, "w1", keys.INDEX_PREFIX, 1000, "waiting"]
+    args += ["in_progress", "started", "{}", 60_000, "fine"]
+    if isinstance(value, tuple):
+        args[position : position + 1] = list(value)
+    else:
+        args[position] = value
+    job_keys = [keys.in_progress("fine"), keys.job("fine"), keys.retry("fine")]
+    job_keys += [keys.record("fine"), keys.job_events("fine")]
+    all_keys = [QUEUE, keys.ABORTS, keys.EVENTS, keys.leases("w1"), keys.METRICS_STALLED]
+    with pytest.raises(ResponseError):
+        await CLAIM.run(redis, [*all_keys, *job_keys], args)
+    assert await redis.hgetall(keys.record("fine")) == before  # type: ignore[misc]
+    assert await redis.get(keys.in_progress("fine")) is None

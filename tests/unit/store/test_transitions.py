@@ -1,4 +1,5 @@
-"""transition.lua checks every argument before its first write."""
+"""transition.lua checks every argument before its first write, never writes to a finished
+job's record, and gives a try back only with a write it applies."""
 
 import pytest
 from redis.exceptions import ResponseError
@@ -15,8 +16,18 @@ async def record_and_events(redis: TrackedRedis, job_id: str) -> tuple[dict[byte
 
 @pytest.mark.parametrize(
     ("position", "value"),
-    # the TTL, the length, the counts and fields JSON, the finished stream's TTL, N
-    [(2, "0"), (3, "-1"), (5, "[1,"), (6, "not json"), (7, "0"), (8, "3")],
+    # the TTL, the length, the prefix, the counts and fields JSON, the finished stream's TTL, N
+    [
+        (2, "0"),
+        (3, "-1"),
+        (4, ""),
+        (5, "[1,"),
+        (5, '{"label": "echo|complete"}'),
+        (6, "not json"),
+        (6, '{"tries": 1}'),
+        (7, "0"),
+        (8, "3"),
+    ],
 )
 async def test_a_bad_argument_is_refused_before_anything_is_written(
     redis: TrackedRedis, position: int, value: str
@@ -28,9 +39,41 @@ async def test_a_bad_argument_is_refused_before_anything_is_written(
         TransitionWriter(Settings()).add(pipe, "t1", transition)
         command = list(pipe.command_stack[0][0])
         pipe.command_stack.clear()
-        command[3 + 3 + position] = value  # EVALSHA sha 3 KEYS..., then ARGV from 1
+        command[3 + 4 + position] = value  # EVALSHA sha 4 KEYS..., then ARGV from 1
         pipe.execute_command(*command)
         [reply] = await pipe.execute(raise_on_error=False)
     assert isinstance(reply, ResponseError)
     assert await record_and_events(redis, "t1") == before
     assert TRANSITION.sha == command[1]
+
+
+async def test_a_finished_jobs_record_takes_no_more_writes(redis: TrackedRedis) -> None:
+    await redis.enqueue_job("echo", _job_id="t2", message="hi")
+    writer = TransitionWriter(Settings())
+    await writer.write(redis, "t2", Transition("succeeded", [("completed", b"{}")], {"tries": "1"}))
+    after_end = await record_and_events(redis, "t2")
+    await redis.set(keys.retry("t2"), 1)
+
+    await writer.write(redis, "t2", Transition("", [("progress", b"{}")], {"progress": "{}"}))
+    await writer.write(redis, "t2", Transition("failed", [("failed", b"{}")], {"tries": "2"}))
+    await writer.write(
+        redis, "t2", Transition("waiting", [("interrupted", b"{}")]), give_back_try=True
+    )
+
+    assert await record_and_events(redis, "t2") == after_end
+    assert await redis.get(keys.retry("t2")) == b"1"  # (a dropped interruption gives nothing)
+
+
+@pytest.mark.parametrize(
+    ("tries_before", "tries_after"), [(b"2", b"1"), (b"0", b"0"), (None, None)]
+)
+async def test_an_interruption_gives_its_try_back_only_if_one_was_counted(
+    redis: TrackedRedis, tries_before: bytes | None, tries_after: bytes | None
+) -> None:
+    await redis.enqueue_job("echo", _job_id="t3", message="hi")
+    if tries_before is not None:
+        await redis.set(keys.retry("t3"), tries_before)
+    interrupted = Transition("waiting", [("interrupted", b"{}")])
+    await TransitionWriter(Settings()).write(redis, "t3", interrupted, give_back_try=True)
+    assert await redis.get(keys.retry("t3")) == tries_after
+    assert (await redis.hget(keys.record("t3"), "status")) == b"waiting"  # type: ignore[misc]

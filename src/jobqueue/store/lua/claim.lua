@@ -19,22 +19,30 @@
 -- ARGV: 1 now (ms), 2 lease (ms), 3 check aborts ("1"/"0"), 4 claim at most this many jobs,
 --       5 try counter TTL (s), 6 the worker's id, 7 index key prefix, 8 events max length,
 --       9 the stored status `waiting`, 10 `in_progress`, 11 the event type `started`,
---       12 each function's max tries (a JSON object), then the job ids, in queue order
+--       12 each function's max tries (a JSON object), 13 history TTL (ms, for the events of a
+--       job with no record), then the job ids, in queue order
 -- Returns, per claimed job: id, score, job data ('' when gone), try, removed from abort set,
 --   stalls so far
 local now, lease, aborts, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1',
   tonumber(ARGV[4])
 if not now or not lease or lease < 1 or not limit or not tonumber(ARGV[5]) or ARGV[6] == ''
-    or not tonumber(ARGV[8]) or ARGV[9] == '' or ARGV[10] == '' or ARGV[11] == '' then
-  return redis.error_reply('claim: now, lease, limit, try TTL, worker id, events max length '
-    .. 'or vocabulary missing')
+    or ARGV[7] == '' or not tonumber(ARGV[8]) or ARGV[9] == '' or ARGV[10] == ''
+    or ARGV[11] == '' or not tonumber(ARGV[13]) or tonumber(ARGV[13]) < 1 then
+  return redis.error_reply('claim: now, lease, limit, try TTL, worker id, index prefix, '
+    .. 'events max length, history TTL or vocabulary missing')
+end
+local first_id = 14
+if #KEYS ~= 5 + 5 * (#ARGV - first_id + 1) then
+  return redis.error_reply('claim: not five keys per job')
 end
 local decoded, max_tries = pcall(cjson.decode, ARGV[12])
 if not decoded or type(max_tries) ~= 'table' then
   return redis.error_reply('claim: max tries is not a JSON object')
 end
+for _, tries in pairs(max_tries) do
+  if type(tries) ~= 'number' then return redis.error_reply('claim: a max tries not a number') end
+end
 local prefix, waiting, in_progress_status, started = ARGV[7], ARGV[9], ARGV[10], ARGV[11]
-local first_id = 13
 
 local function record_start(record, id, fn, status, enqueue_ms, try)
   if status == waiting then
@@ -57,9 +65,10 @@ for i = first_id, #ARGV do
   local score = redis.call('ZSCORE', KEYS[1], id)
   if score and tonumber(score) <= now and redis.call('EXISTS', in_progress) == 0 then
     local current = redis.call('HMGET', record, 'status', 'function', 'enqueue_ms', 'stalls')
-    local status, fn = current[1], current[2]
+    -- (a record this service did not write, missing a field, is left as it is)
+    local status, fn, enqueue_ms = current[1], current[2], tonumber(current[3])
     local stalls = tonumber(current[4]) or 0
-    if status == in_progress_status then
+    if status == in_progress_status and fn then
       stalls = redis.call('HINCRBY', record, 'stalls', 1)
       redis.call('HINCRBY', KEYS[5], fn, 1)
       if (tonumber(redis.call('GET', retry)) or 0) > 0 then redis.call('DECR', retry) end
@@ -72,14 +81,15 @@ for i = first_id, #ARGV do
     local aborted = 0
     if aborts then aborted = redis.call('ZREM', KEYS[2], id) end
     local runs = data ~= '' and aborted == 0 and try <= (max_tries[fn or ''] or try)
-    if runs and fn and current[3] and (status == waiting or status == in_progress_status) then
-      record_start(record, id, fn, status, current[3], try)
+    if runs and fn and enqueue_ms and (status == waiting or status == in_progress_status) then
+      record_start(record, id, fn, status, enqueue_ms, try)
     end
     if runs then
       local event = {'type', started, 'job_id', id, 'function', fn or '',
                      'data', '{"at":' .. ARGV[1] .. ',"try":' .. try .. '}'}
       redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', unpack(event))
       redis.call('XADD', job_events, 'MAXLEN', '~', 1000, '*', unpack(event))
+      if not enqueue_ms then redis.call('PEXPIRE', job_events, ARGV[13]) end
     end
     for _, value in ipairs({id, score, data, try, aborted, stalls}) do
       claimed[#claimed + 1] = value

@@ -3,19 +3,22 @@
 -- append the events to the global and the job's own stream, and (for a job's end) count it.
 -- Several events may be given (a short job's `started` travels with its end).
 -- A job with no record (enqueued around the service) only gets its events and counts.
--- A finished job never goes back to waiting or in progress: such a late write is dropped.
+-- A finished job's record is final: any later write to it (a late progress report, a run
+-- re-ended by a worker that had lost its lease, a retry) is dropped, events and counts too.
+-- An interrupted run may give its try back (arq's try counter down one), only if applied.
 -- At a job's end, its events are copied into its record, a field per event (`e:{stream id}`:
 -- `[type, data]`; progress reports but the last left out), and its own stream lives only a
 -- little longer (live followers read the end from it): a stream holding a few entries costs
 -- some 4 KB, most of a finished job's memory; the copy, in the record's compact encoding, a
 -- few dozen bytes an event. (One field per event: a value over 64 bytes would turn the record
 -- into a hash table, twice its size.)
--- KEYS: 1 record, 2 events, 3 job events
+-- KEYS: 1 record, 2 events, 3 job events, 4 arq's try counter
 -- ARGV: 1 job id, 2 new stored status ('' = unchanged), 3 history TTL (ms), 4 events max length,
 --       5 index key prefix, 6 counts JSON, naming its keys ('' = none), 7 record fields as a
 --       JSON object of strings ('' = none; one argument is cheaper than many), 8 how long the
---       job's own stream outlives its end (ms), 9 events N, 10 the progress event's type, then
---       N pairs (event type, event JSON), then the terminal statuses
+--       job's own stream outlives its end (ms), 9 events N, 10 the progress event's type,
+--       11 '1' to give the try back (else ''), then N pairs (event type, event JSON), then the
+--       terminal statuses
 -- Every argument is checked before the first write (a script does not roll back).
 local function positive_integer(value)
   local number = tonumber(value)
@@ -31,7 +34,7 @@ if not positive_integer(ARGV[3]) or not positive_integer(ARGV[4])
     or not positive_integer(ARGV[8]) then
   return redis.error_reply('transition of ' .. ARGV[1] .. ': a TTL or the max length not positive')
 end
-if not n or n < 0 or #ARGV < 10 + 2 * n then
+if not n or n < 0 or #ARGV < 11 + 2 * n then
   return redis.error_reply('transition of ' .. ARGV[1] .. ': events missing')
 end
 local counts_ok, counts = json_or_empty(ARGV[6])
@@ -39,16 +42,37 @@ local fields_ok, new_fields = json_or_empty(ARGV[7])
 if not counts_ok or not fields_ok then
   return redis.error_reply('transition of ' .. ARGV[1] .. ': counts or fields not JSON objects')
 end
+if ARGV[6] ~= '' and not (type(counts.bucket_key) == 'string' and tonumber(counts.bucket_ttl)
+    and type(counts.finished_key) == 'string' and type(counts.label) == 'string'
+    and (counts.duration_bucket == nil or (type(counts.duration_key) == 'string'
+      and tonumber(counts.seconds) and type(counts.durations_key) == 'string'
+      and type(counts['function']) == 'string'))) then
+  return redis.error_reply('transition of ' .. ARGV[1] .. ': counts incomplete')
+end
+for _, value in pairs(new_fields) do
+  if type(value) ~= 'string' then
+    return redis.error_reply('transition of ' .. ARGV[1] .. ': a field value not a string')
+  end
+end
+if ARGV[5] == '' then
+  return redis.error_reply('transition of ' .. ARGV[1] .. ': no index key prefix')
+end
 local terminal = {}
-for i = 11 + 2 * n, #ARGV do terminal[ARGV[i]] = true end
+for i = 12 + 2 * n, #ARGV do terminal[ARGV[i]] = true end
 local current = redis.call('HMGET', KEYS[1], 'status', 'function', 'enqueue_ms')
 local status, fn, member = current[1], current[2], nil
-if current[3] then  -- its index entries' member, as `keys.index_member` writes it
+-- its index entries' member, as `keys.index_member` writes it (a record missing any of these
+-- is not one this service wrote: only its events are written)
+if status and fn and tonumber(current[3]) then
   member = string.format('%013d', 9999999999999 - tonumber(current[3])) .. ':' .. ARGV[1]
 end
 local new_status, prefix = ARGV[2], ARGV[5]
-if status and terminal[status] and new_status ~= '' and not terminal[new_status] then
+if status and terminal[status] then
   return 0
+end
+if ARGV[11] == '1' then
+  local tries = tonumber(redis.call('GET', KEYS[4]))
+  if tries and tries > 0 then redis.call('DECR', KEYS[4]) end
 end
 
 local fields = {}
@@ -70,8 +94,8 @@ if member then
 end
 
 for i = 0, n - 1 do
-  local event = {'type', ARGV[11 + 2 * i], 'job_id', ARGV[1], 'function', fn or '',
-                 'data', ARGV[12 + 2 * i]}
+  local event = {'type', ARGV[12 + 2 * i], 'job_id', ARGV[1], 'function', fn or '',
+                 'data', ARGV[13 + 2 * i]}
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(event))
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', 1000, '*', unpack(event))
 end

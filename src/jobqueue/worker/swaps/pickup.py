@@ -64,6 +64,7 @@ async def _claim_and_run(worker: Worker, ids: list[str], free: int) -> None:
         limit=free,
         events_max_length=settings.events_max_length,
         max_tries=_max_tries(worker),
+        history_ttl_ms=settings.history_ttl * 1000,
     )
     for job in claimed:
         leases.hold(job.job_id, job.stalls)
