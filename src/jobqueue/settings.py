@@ -91,12 +91,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _liveness_outlasts_beats(self) -> "Settings":
         # A worker refreshes its alive key every beat (or third of a lease); a window of fewer
-        # than two would call live workers gone between refreshes and release their jobs.
+        # than three would call a live worker gone after one late refresh and release its jobs.
         tick = min(self.worker_heartbeat_interval, self.worker_lease / 3)
-        if self.worker_liveness_window < 2 * tick:
+        if self.worker_liveness_window < 3 * tick:
             raise ValueError(
-                f"worker_liveness_window ({self.worker_liveness_window}) must be at least twice "
-                f"how often a worker says it is alive: min(worker_heartbeat_interval, "
+                f"worker_liveness_window ({self.worker_liveness_window}) must be at least three "
+                f"times how often a worker says it is alive: min(worker_heartbeat_interval, "
                 f"worker_lease / 3) = {tick}"
             )
         return self

@@ -81,7 +81,10 @@ class JobTracker:
         job_try: int,
         delay_s: float,
         error: dict[str, str],
+        *,
+        worker: str = "",
     ) -> None:
+        """A retry of the job (run by `worker`: dropped if another holds it now)."""
         at = now_ms()
         due = at + int(delay_s * 1000)
         data = {
@@ -93,16 +96,21 @@ class JobTracker:
         }
         fields = {"scheduled_ms": due, "error": orjson.dumps(error), "tries": job_try}
         transition = self._transition(StoredStatus.waiting, EventType.retry_scheduled, data, fields)
-        await self._writer.write(redis, job_id, transition, retried_function=function)
+        await self._writer.write(
+            redis, job_id, transition, retried_function=function, held_by=worker
+        )
 
-    async def interrupted(self, redis: ArqRedis, job_id: str, job_try: int) -> None:
-        """The job was cancelled because its worker is stopping: it waits again, and its next
-        run is this same try (a deploy burns no tries)."""
+    async def interrupted(
+        self, redis: ArqRedis, job_id: str, job_try: int, *, worker: str = ""
+    ) -> None:
+        """The job was cancelled because its worker (`worker`) is stopping: it waits again,
+        and its next run is this same try (a deploy burns no tries); unless another worker
+        holds it now."""
         at = now_ms()
         data = {"at": at, "try": job_try}
         fields = {"tries": job_try - 1, "start_ms": "", "scheduled_ms": at}
         transition = self._transition(StoredStatus.waiting, EventType.interrupted, data, fields)
-        await self._writer.write(redis, job_id, transition, give_back_try=True)
+        await self._writer.write(redis, job_id, transition, give_back_try=True, held_by=worker)
 
     async def progress(
         self, redis: ArqRedis, job_id: str, current: float, total: float | None, message: str | None

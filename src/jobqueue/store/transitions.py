@@ -70,29 +70,50 @@ class TransitionWriter:
         self.events_max_length = settings.events_max_length
 
     def add(
-        self, pipe: Pipeline, job_id: str, transition: Transition, *, give_back_try: bool = False
+        self,
+        pipe: Pipeline,
+        job_id: str,
+        transition: Transition,
+        *,
+        retried_function: str | None = None,
+        give_back_try: bool = False,
+        held_by: str = "",
     ) -> None:
-        """Queue `transition` on `pipe` (also inside a MULTI, beside arq's own writes); with
-        `give_back_try`, arq's try counter goes down one if it is applied (the job's next run
-        is this try again)."""
-        count = transition.count.as_json() if transition.count else ""
+        """Queue `transition` on `pipe` (also inside a MULTI, beside arq's own writes): with a
+        retry of `retried_function` counted, or the try given back (arq's try counter down one,
+        so the job's next run is this try), if it is applied. `held_by`: the worker running
+        the job; its write is dropped if another worker holds the job's lease."""
+        counts = b""
+        if transition.count:
+            counts = transition.count.as_json()
+        elif retried_function is not None:
+            counts = orjson.dumps(
+                {"retried_key": keys.METRICS_RETRIED, "function": retried_function}
+            )
         fields = orjson.dumps(transition.fields) if transition.fields else ""
         events = [part for event in transition.events for part in event]
         TRANSITION.queue(
             pipe,
-            [keys.record(job_id), keys.EVENTS, keys.job_events(job_id), keys.retry(job_id)],
+            [
+                keys.record(job_id),
+                keys.EVENTS,
+                keys.job_events(job_id),
+                keys.retry(job_id),
+                keys.in_progress(job_id),
+            ],
             [
                 job_id,
                 transition.status,
                 self.history_ttl_ms,
                 self.events_max_length,
                 keys.INDEX_PREFIX,
-                count,
+                counts,
                 fields,
                 FINISHED_STREAM_TTL_MS,
                 len(transition.events),
                 EventType.progress,
                 "1" if give_back_try else "",
+                held_by,
                 *events,
                 *_TERMINAL,
             ],
@@ -106,11 +127,16 @@ class TransitionWriter:
         *,
         retried_function: str | None = None,
         give_back_try: bool = False,
+        held_by: str = "",
     ) -> None:
-        """Write `transition` in its own MULTI (with a retry of `retried_function` counted, or
-        the try given back: arq's try counter down one, so the job's next run is this try)."""
+        """Write `transition` in its own MULTI (see `add`)."""
         async with redis.pipeline(transaction=True) as pipe:
-            self.add(pipe, job_id, transition, give_back_try=give_back_try)
-            if retried_function is not None:
-                pipe.hincrby(keys.METRICS_RETRIED, retried_function, 1)
+            self.add(
+                pipe,
+                job_id,
+                transition,
+                retried_function=retried_function,
+                give_back_try=give_back_try,
+                held_by=held_by,
+            )
             await pipe.execute()

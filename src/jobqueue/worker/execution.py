@@ -133,9 +133,17 @@ async def _put_back(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     try:
         async with asyncio.timeout(settings.redis_timeout):
-            await tracker.interrupted(ctx["redis"], ctx["job_id"], ctx["job_try"])
+            await tracker.interrupted(
+                ctx["redis"], ctx["job_id"], ctx["job_try"], worker=_worker_id(ctx)
+            )
     except Exception as exc:
         log.warning("job.interruption_unrecorded", error=repr(exc))
+
+
+def _worker_id(ctx: dict[str, Any]) -> str:
+    """This worker's id, as its leases hold it ("" outside a worker)."""
+    leases: Leases | None = ctx.get("leases")
+    return leases.owner if leases is not None else ""
 
 
 def _check_stalls(ctx: dict[str, Any], settings: Settings) -> None:
@@ -188,7 +196,13 @@ async def _retry_later(
     ctx["stats"].retried += 1
     tracker: JobTracker = ctx["tracker"]
     await tracker.retry_scheduled(
-        ctx["redis"], ctx["job_id"], definition.name, ctx["job_try"], delay, error_dict(exc)
+        ctx["redis"],
+        ctx["job_id"],
+        definition.name,
+        ctx["job_try"],
+        delay,
+        error_dict(exc),
+        worker=_worker_id(ctx),
     )
     return Retry(defer=delay)
 

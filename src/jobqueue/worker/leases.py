@@ -5,17 +5,22 @@ to run, at most a lease later (arq's own claim lasted the longest job timeout of
 an hour with the built-in `sleep`). A job's timeout still bounds its run.
 
 Sooner still: the same call keeps the worker's alive key (a TTL of `worker_liveness_window`, on
-Redis's clock), and releases the leases of workers whose alive key has run out. A worker asks for
-that only once its own calls have reached Redis without delay for a whole liveness window:
-after an outage (or a full Redis, or a pause) every worker's key may have run out, and the others
-need that long to refresh theirs. A stopping worker deletes its key: it is gone at once.
+Redis's clock), and releases the leases of workers whose alive key has run out. The script does
+that only for a worker whose calls Redis has seen at most one and a half ticks apart for a whole
+liveness window: after an outage, a stall of Redis or a jump of its clock, every worker's key
+may have run out, and the others need that long to refresh theirs. A stopping worker deletes
+its key: it is gone at once.
+
+A job whose lease this worker no longer holds (an outage longer than a lease, with Redis's
+clock running) may be run again by another worker meanwhile: that is logged
+(`worker.lease_lost`), and this worker's later writes for it (a retry, a put-back) are dropped
+by `transition.lua`, whose records say who holds the job.
 
 A claim also says how often the job's runs have stalled (never ended: their worker died or
 lost the lease); past `worker_stall_limit`, the job wrapper fails it instead of running it.
 """
 
 import asyncio
-import time
 
 import structlog
 from arq.connections import ArqRedis
@@ -31,16 +36,19 @@ class Leases:
         self.owner = owner  # the worker's id
         self.lease_ms = int(settings.worker_lease * 1000)
         self.alive_ms = int(settings.worker_liveness_window * 1000)
-        # every tick: a lease is renewed three times, the alive key at least twice, per period
+        # every tick: a lease is renewed three times, the alive key at least three times, a
+        # period; a call within one and a half ticks of the last is prompt
         self.tick_s = min(settings.worker_lease / 3, settings.worker_heartbeat_interval)
+        self.prompt_gap_ms = int(self.tick_s * 1500)
         self._held: dict[str, int] = {}  # job id -> its stalls so far
-        self._prompt_since: float | None = None  # monotonic: calls have answered promptly since
+        self._lost: set[str] = set()  # held jobs whose loss was logged
 
     def hold(self, job_id: str, stalls: int = 0) -> None:
         self._held[job_id] = stalls
 
     def release(self, job_id: str) -> None:
         self._held.pop(job_id, None)
+        self._lost.discard(job_id)
 
     def stalls(self, job_id: str) -> int:
         return self._held.get(job_id, 0)
@@ -50,26 +58,17 @@ class Leases:
         return frozenset(self._held)
 
     async def renew_now(self, redis: ArqRedis) -> None:
-        started = time.monotonic()
-        may_judge = (
-            self._prompt_since is not None and started - self._prompt_since >= self.alive_ms / 1000
+        renewal = await renew(
+            redis,
+            self.owner,
+            sorted(self._held),
+            lease_ms=self.lease_ms,
+            alive_ms=self.alive_ms,
+            prompt_gap_ms=self.prompt_gap_ms,
         )
-        try:
-            renewal = await renew(
-                redis,
-                self.owner,
-                sorted(self._held),
-                lease_ms=self.lease_ms,
-                alive_ms=self.alive_ms,
-                release_gone=may_judge,
-            )
-        except Exception:
-            self._prompt_since = None
-            raise
-        if time.monotonic() - started > self.tick_s:  # it waited for Redis (the pool retries)
-            self._prompt_since = None
-        elif self._prompt_since is None:
-            self._prompt_since = started
+        for job_id in set(renewal.lost) & set(self._held) - self._lost:
+            log.warning("worker.lease_lost", lost_job_id=job_id)
+            self._lost.add(job_id)
         for lease in renewal.released:
             log.warning("worker.lease_released", gone_worker=lease.worker_id, job_id=lease.job_id)
 

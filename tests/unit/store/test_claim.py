@@ -105,8 +105,9 @@ async def test_a_record_the_service_did_not_write_does_not_stop_the_claim(
 
 @pytest.mark.parametrize(
     ("position", "value"),
-    # the index prefix, the history TTL, max tries JSON, a job id too many for the keys
-    [(6, ""), (12, "0"), (11, '{"echo": "3"}'), (13, ("fine", "extra"))],
+    # the index prefix, the history TTL, the events' max length, max tries JSON, a job id too
+    # many for the keys
+    [(6, ""), (12, "0"), (12, "1.5"), (7, "-1"), (11, '{"echo": "3"}'), (13, ("fine", "x"))],
 )
 async def test_a_bad_argument_is_refused_before_anything_is_written(
     redis: TrackedRedis, position: int, value: str | tuple[str, str]

@@ -1,5 +1,6 @@
 """transition.lua checks every argument before its first write, never writes to a finished
-job's record, and gives a try back only with a write it applies."""
+job's record nor for a worker that lost the job's lease, and gives a try back (or counts a
+retry) only with a write it applies."""
 
 import pytest
 from redis.exceptions import ResponseError
@@ -23,6 +24,7 @@ async def record_and_events(redis: TrackedRedis, job_id: str) -> tuple[dict[byte
         (4, ""),
         (5, "[1,"),
         (5, '{"label": "echo|complete"}'),
+        (5, '{"bucket_key": "b", "bucket_ttl": 1.5, "finished_key": "f", "label": "l"}'),
         (6, "not json"),
         (6, '{"tries": 1}'),
         (7, "0"),
@@ -39,7 +41,7 @@ async def test_a_bad_argument_is_refused_before_anything_is_written(
         TransitionWriter(Settings()).add(pipe, "t1", transition)
         command = list(pipe.command_stack[0][0])
         pipe.command_stack.clear()
-        command[3 + 4 + position] = value  # EVALSHA sha 4 KEYS..., then ARGV from 1
+        command[3 + 5 + position] = value  # EVALSHA sha 5 KEYS..., then ARGV from 1
         pipe.execute_command(*command)
         [reply] = await pipe.execute(raise_on_error=False)
     assert isinstance(reply, ResponseError)
@@ -77,3 +79,32 @@ async def test_an_interruption_gives_its_try_back_only_if_one_was_counted(
     await TransitionWriter(Settings()).write(redis, "t3", interrupted, give_back_try=True)
     assert await redis.get(keys.retry("t3")) == tries_after
     assert (await redis.hget(keys.record("t3"), "status")) == b"waiting"  # type: ignore[misc]
+
+
+async def test_a_late_retry_of_a_finished_job_is_not_counted(redis: TrackedRedis) -> None:
+    await redis.enqueue_job("echo", _job_id="t4", message="hi")
+    writer = TransitionWriter(Settings())
+    await writer.write(redis, "t4", Transition("succeeded", [("completed", b"{}")]))
+    retry = Transition("waiting", [("retry_scheduled", b"{}")])
+    await writer.write(redis, "t4", retry, retried_function="echo")
+    assert await redis.hgetall(keys.METRICS_RETRIED) == {}  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("holder", "applied"), [("w1", True), (None, True), ("w2", False)])
+async def test_a_write_from_a_worker_that_lost_the_lease_is_dropped(
+    redis: TrackedRedis, holder: str | None, applied: bool
+) -> None:
+    await redis.enqueue_job("echo", _job_id="t5", message="hi")
+    await redis.set(keys.retry("t5"), 1)
+    if holder is not None:
+        await redis.set(keys.in_progress("t5"), holder)
+    writer = TransitionWriter(Settings())
+    retry = Transition("waiting", [("retry_scheduled", b"{}")], {"tries": "1"})
+    await writer.write(redis, "t5", retry, retried_function="echo", held_by="w1")
+    interrupted = Transition("waiting", [("interrupted", b"{}")], {"tries": "0"})
+    await writer.write(redis, "t5", interrupted, give_back_try=True, held_by="w1")
+    retried = await redis.hgetall(keys.METRICS_RETRIED)  # type: ignore[misc]
+    assert retried == ({b"echo": b"1"} if applied else {})
+    assert await redis.get(keys.retry("t5")) == (b"0" if applied else b"1")
+    events = await redis.xlen(keys.job_events("t5"))
+    assert events == (3 if applied else 1)

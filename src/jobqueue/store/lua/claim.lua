@@ -23,11 +23,15 @@
 --       job with no record), then the job ids, in queue order
 -- Returns, per claimed job: id, score, job data ('' when gone), try, removed from abort set,
 --   stalls so far
+local function positive_integer(value)
+  local number = tonumber(value)
+  return number ~= nil and number >= 1 and number == math.floor(number)
+end
 local now, lease, aborts, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1',
   tonumber(ARGV[4])
-if not now or not lease or lease < 1 or not limit or not tonumber(ARGV[5]) or ARGV[6] == ''
-    or ARGV[7] == '' or not tonumber(ARGV[8]) or ARGV[9] == '' or ARGV[10] == ''
-    or ARGV[11] == '' or not tonumber(ARGV[13]) or tonumber(ARGV[13]) < 1 then
+if not now or not positive_integer(lease) or not limit or not positive_integer(ARGV[5])
+    or ARGV[6] == '' or ARGV[7] == '' or not positive_integer(ARGV[8]) or ARGV[9] == ''
+    or ARGV[10] == '' or ARGV[11] == '' or not positive_integer(ARGV[13]) then
   return redis.error_reply('claim: now, lease, limit, try TTL, worker id, index prefix, '
     .. 'events max length, history TTL or vocabulary missing')
 end
@@ -73,7 +77,7 @@ for i = first_id, #ARGV do
       redis.call('HINCRBY', KEYS[5], fn, 1)
       if (tonumber(redis.call('GET', retry)) or 0) > 0 then redis.call('DECR', retry) end
     end
-    redis.call('PSETEX', in_progress, math.floor(lease), ARGV[6])
+    redis.call('PSETEX', in_progress, lease, ARGV[6])
     redis.call('SADD', KEYS[4], in_progress)
     local data = redis.call('GET', job) or ''
     local try = redis.call('INCR', retry)
@@ -96,5 +100,5 @@ for i = first_id, #ARGV do
     end
   end
 end
-if #claimed > 0 then redis.call('PEXPIRE', KEYS[4], 2 * math.floor(lease)) end
+if #claimed > 0 then redis.call('PEXPIRE', KEYS[4], 2 * lease) end
 return claimed

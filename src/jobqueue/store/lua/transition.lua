@@ -6,19 +6,23 @@
 -- A finished job's record is final: any later write to it (a late progress report, a run
 -- re-ended by a worker that had lost its lease, a retry) is dropped, events and counts too.
 -- An interrupted run may give its try back (arq's try counter down one), only if applied.
+-- A write from the worker running the job (a retry, a put-back) names it: it is dropped when
+-- another worker holds the job's lease (this one lost it: the job may be running there).
 -- At a job's end, its events are copied into its record, a field per event (`e:{stream id}`:
 -- `[type, data]`; progress reports but the last left out), and its own stream lives only a
 -- little longer (live followers read the end from it): a stream holding a few entries costs
 -- some 4 KB, most of a finished job's memory; the copy, in the record's compact encoding, a
 -- few dozen bytes an event. (One field per event: a value over 64 bytes would turn the record
 -- into a hash table, twice its size.)
--- KEYS: 1 record, 2 events, 3 job events, 4 arq's try counter
+-- KEYS: 1 record, 2 events, 3 job events, 4 arq's try counter, 5 arq's in-progress key
 -- ARGV: 1 job id, 2 new stored status ('' = unchanged), 3 history TTL (ms), 4 events max length,
 --       5 index key prefix, 6 counts JSON, naming its keys ('' = none), 7 record fields as a
 --       JSON object of strings ('' = none; one argument is cheaper than many), 8 how long the
 --       job's own stream outlives its end (ms), 9 events N, 10 the progress event's type,
---       11 '1' to give the try back (else ''), then N pairs (event type, event JSON), then the
---       terminal statuses
+--       11 '1' to give the try back (else ''), 12 the worker that must hold the lease ('' =
+--       any), then N pairs (event type, event JSON), then the terminal statuses
+-- Counts: for a job's end, its per-10-s bucket and finished/duration counters; for a retry,
+-- `retried_key` and `function`.
 -- Every argument is checked before the first write (a script does not roll back).
 local function positive_integer(value)
   local number = tonumber(value)
@@ -34,7 +38,7 @@ if not positive_integer(ARGV[3]) or not positive_integer(ARGV[4])
     or not positive_integer(ARGV[8]) then
   return redis.error_reply('transition of ' .. ARGV[1] .. ': a TTL or the max length not positive')
 end
-if not n or n < 0 or #ARGV < 11 + 2 * n then
+if not n or n < 0 or #ARGV < 12 + 2 * n then
   return redis.error_reply('transition of ' .. ARGV[1] .. ': events missing')
 end
 local counts_ok, counts = json_or_empty(ARGV[6])
@@ -42,11 +46,20 @@ local fields_ok, new_fields = json_or_empty(ARGV[7])
 if not counts_ok or not fields_ok then
   return redis.error_reply('transition of ' .. ARGV[1] .. ': counts or fields not JSON objects')
 end
-if ARGV[6] ~= '' and not (type(counts.bucket_key) == 'string' and tonumber(counts.bucket_ttl)
-    and type(counts.finished_key) == 'string' and type(counts.label) == 'string'
-    and (counts.duration_bucket == nil or (type(counts.duration_key) == 'string'
-      and tonumber(counts.seconds) and type(counts.durations_key) == 'string'
-      and type(counts['function']) == 'string'))) then
+local function counts_complete(c)
+  local strings = function(...)
+    for _, name in ipairs({...}) do if type(c[name]) ~= 'string' then return false end end
+    return true
+  end
+  if c.bucket_key == nil and c.retried_key == nil then return false end
+  if c.bucket_key ~= nil and not (strings('bucket_key', 'finished_key', 'label')
+      and positive_integer(c.bucket_ttl)) then return false end
+  if c.duration_bucket ~= nil and not (strings('duration_key', 'durations_key', 'function')
+      and (type(c.duration_bucket) == 'string' or type(c.duration_bucket) == 'number')
+      and tonumber(c.seconds)) then return false end
+  return c.retried_key == nil or strings('retried_key', 'function')
+end
+if ARGV[6] ~= '' and not counts_complete(counts) then
   return redis.error_reply('transition of ' .. ARGV[1] .. ': counts incomplete')
 end
 for _, value in pairs(new_fields) do
@@ -58,7 +71,7 @@ if ARGV[5] == '' then
   return redis.error_reply('transition of ' .. ARGV[1] .. ': no index key prefix')
 end
 local terminal = {}
-for i = 12 + 2 * n, #ARGV do terminal[ARGV[i]] = true end
+for i = 13 + 2 * n, #ARGV do terminal[ARGV[i]] = true end
 local current = redis.call('HMGET', KEYS[1], 'status', 'function', 'enqueue_ms')
 local status, fn, member = current[1], current[2], nil
 -- its index entries' member, as `keys.index_member` writes it (a record missing any of these
@@ -69,6 +82,10 @@ end
 local new_status, prefix = ARGV[2], ARGV[5]
 if status and terminal[status] then
   return 0
+end
+if ARGV[12] ~= '' then
+  local holder = redis.call('GET', KEYS[5])
+  if holder and holder ~= ARGV[12] then return 0 end
 end
 if ARGV[11] == '1' then
   local tries = tonumber(redis.call('GET', KEYS[4]))
@@ -94,8 +111,8 @@ if member then
 end
 
 for i = 0, n - 1 do
-  local event = {'type', ARGV[12 + 2 * i], 'job_id', ARGV[1], 'function', fn or '',
-                 'data', ARGV[13 + 2 * i]}
+  local event = {'type', ARGV[13 + 2 * i], 'job_id', ARGV[1], 'function', fn or '',
+                 'data', ARGV[14 + 2 * i]}
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(event))
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', 1000, '*', unpack(event))
 end
@@ -113,7 +130,7 @@ if member and terminal[new_status] then
   for i, entry in ipairs(entries) do
     if entry[2] ~= ARGV[10] or i == last_progress then  -- of progress reports, the last
       kept[#kept + 1] = 'e:' .. entry[1]
-      kept[#kept + 1] = '[' .. cjson.encode(entry[2]) .. ',' .. entry[3] .. ']'
+      kept[#kept + 1] = '[' .. cjson.encode(entry[2] or '') .. ',' .. (entry[3] or 'null') .. ']'
     end
   end
   if #kept > 0 then redis.call('HSET', KEYS[1], unpack(kept)) end
@@ -123,10 +140,11 @@ else
   redis.call('PEXPIRE', KEYS[3], ARGV[3])
 end
 
-if ARGV[6] ~= '' then
+local c = counts
+if c.retried_key then redis.call('HINCRBY', c.retried_key, c['function'], 1) end
+if c.bucket_key then
   -- finished-job counters: per 10 s bucket (for /v1/queues) and for Prometheus
   -- (the keys travel in the JSON: a finish is counted under keys named in `keys.py`)
-  local c = counts
   redis.call('INCR', c.bucket_key)
   redis.call('EXPIRE', c.bucket_key, c.bucket_ttl)
   redis.call('HINCRBY', c.finished_key, c.label, 1)
