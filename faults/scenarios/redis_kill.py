@@ -1,0 +1,9 @@
+"""TODO"""
+
+from typing import Any
+
+from faults.harness import Harness
+
+
+async def run(harness: Harness) -> dict[str, Any]:
+    raise NotImplementedError
