@@ -61,6 +61,7 @@ class Exit:
     signal: str
     code: int | None  # None: still running after the wait (the signal was ignored)
     took_s: float
+    ended: float  # time.monotonic() once it had gone (SIGKILLed if it ignored the signal)
 
 
 @dataclass
@@ -115,7 +116,8 @@ class WorkerPool:
             worker.process.kill()
             worker.process.wait()
         worker.stop()
-        return Exit(worker.name, worker.pid, "SIGTERM", code, time.monotonic() - sent_at)
+        ended = time.monotonic()
+        return Exit(worker.name, worker.pid, "SIGTERM", code, ended - sent_at, ended)
 
     def stop_all(self, within_s: float) -> list[Exit]:
         leaving = list(self.running)
