@@ -1,9 +1,141 @@
-"""TODO"""
+"""Redis out of memory (`maxmemory` under `noeviction`) under load: enqueues must be refused
+with 503 and `Retry-After` (never acknowledged while Redis is past its limit), no worker may
+exit, and once there is room again everything acknowledged completes.
 
+Phases: the limit set just above what Redis holds (enqueues meet the API's high-water mark),
+then Redis pushed past it (junk written, the limit set below what it holds, as after a write
+that took it over), then room made (the junk deleted, the limit lifted with CONFIG SET).
+"""
+
+import asyncio
+import contextlib
+import time
 from typing import Any
 
-from faults.harness import Harness
+import redis.asyncio
+import redis.exceptions
+
+from faults.figures import target
+from faults.harness import Harness, common_targets
+from faults.load import Answer, Enqueuer
+
+WORKERS = 4
+JUNK = "faults:junk:"
+MiB = 1024 * 1024
 
 
 async def run(harness: Harness) -> dict[str, Any]:
-    raise NotImplementedError
+    pool = harness.pool("redis-oom")
+    pool.start("redis-oom", WORKERS)
+    workers = list(pool.running)
+    enqueuer = Enqueuer(harness.api, harness.ledger.url(), "oom", hold=(0.1, 0.5))
+    log_offset, started = harness.api_log_size(), time.monotonic()
+    admin = redis.asyncio.Redis(port=harness.redis.port, socket_timeout=10)
+    samples: list[tuple[float, int, int]] = []  # (when, used_memory, maxmemory)
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(_sample(admin, samples, stop))
+    load = asyncio.create_task(enqueuer.run(rate=20, stop=stop))
+    try:
+        await asyncio.sleep(3)
+        await admin.config_set("maxmemory", await _used(admin) + 3 * MiB // 2)
+        await asyncio.sleep(6)  # approaching the limit: the API's high-water mark
+        full_from = time.monotonic()
+        await _push_past_the_limit(admin)
+        await asyncio.sleep(2)
+        readyz_while_full = (await harness.api.get("/readyz")).status_code
+        await asyncio.sleep(6)
+        full_until = time.monotonic()
+        await _make_room(admin)
+        await asyncio.sleep(2)
+    finally:
+        stop.set()
+        await asyncio.gather(load, sampler)
+        await _make_room(admin)
+        await admin.aclose()
+    accounts, http = await harness.settle(enqueuer, [])
+    exited = [w.name for w in workers if not w.is_running()]
+    await asyncio.to_thread(pool.stop_all, 30)
+    answers = enqueuer.tally.answers
+    past = _answered_past_the_limit(answers, samples)
+    during = [a for a in answers if full_from <= a.sent and a.received <= full_until]
+    http_500s = http["http_500s_to_the_harness"] + harness.api_500s_since(log_offset)
+    figures = {
+        **accounts.figures(),
+        **http,
+        "http_500s": http_500s,
+        "202s_answered_past_maxmemory": len(past),
+        "202s_past_maxmemory_job_ids": [a.job_id for a in past][:20],
+        "enqueues_while_full": len(during),
+        "enqueue_503s_while_full": sum(1 for a in during if a.status == 503),
+        "memory_samples_while_full": sum(1 for s in samples if full_from <= s[0] <= full_until),
+        "of_which_past_maxmemory": sum(
+            1 for when, used, cap in samples if full_from <= when <= full_until and used > cap > 0
+        ),
+        "readyz_while_full": readyz_while_full,
+        "workers_exited": exited,
+    }
+    return {
+        "key": "redis_oom",
+        "title": "Redis out of memory",
+        "settings": {},
+        "took_s": round(time.monotonic() - started, 1),
+        "figures": figures,
+        "targets": [
+            *common_targets(accounts, http_500s),
+            target("202s answered while past maxmemory", len(past), 0),
+            target("worker exits on OOM", len(exited), 0),
+            target("enqueue 503s without Retry-After", http["enqueue_503s_without_retry_after"], 0),
+        ],
+        "notes": [
+            f"{WORKERS} workers under ~20 webhook jobs/s (held 0.1-0.5 s). `maxmemory` set to "
+            "what Redis held + 1.5 MiB for 6 s, then Redis pushed past it (1 MiB of junk, the "
+            "limit set 256 KiB below what it held) for 8 s, then the junk deleted and the "
+            "limit lifted (`CONFIG SET maxmemory 0`).",
+            "A 202 counts as answered past maxmemory when every memory sample (INFO, every "
+            "0.1 s) from just before it was sent to just after it was answered shows "
+            "used_memory above maxmemory.",
+        ],
+    }
+
+
+async def _used(admin: redis.asyncio.Redis) -> int:
+    memory = await admin.info("memory")
+    return int(memory["used_memory"])
+
+
+async def _sample(
+    admin: redis.asyncio.Redis, samples: list[tuple[float, int, int]], stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        memory = await admin.info("memory")
+        samples.append((time.monotonic(), int(memory["used_memory"]), int(memory["maxmemory"])))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.1)
+
+
+async def _push_past_the_limit(admin: redis.asyncio.Redis) -> None:
+    with contextlib.suppress(redis.exceptions.OutOfMemoryError):  # already full: fine
+        await admin.mset({f"{JUNK}{n}": "x" * 16384 for n in range(64)})
+    await admin.config_set("maxmemory", await _used(admin) - MiB // 4)
+
+
+async def _make_room(admin: redis.asyncio.Redis) -> None:
+    junk = [key async for key in admin.scan_iter(f"{JUNK}*", count=1000)]
+    if junk:
+        await admin.delete(*junk)
+    await admin.config_set("maxmemory", 0)
+
+
+def _answered_past_the_limit(
+    answers: list[Answer], samples: list[tuple[float, int, int]]
+) -> list[Answer]:
+    past = []
+    for answer in answers:
+        if answer.status != 202:
+            continue
+        before = [s for s in samples if s[0] <= answer.sent][-1:]
+        after = [s for s in samples if s[0] >= answer.received][:1]
+        around = before + [s for s in samples if answer.sent < s[0] < answer.received] + after
+        if len(before) == len(after) == 1 and all(cap and used > cap for _, used, cap in around):
+            past.append(answer)
+    return past
