@@ -13,6 +13,7 @@ the ledger saw delivered.
 """
 
 import asyncio
+import itertools
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -110,7 +111,10 @@ def account(
     for delivery in sorted(deliveries, key=lambda d: d.arrived):
         by_job[delivery.job_id].append(delivery)
     killed_at = dict(kills)
-    lost, stuck, duplicated, after_kill = [], [], [], []
+    lost: list[str] = []
+    stuck: list[str] = []
+    duplicated: list[str] = []
+    after_kill: list[str] = []
     failed: Counter[str] = Counter()
     redelivered = succeeded = tries_burnt = stalls = max_stalls = 0
     for job_id in acknowledged:
@@ -128,7 +132,7 @@ def account(
             tries_burnt += max(0, int(view.get("tries", 0)) - 1)
             stalls += int(view.get("stalls", 0))
             max_stalls = max(max_stalls, int(view.get("stalls", 0)))
-        for earlier, later in zip(runs, runs[1:], strict=False):
+        for earlier, _ in itertools.pairwise(runs):  # each delivery after another
             if earlier.outcome == CUT:
                 redelivered += 1
             elif earlier.outcome == ANSWERED:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import redis
+from redis import Redis
 
 from faults.accounting import Accounts, account, drain
 from faults.figures import target
@@ -43,8 +43,8 @@ class Harness:
     def worker_pids(self) -> list[int]:
         return [pid for pool in self.pools for pid in pool.pids()]
 
-    def admin(self) -> redis.Redis:
-        return redis.Redis(port=self.redis.port, socket_timeout=10, client_name="faults-admin")
+    def admin(self) -> Redis:
+        return Redis(port=self.redis.port, socket_timeout=10, client_name="faults-admin")
 
     def api_log_size(self) -> int:
         return self.api_process.log_path.stat().st_size

@@ -6,6 +6,7 @@ acknowledged jobs are owed a delivery.
 """
 
 import asyncio
+import contextlib
 import random
 import time
 from collections import Counter
@@ -87,10 +88,8 @@ class Enqueuer:
             task = asyncio.create_task(self._send(job_id, hold))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=1 / rate)
-            except TimeoutError:
-                pass
         await self.settle()
 
     async def _send(self, job_id: str, hold: float) -> None:

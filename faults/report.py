@@ -34,7 +34,7 @@ def render(raw: dict[str, Any]) -> str:
         "processes. Every job is a `webhook` call to the **delivery ledger**, a loopback HTTP "
         "server the harness runs outside Redis: it notes each delivery (job id, arrival, the "
         "worker holding the socket, and whether it was answered or cut by the worker going "
-        "away) and holds the call open for the job's \"work\". Every job acknowledged with a "
+        'away) and holds the call open for the job\'s "work". Every job acknowledged with a '
         "202 (or a 200 to a re-send) is accounted for at the end against the ledger and its "
         "view, after a drain of at most 30 s.",
         "",

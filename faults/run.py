@@ -64,7 +64,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     except BaseException:
         print(f"logs of every process and the ledger: {workdir}", file=sys.stderr)
         raise
-    raw = {"meta": _meta(options.quick, time.monotonic() - started, workdir), "scenarios": results}
+    raw: dict[str, Any] = {
+        "meta": _meta(options.quick, time.monotonic() - started, workdir),
+        "scenarios": results,
+    }
     missed = [t["name"] for s in results for t in s["targets"] if not t["met"]]
     if missed:  # the evidence stays for whoever reads the report
         raw["meta"]["kept_workdir"] = str(workdir)

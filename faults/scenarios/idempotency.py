@@ -42,9 +42,7 @@ async def run(harness: Harness) -> dict[str, Any]:
     anomalies = {
         job_id: dict(statuses)
         for job_id, statuses in by_status.items()
-        if created[job_id] != 1
-        or set(statuses) - {200, 202, 503}
-        or deliveries[job_id] != 1
+        if created[job_id] != 1 or set(statuses) - {200, 202, 503} or deliveries[job_id] != 1
     }
     http_500s = http["http_500s_to_the_harness"] + harness.api_500s_since(log_offset)
     figures = {

@@ -90,9 +90,7 @@ async def run(harness: Harness) -> dict[str, Any]:
 
 def _busy_workers(harness: Harness, pids: set[int]) -> set[int]:
     return {
-        d.pid
-        for d in harness.ledger.deliveries("kill-")
-        if d.outcome is None and d.pid in pids
+        d.pid for d in harness.ledger.deliveries("kill-") if d.outcome is None and d.pid in pids
     }
 
 

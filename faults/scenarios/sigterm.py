@@ -68,9 +68,9 @@ async def run(harness: Harness) -> dict[str, Any]:
             1 for d in harness.ledger.deliveries("term-") if d.outcome == CUT
         ),
         "interrupted_events": interrupted,
-        "cut_jobs_without_interrupted_event": [j for j, c in events.items() if not c["interrupted"]][
-            :20
-        ],
+        "cut_jobs_without_interrupted_event": [
+            job_id for job_id, counter in events.items() if not counter["interrupted"]
+        ][:20],
         "final_stop_exit_codes": sorted({str(e.code) for e in final}),
     }
     return {
