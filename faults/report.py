@@ -85,7 +85,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(f"`{v}`" for v in value) if value else "none"
     if isinstance(value, float):
-        return f"{value:g}"
+        return f"{round(value, 2):g}"
     return "—" if value is None else str(value)
 
 
