@@ -70,6 +70,8 @@ class Harness:
             "never_acknowledged": len(tally.unacknowledged),
             "http_500s_to_the_harness": tally.server_errors(),
             "enqueue_503s_without_retry_after": tally.unavailable_without_retry_after(),
+            "enqueues_without_an_http_answer": tally.transport_errors()[:20],
+            "slowest_enqueue_answer_s": tally.slowest_s(),
             "unattributed_deliveries": sum(1 for d in deliveries if d.pid is None),
         }
         return accounts, http

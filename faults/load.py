@@ -21,8 +21,9 @@ class Answer:
     job_id: str
     sent: float  # time.monotonic()
     received: float
-    status: int  # 0: no HTTP answer (a transport error)
+    status: int  # 0: no HTTP answer (a transport error, named in `error`)
     retry_after: bool
+    error: str = ""
 
 
 @dataclass
@@ -36,6 +37,17 @@ class Tally:
 
     def server_errors(self) -> int:
         return sum(1 for answer in self.answers if answer.status >= 500 and answer.status != 503)
+
+    def transport_errors(self) -> list[str]:
+        """Requests that got no HTTP answer: job id, how long it took, the error."""
+        return [
+            f"{a.job_id} after {a.received - a.sent:.1f} s: {a.error}"
+            for a in self.answers
+            if a.status == 0
+        ]
+
+    def slowest_s(self) -> float:
+        return round(max((a.received - a.sent for a in self.answers), default=0.0), 2)
 
     def unavailable_without_retry_after(self) -> int:
         return sum(1 for a in self.answers if a.status == 503 and not a.retry_after)
@@ -62,14 +74,14 @@ class Enqueuer:
         return {"function": "webhook", "args": args, "job_id": job_id}
 
     async def submit(self, job_id: str, hold: float) -> int:
-        sent = time.monotonic()
+        sent, error = time.monotonic(), ""
         try:
             response = await self.api.post("/v1/jobs", json=self.body(job_id, hold))
             status, retry_after = response.status_code, "retry-after" in response.headers
-        except httpx.HTTPError:
-            status, retry_after = 0, False
+        except httpx.HTTPError as exc:
+            status, retry_after, error = 0, False, f"{type(exc).__name__}: {exc}"
         received = time.monotonic()
-        self.tally.answers.append(Answer(job_id, sent, received, status, retry_after))
+        self.tally.answers.append(Answer(job_id, sent, received, status, retry_after, error))
         if status in (200, 202):
             self.tally.acknowledged.setdefault(job_id, received)
             self.tally.unacknowledged.pop(job_id, None)

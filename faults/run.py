@@ -68,11 +68,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "meta": _meta(options.quick, time.monotonic() - started, workdir),
         "scenarios": results,
     }
-    missed = [t["name"] for s in results for t in s["targets"] if not t["met"]]
-    if missed:  # the evidence stays for whoever reads the report
-        raw["meta"]["kept_workdir"] = str(workdir)
-    else:
-        shutil.rmtree(workdir)
+    # Kept, good run or not: the logs and the ledger are the figures' evidence (in /tmp).
+    raw["meta"]["kept_workdir"] = str(workdir)
     if options.into is not None:
         options.into.parent.mkdir(parents=True, exist_ok=True)
         options.into.write_text(json.dumps(raw, indent=1) + "\n")

@@ -17,9 +17,11 @@ from faults.events import count_events
 from faults.figures import target
 from faults.harness import Harness
 from faults.load import Enqueuer
+from faults.stack import WorkerPool
 
 WORKERS = 4
 FUNCTION = "cron:queue_stats"
+CHURN_EVERY_S = 10.0  # the full run replaces a worker this often (a rolling deploy)
 EDGE_S = 3  # slots this close to the start or the end are not judged (workers come and go)
 
 
@@ -33,7 +35,7 @@ async def run(harness: Harness) -> dict[str, Any]:
     enqueuer = Enqueuer(harness.api, harness.ledger.url(), "cron-load", hold=(0.1, 0.5))
     stop = asyncio.Event()
     load = asyncio.create_task(enqueuer.run(rate=5, stop=stop))
-    await asyncio.sleep(duration)
+    replaced = await _churn(pool, duration, CHURN_EVERY_S if not harness.quick else None)
     last_slot = int(time.time()) - EDGE_S
     stop.set()
     await load
@@ -56,6 +58,7 @@ async def run(harness: Harness) -> dict[str, Any]:
     http_500s = harness.api_500s_since(log_offset)
     figures = {
         "workers": WORKERS,
+        "workers_replaced_meanwhile": replaced,
         "slots_judged": len(by_slot),
         "slots_with_more_than_one_job": sum(1 for ids in by_slot.values() if len(ids) > 1),
         "slots_run_once": sum(1 for n in runs.values() if n == 1),
@@ -80,10 +83,33 @@ async def run(harness: Harness) -> dict[str, Any]:
             f"{WORKERS} workers, each scheduling `{FUNCTION}` every second, for {duration} s "
             "under ~5 webhook jobs/s; every whole second from 3 s after the start to 3 s "
             "before the end is a slot that must have exactly one job with one `started` event.",
+            (
+                f"Every {CHURN_EVERY_S:g} s the oldest worker gets SIGTERM and a replacement "
+                "starts (crons across a rolling deploy)."
+                if not harness.quick
+                else "No worker is replaced in --quick."
+            ),
             "The schedule is per second, not the default per minute, to judge many slots in a "
             "short run.",
         ],
     }
+
+
+async def _churn(pool: WorkerPool, duration: float, every_s: float | None) -> int:
+    """Wait `duration` seconds, replacing the oldest worker every `every_s` meanwhile."""
+    if every_s is None:
+        await asyncio.sleep(duration)
+        return 0
+    until, reaping = time.monotonic() + duration, []
+    while time.monotonic() + every_s < until:
+        await asyncio.sleep(every_s)
+        leaving, sent_at = pool.running[0], time.monotonic()
+        pool.sigterm(leaving)
+        pool.spawn("cron")
+        reaping.append(asyncio.to_thread(pool.reap, leaving, sent_at, 30.0))
+    await asyncio.sleep(max(0.0, until - time.monotonic()))
+    await asyncio.gather(*reaping)
+    return len(reaping)
 
 
 async def _listed(api: httpx.AsyncClient) -> dict[str, str]:
