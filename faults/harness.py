@@ -95,7 +95,11 @@ async def open_harness(quick: bool, workdir: Path) -> AsyncIterator[Harness]:
     ledger.start()
     try:
         api_process, url = start_api(base_env(server.url), workdir)
-        limits = httpx.Limits(max_connections=1100, max_keepalive_connections=1100)
+        # An idle connection is dropped before uvicorn's 5 s keep-alive timeout would close
+        # it under a reuse (a client-side race, not the service's).
+        limits = httpx.Limits(
+            max_connections=1100, max_keepalive_connections=1100, keepalive_expiry=4.0
+        )
         async with httpx.AsyncClient(
             base_url=url, timeout=30, trust_env=False, limits=limits
         ) as api:

@@ -12,8 +12,8 @@ from typing import Any
 
 from faults.figures import spread, target
 from faults.harness import Harness, common_targets
-from faults.ledger import CUT, Delivery
 from faults.load import Enqueuer
+from faults.recovery import busy_workers, recoveries
 
 STALL_LIMIT = "1000"
 QUICK_LEASES = {  # (the full run keeps the defaults: 15 s lease, 10 s liveness window)
@@ -39,7 +39,7 @@ async def run(harness: Harness) -> dict[str, Any]:
     await asyncio.sleep(3)
     while len(kills) < kills_wanted:
         await asyncio.sleep(chooser.uniform(*gap))
-        busy = _busy_workers(harness, {w.pid for w in pool.running})
+        busy = busy_workers(harness.ledger.deliveries("kill-"), {w.pid for w in pool.running})
         victims = [w for w in pool.running if w.pid in busy] or pool.running
         victim = chooser.choice(victims)
         pool.sigkill(victim)
@@ -49,7 +49,7 @@ async def run(harness: Harness) -> dict[str, Any]:
     stop.set()
     await load
     accounts, http = await harness.settle(enqueuer, kills)
-    recovery, unrecovered, same_worker = _recoveries(harness.ledger.deliveries("kill-"), kills)
+    recovery, unrecovered, same_worker = recoveries(harness.ledger.deliveries("kill-"), kills)
     exits = await asyncio.to_thread(pool.stop_all, 30)
     http_500s = http["http_500s_to_the_harness"] + harness.api_500s_since(log_offset)
     figures = {
@@ -86,36 +86,3 @@ async def run(harness: Harness) -> dict[str, Any]:
             "still run; their stalls are counted above.",
         ],
     }
-
-
-def _busy_workers(harness: Harness, pids: set[int]) -> set[int]:
-    return {
-        d.pid for d in harness.ledger.deliveries("kill-") if d.outcome is None and d.pid in pids
-    }
-
-
-def _recoveries(
-    deliveries: list[Delivery], kills: list[tuple[int, float]]
-) -> tuple[list[float], list[str], int]:
-    """Per delivery a kill cut: seconds to the job's next delivery; the jobs never delivered
-    again; how many next deliveries came from the killed worker itself (impossible)."""
-    by_job: dict[str, list[Delivery]] = {}
-    for delivery in sorted(deliveries, key=lambda d: d.arrived):
-        by_job.setdefault(delivery.job_id, []).append(delivery)
-    recovery: list[float] = []
-    unrecovered: list[str] = []
-    same_worker = 0
-    for pid, killed_at in kills:
-        cut = [
-            d
-            for d in deliveries
-            if d.pid == pid and d.outcome == CUT and d.arrived <= killed_at <= (d.ended or 0) + 1
-        ]
-        for delivery in cut:
-            later = [d for d in by_job[delivery.job_id] if d.arrived > killed_at]
-            if not later:
-                unrecovered.append(delivery.job_id)
-                continue
-            recovery.append(later[0].arrived - killed_at)
-            same_worker += later[0].pid == pid
-    return recovery, unrecovered, same_worker
