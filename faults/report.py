@@ -67,6 +67,9 @@ def section(scenario: dict[str, Any]) -> list[str]:
     if scenario["settings"]:
         shown = ", ".join(f"`{k}={v}`" for k, v in scenario["settings"].items())
         lines.append(f"- Worker settings: {shown}.")
+    observed = scenario.get("observations", [])
+    if observed:
+        lines += ["", "Observations:", "", *(f"- {text}" for text in observed)]
     lines += ["", f"Took {scenario['took_s']:.0f} s.", "", "| figure | value |", "|---|---|"]
     ordered = [k for k in SHOWN_FIRST if k in figures] + [
         k for k in figures if k not in SHOWN_FIRST and k != "evidence"

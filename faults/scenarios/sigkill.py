@@ -64,8 +64,19 @@ async def run(harness: Harness) -> dict[str, Any]:
         "rerun_on_the_killed_worker": same_worker,
         "final_stop_exit_codes": sorted({str(e.code) for e in exits}),
     }
+    after_kill = figures["duplicated_after_deliverer_killed"]
+    observations = (
+        [
+            f"{after_kill} job(s) ran again after an answered delivery because its worker was "
+            "SIGKILLed within 2 s of the answer, before it recorded the end: at-least-once, as the "
+            "README says (jobs must be idempotent); not counted as duplicated."
+        ]
+        if after_kill
+        else []
+    )
     return {
         "key": "sigkill",
+        "observations": observations,
         "title": "SIGKILL chaos",
         "settings": settings,
         "took_s": round(time.monotonic() - started, 1),
