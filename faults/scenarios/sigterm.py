@@ -12,7 +12,7 @@ from typing import Any
 from faults.events import count_events
 from faults.figures import target
 from faults.harness import Harness, common_targets
-from faults.ledger import CUT
+from faults.ledger import ANSWERED, CUT, Delivery
 from faults.load import Enqueuer
 from faults.stack import Exit
 
@@ -50,8 +50,8 @@ async def run(harness: Harness) -> dict[str, Any]:
     kills = [(e.pid, e.ended) for e in ignored]  # (one SIGKILLed may run a job twice)
     accounts, http = await harness.settle(enqueuer, kills)
     cut_jobs = sorted({d.job_id for d in harness.ledger.deliveries("term-") if d.outcome == CUT})
-    events = await count_events(harness.api, cut_jobs)
-    interrupted = sum(counter["interrupted"] for counter in events.values())
+    events = await count_events(harness.api, sorted({*cut_jobs, *accounts.duplicated}))
+    interrupted = sum(events[job_id]["interrupted"] for job_id in cut_jobs)
     final = await asyncio.to_thread(pool.stop_all, 30)
     http_500s = http["http_500s_to_the_harness"] + harness.api_500s_since(log_offset)
     nonzero = [e for e in exits if e.code not in (0, None)]
@@ -69,12 +69,18 @@ async def run(harness: Harness) -> dict[str, Any]:
         ),
         "interrupted_events": interrupted,
         "cut_jobs_without_interrupted_event": [
-            job_id for job_id, counter in events.items() if not counter["interrupted"]
+            job_id for job_id in cut_jobs if not events[job_id]["interrupted"]
         ][:20],
         "final_stop_exit_codes": sorted({str(e.code) for e in final}),
     }
+    deadlines = {e.pid: e.ended - e.took_s + grace for e in exits}
+    observations = [
+        _duplicate(job_id, harness.ledger.deliveries(job_id), deadlines, events[job_id])
+        for job_id in accounts.duplicated
+    ]
     return {
         "key": "sigterm",
+        "observations": observations,
         "title": "Rolling SIGTERM deploy",
         "settings": settings,
         "took_s": round(time.monotonic() - started, 1),
@@ -95,3 +101,22 @@ async def run(harness: Harness) -> dict[str, Any]:
             f"{BACKSTOP_S:g} s backstop + {SLACK_S:g} s slack after it (then it is SIGKILLed).",
         ],
     }
+
+
+def _duplicate(
+    job_id: str, deliveries: list[Delivery], deadlines: dict[int, float], events: Counter[str]
+) -> str:
+    """Why a job ran again after its delivery was answered: how close the answer came to its
+    worker's grace deadline, and whether the run was then put back as interrupted."""
+    answered = next(d for d in deliveries if d.outcome == ANSWERED)
+    deadline = deadlines.get(answered.pid or -1)
+    when = (
+        f"{(deadline - (answered.ended or 0)) * 1000:.0f} ms before its worker's grace ran out"
+        if deadline is not None
+        else "by a worker not stopped by the deploy"
+    )
+    return (
+        f"`{job_id}` was delivered again after its delivery was answered {when}; its events: "
+        f"{dict(events)} (a cancel at the grace deadline that lands after the job's effect but "
+        "before its end is recorded puts it back as interrupted: it runs twice)."
+    )
