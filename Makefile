@@ -7,10 +7,10 @@ PORT   ?= 8000
 # listen beyond loopback unless asked on the command line (make run HOST=0.0.0.0).
 HOST   = 127.0.0.1
 SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
-CHECKED := src tests scripts bench worker_settings.py
+CHECKED := src tests scripts bench faults worker_settings.py
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench clean
+.PHONY: help install run test lint format bench faults clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -39,6 +39,10 @@ bench: install ## Benchmarks against arq, SAQ, dramatiq, taskiq and bare FastAPI
 	@command -v wrk >/dev/null || { echo "installing wrk (optional: without it the Python load generator is used)"; \
 		$(SUDO) apt-get install -y -qq wrk >/dev/null 2>&1 || echo "could not install wrk: using the Python load generator"; }
 	$(BIN)/python -m bench.run
+
+faults: install ## Fault injection (killed workers, deploys, Redis killed/full/paused, crons, idempotency); writes docs/reliability.md
+	@command -v redis-server >/dev/null || { echo "faults needs redis-server (apt-get install redis-server)"; exit 1; }
+	$(BIN)/python -m faults.run --into docs/reliability.json
 
 format: install ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix $(CHECKED)

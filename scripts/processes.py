@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, TypeVar
 
@@ -60,15 +60,19 @@ def wait_until(
 
 
 class RedisServer:
-    """A private redis-server. With `persistent`, it keeps an append-only file across restarts."""
+    """A private redis-server. With `persistent`, it keeps an append-only file across restarts;
+    `options` are more command-line settings (e.g. `["--appendfsync", "always"]`)."""
 
-    def __init__(self, workdir: Path, *, persistent: bool = False) -> None:
+    def __init__(
+        self, workdir: Path, *, persistent: bool = False, options: Sequence[str] = ()
+    ) -> None:
         executable = shutil.which("redis-server")
         if executable is None:  # never skip silently: `.ci/run` installs it
             raise RuntimeError("redis-server is not on PATH; install it (apt-get install redis)")
         self.executable = executable
         self.workdir = workdir
         self.persistent = persistent
+        self.options = list(options)
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         workdir.mkdir(parents=True, exist_ok=True)
@@ -95,6 +99,7 @@ class RedisServer:
             "yes" if self.persistent else "no",
             "--logfile",
             str(self.workdir / "redis.log"),
+            *self.options,
         ]
         self.process = subprocess.Popen(args, preexec_fn=die_with_parent)
         with self.client() as client:

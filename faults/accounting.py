@@ -1,0 +1,156 @@
+"""Every acknowledged job accounted for: its final view after a bounded drain, against what
+the ledger saw delivered.
+
+- lost: acknowledged, then unknown to the service (404), or shown `succeeded` with no answered
+  delivery in the ledger;
+- stuck: not finished when the drain ends;
+- duplicated: a delivery that arrived after an earlier one of the same job had been answered
+  (the job had done its work, yet ran again); one whose deliverer was killed within
+  `KILL_WINDOW_S` of the answer is told apart (it died before it could record the end:
+  at-least-once, as the README warns);
+- redelivered: a delivery after a cut one (its worker died or dropped it): expected;
+- tries burnt: tries beyond the first, summed over the jobs.
+"""
+
+import asyncio
+import itertools
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from faults.ledger import ANSWERED, CUT, Delivery
+
+TERMINAL = {"succeeded", "failed", "aborted"}
+KILL_WINDOW_S = 2.0
+
+
+async def drain(
+    api: httpx.AsyncClient, job_ids: list[str], within_s: float = 30.0
+) -> tuple[dict[str, dict[str, Any] | None], float]:
+    """The jobs' views once all are finished or `within_s` has passed (None: 404), and how
+    long that took."""
+    started = time.monotonic()
+    views: dict[str, dict[str, Any] | None] = {}
+    waiting = list(job_ids)
+    limit = asyncio.Semaphore(32)
+
+    async def read(job_id: str) -> None:
+        async with limit:
+            try:
+                response = await api.get(f"/v1/jobs/{job_id}")
+            except httpx.HTTPError:
+                return  # read again on the next pass
+        if response.status_code == 404:
+            views[job_id] = None
+        elif response.status_code == 200:
+            views[job_id] = response.json()
+
+    while True:
+        await asyncio.gather(*(read(job_id) for job_id in waiting))
+        waiting = [j for j in waiting if j not in views or not _finished(views[j])]
+        if not waiting or time.monotonic() - started >= within_s:
+            return views, time.monotonic() - started
+        await asyncio.sleep(1.0)
+
+
+def _finished(view: dict[str, Any] | None) -> bool:
+    return view is None or view["status"] in TERMINAL
+
+
+@dataclass
+class Accounts:
+    acknowledged: int
+    succeeded: int
+    failed: dict[str, int]  # error type: jobs
+    lost: list[str]
+    stuck: list[str]
+    deliveries: int
+    redelivered_after_cut: int
+    duplicated: list[str]  # job ids, one entry per duplicate delivery
+    duplicated_after_kill: list[str]
+    tries_burnt: int
+    stalls: int
+    max_stalls: int
+    drain_s: float
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "acknowledged": self.acknowledged,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "lost": len(self.lost),
+            "stuck_after_drain": len(self.stuck),
+            "deliveries": self.deliveries,
+            "redelivered_after_cut": self.redelivered_after_cut,
+            "duplicated_deliveries": len(self.duplicated),
+            "duplicated_after_deliverer_killed": len(self.duplicated_after_kill),
+            "tries_burnt": self.tries_burnt,
+            "stalls": self.stalls,
+            "max_stalls_of_a_job": self.max_stalls,
+            "drain_s": round(self.drain_s, 1),
+            "evidence": {
+                "lost": self.lost[:20],
+                "stuck": self.stuck[:20],
+                "duplicated": self.duplicated[:20],
+            },
+        }
+
+
+def account(
+    acknowledged: list[str],
+    views: dict[str, dict[str, Any] | None],
+    deliveries: list[Delivery],
+    kills: list[tuple[int, float]],
+    drain_s: float,
+) -> Accounts:
+    """`kills`: (pid, when) of every worker killed or stopped during the scenario."""
+    by_job: dict[str, list[Delivery]] = defaultdict(list)
+    for delivery in sorted(deliveries, key=lambda d: d.arrived):
+        by_job[delivery.job_id].append(delivery)
+    killed_at = dict(kills)
+    lost: list[str] = []
+    stuck: list[str] = []
+    duplicated: list[str] = []
+    after_kill: list[str] = []
+    failed: Counter[str] = Counter()
+    redelivered = succeeded = tries_burnt = stalls = max_stalls = 0
+    for job_id in acknowledged:
+        view, runs = views.get(job_id, {}), by_job.get(job_id, [])
+        answered = [d for d in runs if d.outcome == ANSWERED]
+        if view is None or (view.get("status") == "succeeded" and not answered):
+            lost.append(job_id)
+        elif view.get("status") not in TERMINAL:
+            stuck.append(job_id)
+        elif view["status"] == "succeeded":
+            succeeded += 1
+        else:
+            failed[(view.get("error") or {}).get("type", view["status"])] += 1
+        if view:
+            tries_burnt += max(0, int(view.get("tries", 0)) - 1)
+            stalls += int(view.get("stalls", 0))
+            max_stalls = max(max_stalls, int(view.get("stalls", 0)))
+        for earlier, _ in itertools.pairwise(runs):  # each delivery after another
+            if earlier.outcome == CUT:
+                redelivered += 1
+            elif earlier.outcome == ANSWERED:
+                death = killed_at.get(earlier.pid or -1)
+                in_window = death is not None and 0 <= death - (earlier.ended or 0) <= KILL_WINDOW_S
+                (after_kill if in_window else duplicated).append(job_id)
+    return Accounts(
+        acknowledged=len(acknowledged),
+        succeeded=succeeded,
+        failed=dict(failed),
+        lost=lost,
+        stuck=stuck,
+        deliveries=sum(len(by_job.get(j, [])) for j in acknowledged),
+        redelivered_after_cut=redelivered,
+        duplicated=duplicated,
+        duplicated_after_kill=after_kill,
+        tries_burnt=tries_burnt,
+        stalls=stalls,
+        max_stalls=max_stalls,
+        drain_s=drain_s,
+    )

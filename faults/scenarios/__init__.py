@@ -1,0 +1,1 @@
+"""One module per fault; each `run(harness)` returns its figures, targets and notes."""
