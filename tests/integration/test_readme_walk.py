@@ -562,7 +562,11 @@ def fresh_stack(tmp_path: Path) -> Iterator[str]:
         server.start()
         stack.callback(server.stop)
         env = {"JOBQUEUE_REDIS_URL": server.url, "JOBQUEUE_LOG_FORMAT": "json"}
-        stack.callback(start_worker(env, tmp_path).stop)
+        worker = start_worker(env, tmp_path)
+        stack.callback(worker.stop)
+        # (first: SIGKILL. The walk leaves a long `sleep` running, and a stop would give it the
+        # default 20 s grace; how a worker stops is tested in test_shutdown.py)
+        stack.callback(worker.process.kill)
         api, url = start_api(env, tmp_path)
         stack.callback(api.stop)
         yield url
