@@ -4,8 +4,9 @@ the ledger saw delivered.
 - lost: acknowledged, then unknown to the service (404), or shown `succeeded` with no answered
   delivery in the ledger;
 - stuck: not finished when the drain ends;
-- duplicated: a delivery that arrived after an earlier one of the same job had been answered
-  (the job had done its work, yet ran again); one whose deliverer was killed within
+- duplicated: a delivery that arrived while an earlier one of the same job was still held (two
+  runs at once), or after an earlier one had been answered (the job had done its work, yet ran
+  again); one after an answer whose deliverer was killed within
   `KILL_WINDOW_S` of the answer is told apart (it died before it could record the end:
   at-least-once, as the README warns);
 - redelivered: a delivery after a cut one (its worker died or dropped it): expected;
@@ -14,6 +15,7 @@ the ledger saw delivered.
 
 import asyncio
 import itertools
+import math
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -24,7 +26,7 @@ import httpx
 from faults.ledger import ANSWERED, CUT, Delivery
 
 TERMINAL = {"succeeded", "failed", "aborted"}
-KILL_WINDOW_S = 2.0
+KILL_WINDOW_S = 1.0  # (a live worker records a job's end within milliseconds of its answer)
 
 
 async def drain(
@@ -132,8 +134,10 @@ def account(
             tries_burnt += max(0, int(view.get("tries", 0)) - 1)
             stalls += int(view.get("stalls", 0))
             max_stalls = max(max_stalls, int(view.get("stalls", 0)))
-        for earlier, _ in itertools.pairwise(runs):  # each delivery after another
-            if earlier.outcome == CUT:
+        for earlier, later in itertools.pairwise(runs):  # each delivery after another
+            if later.arrived < (earlier.ended if earlier.ended is not None else math.inf):
+                duplicated.append(job_id)  # two runs at once, however the first one ended
+            elif earlier.outcome == CUT:
                 redelivered += 1
             elif earlier.outcome == ANSWERED:
                 death = killed_at.get(earlier.pid or -1)

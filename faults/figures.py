@@ -32,3 +32,14 @@ def target(name: str, measured: float | None, at_most: float) -> dict[str, Any]:
         "measured": measured,
         "met": measured is not None and measured <= at_most,
     }
+
+
+def at_least(name: str, measured: float | None, minimum: float) -> dict[str, Any]:
+    """A target "at least `minimum`": that the fault was injected at all (a scenario whose
+    fault never bit must not pass)."""
+    return {
+        "name": name,
+        "target": f"≥ {minimum:g}",
+        "measured": measured,
+        "met": measured is not None and measured >= minimum,
+    }

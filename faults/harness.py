@@ -77,12 +77,21 @@ class Harness:
         return accounts, http
 
 
-def common_targets(accounts: Accounts, http_500s: int) -> list[dict[str, Any]]:
-    return [
+def common_targets(
+    accounts: Accounts, http_500s: int, *, duplicates: bool = True
+) -> list[dict[str, Any]]:
+    """Every scenario's: nothing lost, stuck or failed (every harness job can succeed), no 500;
+    and, unless the scenario's fault makes a re-run after an answer possible (a deploy's grace
+    deadline), no duplicated delivery."""
+    targets = [
         target("acknowledged jobs lost", len(accounts.lost), 0),
         target("stuck after a 30 s drain", len(accounts.stuck), 0),
+        target("acknowledged jobs that did not succeed", sum(accounts.failed.values()), 0),
         target("HTTP 500s", http_500s, 0),
     ]
+    if duplicates:
+        targets.append(target("duplicated deliveries", len(accounts.duplicated), 0))
+    return targets
 
 
 @contextlib.asynccontextmanager

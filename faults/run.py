@@ -52,6 +52,7 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     options = _options(argv)
+    _clean_environment()
     chosen = QUICK if options.quick else list(SCENARIOS)
     if options.only:
         chosen = [name.strip() for name in options.only.split(",") if name.strip()]
@@ -121,5 +122,29 @@ def _redis_version() -> str:
     return subprocess.run([found, "--version"], capture_output=True, text=True).stdout.strip()
 
 
+def _clean_environment() -> None:
+    """The processes under test inherit this one's environment: a `JOBQUEUE_*` of the caller's
+    would change what is measured, and a proxy setting would send the workers' loopback
+    webhooks elsewhere."""
+    for name in list(os.environ):
+        if name.startswith("JOBQUEUE_") or name.lower() in {
+            "http_proxy",
+            "https_proxy",
+            "all_proxy",
+        }:
+            del os.environ[name]
+    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+
+
+def missed(raw: dict[str, Any]) -> list[str]:
+    """The targets a run missed, as "scenario: target"."""
+    return [
+        f"{scenario['key']}: {t['name']}"
+        for scenario in raw["scenarios"]
+        for t in scenario["targets"]
+        if not t["met"]
+    ]
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(1 if missed(main()) else 0)  # (the report is written either way)

@@ -77,6 +77,11 @@ class WorkerPool:
     def pids(self) -> list[int]:
         return [worker.pid for worker in self.started]
 
+    def log_events(self, event: str) -> int:
+        """How many lines logging `event` every worker it started wrote (killed ones too)."""
+        needle = f'"event":"{event}"'  # (the service's JSON logs, as orjson writes them)
+        return sum(w.log_text().count(needle) for w in self.started)
+
     def spawn(self, prefix: str) -> ServiceProcess:
         """Start a worker without waiting for it (replacements start while load runs)."""
         self._serial += 1

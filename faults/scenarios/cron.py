@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from faults.events import count_events
-from faults.figures import target
+from faults.figures import at_least, target
 from faults.harness import Harness
 from faults.load import Enqueuer
 from faults.stack import WorkerPool
@@ -55,6 +55,7 @@ async def run(harness: Harness) -> dict[str, Any]:
     }
     other_ids = sorted(set(listed) - set(present))
     not_once = {job_id: n for job_id, n in runs.items() if n != 1}
+    not_succeeded = sum(1 for j in present if listed[j] != "succeeded")
     http_500s = harness.api_500s_since(log_offset)
     figures = {
         "workers": WORKERS,
@@ -64,7 +65,7 @@ async def run(harness: Harness) -> dict[str, Any]:
         "slots_run_once": sum(1 for n in runs.values() if n == 1),
         "slots_missed": sum(1 for n in runs.values() if n == 0),
         "slots_run_more_than_once": sum(1 for n in runs.values() if n > 1),
-        "slots_not_succeeded": sum(1 for j in present if listed[j] != "succeeded"),
+        "slots_not_succeeded": not_succeeded,
         "cron_jobs_listed_outside_the_judged_slots": len(other_ids),
         "http_500s": http_500s,
         "evidence": {"slots_not_run_once": [f"{j} ({n} runs)" for j, n in not_once.items()][:20]},
@@ -77,6 +78,8 @@ async def run(harness: Harness) -> dict[str, Any]:
         "figures": figures,
         "targets": [
             target("cron slots with ≠ 1 run", len(not_once), 0),
+            target("cron runs that did not succeed", not_succeeded, 0),
+            at_least("slots judged", len(by_slot), 10),
             target("HTTP 500s", http_500s, 0),
         ],
         "notes": [

@@ -15,7 +15,7 @@ from typing import Any
 import redis.asyncio
 import redis.exceptions
 
-from faults.figures import target
+from faults.figures import at_least, target
 from faults.harness import Harness, common_targets
 from faults.load import Answer, Enqueuer
 
@@ -97,6 +97,8 @@ async def run(harness: Harness) -> dict[str, Any]:
             *common_targets(accounts, http_500s),
             target("202s answered while past maxmemory", len(past), 0),
             target("worker exits on OOM", len(exited), 0),
+            at_least("enqueues sent while Redis was full", len(during), 1),
+            at_least("of them answered 503", figures["enqueue_503s_while_full"], len(during)),
             target("enqueue 503s without Retry-After", http["enqueue_503s_without_retry_after"], 0),
         ],
         "notes": [

@@ -80,6 +80,7 @@ async def run(harness: Harness) -> dict[str, Any]:
             *common_targets(accounts, http_500s),
             target("workers exited (not killed by the harness)", len(exited), 0),
             target("SIGKILL recovery p99 after a stall (s)", figures["recovery_s"]["p99"], 20),
+            target("cut jobs never run again", len(unrecovered), 0),
         ],
         "notes": [
             f"{WORKERS} workers under ~12 webhook jobs/s (held 0.2-1.5 s); {rounds} round(s) "

@@ -10,7 +10,7 @@ import random
 import time
 from typing import Any
 
-from faults.figures import spread, target
+from faults.figures import at_least, spread, target
 from faults.harness import Harness, common_targets
 from faults.load import Enqueuer
 from faults.recovery import busy_workers, recoveries
@@ -62,6 +62,7 @@ async def run(harness: Harness) -> dict[str, Any]:
         "recovery_s": spread(recovery),
         "cut_jobs_never_run_again": unrecovered[:20],
         "rerun_on_the_killed_worker": same_worker,
+        "leases_released_by_live_workers": pool.log_events("worker.lease_released"),
         "final_stop_exit_codes": sorted({str(e.code) for e in exits}),
     }
     after_kill = figures["duplicated_after_deliverer_killed"]
@@ -84,6 +85,9 @@ async def run(harness: Harness) -> dict[str, Any]:
         "targets": [
             *common_targets(accounts, http_500s),
             target("SIGKILL recovery p99 (s)", figures["recovery_s"]["p99"], 20),
+            target("cut jobs never run again", len(unrecovered), 0),
+            at_least("runs cut by the kills", figures["cut_deliveries"], 1),
+            target("jobs run again on the worker that was killed", same_worker, 0),
         ],
         "notes": [
             f"{WORKERS} workers under ~12 webhook jobs/s (each held 0.5-3 s by the ledger); "

@@ -27,7 +27,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
         timeout=140,
         check=False,
     )
-    assert finished.returncode == 0, finished.stdout + finished.stderr
+    # (1: a target missed; the figures are written all the same, and the tests below say which)
+    assert finished.returncode in (0, 1), finished.stdout + finished.stderr
     raw = json.loads(into.read_text())
     assert raw["meta"]["took_s"] <= QUICK_BUDGET_S, raw["meta"]
     return {scenario["key"]: scenario for scenario in raw["scenarios"]}
@@ -66,6 +67,9 @@ def test_a_killed_workers_jobs_run_again_elsewhere_within_20_s(
     assert sigkill["cut_jobs_never_run_again"] == []
     assert sigkill["rerun_on_the_killed_worker"] == 0
     assert sigkill["recovery_s"]["p99"] <= 20
+    # (with the quick run's 3 s lease, p99 ≤ 20 s holds even if only leases running out freed
+    # the jobs: live workers must have released the killed workers' leases)
+    assert sigkill["leases_released_by_live_workers"] >= 1
 
 
 def test_a_deploy_is_obeyed_exits_0_and_burns_no_try(run: dict[str, dict[str, Any]]) -> None:
