@@ -107,7 +107,16 @@ async def test_a_record_the_service_did_not_write_does_not_stop_the_claim(
     ("position", "value"),
     # the index prefix, the history TTL, the events' max length, max tries JSON, a job id too
     # many for the keys
-    [(6, ""), (12, "0"), (12, "1.5"), (7, "-1"), (11, '{"echo": "3"}'), (13, ("fine", "x"))],
+    [
+        (6, ""),
+        (12, "0"),
+        (12, "1.5"),
+        (4, "0x10"),
+        (0, "1e12"),
+        (7, "-1"),
+        (11, '{"echo": "3"}'),
+        (13, ("fine", "x")),
+    ],
 )
 async def test_a_bad_argument_is_refused_before_anything_is_written(
     redis: TrackedRedis, position: int, value: str | tuple[str, str]

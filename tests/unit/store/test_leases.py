@@ -108,3 +108,28 @@ async def test_a_worker_never_releases_its_own_leases(redis: TrackedRedis) -> No
     await redis.sadd(keys.leases("w1"), keys.in_progress("mine"))  # type: ignore[misc]
     assert await released(redis, "w1", "mine") == []
     assert await redis.get(keys.in_progress("mine")) == b"w1"
+
+
+async def test_planted_keys_of_other_types_do_not_stop_the_renewals(redis: TrackedRedis) -> None:
+    await redis.enqueue_job("echo", _job_id="orphan", message="hi")
+    await start_job(redis, "orphan", owner="dead")
+    await redis.sadd(keys.LEASE_HOLDERS, "dead", "odd")  # type: ignore[misc]
+    await redis.set(keys.leases("odd"), "not a set")
+    await redis.sadd(keys.leases("dead"), "planted:hash")  # type: ignore[misc]
+    await redis.hset("planted:hash", "a", "b")  # type: ignore[misc]
+    await redis.sadd(keys.leases("w1"), "planted:hash")  # type: ignore[misc]
+    await prompt_for_a_window(redis, "w1")
+    assert await released(redis, "w1", "orphan") == [("dead", "orphan")]
+    assert await released(redis, "w1") == []  # and again: nothing left to fail on
+
+
+async def test_a_planted_alive_time_does_not_make_a_worker_judge_at_once(
+    redis: TrackedRedis,
+) -> None:
+    await redis.enqueue_job("echo", _job_id="orphan", message="hi")
+    await start_job(redis, "orphan", owner="dead")
+    await call(redis, "dead", "orphan")
+    await redis.delete(keys.alive("dead"))
+    for planted in ("inf", "-1e300", "1.5", "x"):
+        await redis.set(keys.alive("w1"), planted, px=WINDOW_MS)
+        assert await released(redis, "w1") == []

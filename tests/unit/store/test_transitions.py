@@ -20,7 +20,9 @@ async def record_and_events(redis: TrackedRedis, job_id: str) -> tuple[dict[byte
     # the TTL, the length, the prefix, the counts and fields JSON, the finished stream's TTL, N
     [
         (2, "0"),
+        (2, "5.0"),  # (Redis takes only digits: a script would fail after its first write)
         (3, "-1"),
+        (3, "1e5"),
         (4, ""),
         (5, "[1,"),
         (5, '{"label": "echo|complete"}'),

@@ -23,13 +23,13 @@
 --       job with no record), then the job ids, in queue order
 -- Returns, per claimed job: id, score, job data ('' when gone), try, removed from abort set,
 --   stalls so far
-local function positive_integer(value)
-  local number = tonumber(value)
-  return number ~= nil and number >= 1 and number == math.floor(number)
+local function positive_integer(value)  -- as Redis reads one: digits only, no sign or point
+  if type(value) == 'number' then return value >= 1 and value == math.floor(value) end
+  return type(value) == 'string' and string.match(value, '^[1-9]%d*$') ~= nil
 end
 local now, lease, aborts, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1',
   tonumber(ARGV[4])
-if not now or not positive_integer(lease) or not limit or not positive_integer(ARGV[5])
+if not positive_integer(ARGV[1]) or not positive_integer(lease) or not limit or not positive_integer(ARGV[5])
     or ARGV[6] == '' or ARGV[7] == '' or not positive_integer(ARGV[8]) or ARGV[9] == ''
     or ARGV[10] == '' or ARGV[11] == '' or not positive_integer(ARGV[13]) then
   return redis.error_reply('claim: now, lease, limit, try TTL, worker id, index prefix, '

@@ -17,9 +17,9 @@
 --       between prompt calls (ms), 5 the alive key prefix, 6 the lease set prefix
 -- Returns {leases renewed, {the in-progress keys of its jobs another worker holds now},
 --          {per lease released: the gone worker's id, the in-progress key}}
-local function positive_integer(value)
-  local number = tonumber(value)
-  return number ~= nil and number >= 1 and number == math.floor(number)
+local function positive_integer(value)  -- as Redis reads one: digits only, no sign or point
+  if type(value) == 'number' then return value >= 1 and value == math.floor(value) end
+  return type(value) == 'string' and string.match(value, '^[1-9]%d*$') ~= nil
 end
 if not positive_integer(ARGV[2]) or not positive_integer(ARGV[3])
     or not positive_integer(ARGV[4]) or ARGV[1] == '' or ARGV[5] == '' or ARGV[6] == '' then
@@ -27,16 +27,31 @@ if not positive_integer(ARGV[2]) or not positive_integer(ARGV[3])
     .. 'missing')
 end
 local me, lease, window, gap = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+-- A key's value if it is a string (a key of another type, planted or left by another program,
+-- must not fail the call after its first write, every tick).
+local function value_of(key)
+  if redis.call('TYPE', key).ok == 'string' then return redis.call('GET', key) end
+  return nil
+end
+for _, key in ipairs({KEYS[1], KEYS[3]}) do
+  local kind = redis.call('TYPE', key).ok
+  if kind ~= 'set' and kind ~= 'none' then
+    return redis.error_reply('renew: ' .. key .. ' is a ' .. kind .. ', not a set')
+  end
+end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local since = now
 local left = redis.call('PTTL', KEYS[2])
-if left > 0 and window - left <= gap then since = tonumber(redis.call('GET', KEYS[2])) or now end
+if left > 0 and window - left <= gap then
+  local began = tonumber(value_of(KEYS[2]))  -- (only a time Redis could have written)
+  if began and began >= 1 and began <= now and began == math.floor(began) then since = began end
+end
 redis.call('SET', KEYS[2], string.format('%d', since), 'PX', window)
 redis.call('SADD', KEYS[3], me)
 local renewed, lost, released = 0, {}, {}
 for i = 4, #KEYS do
-  local holder = redis.call('GET', KEYS[i])
+  local holder = value_of(KEYS[i])
   if holder == me then
     redis.call('PEXPIRE', KEYS[i], lease)
     renewed = renewed + 1
@@ -45,15 +60,17 @@ for i = 4, #KEYS do
   end
 end
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if redis.call('GET', key) ~= me then redis.call('SREM', KEYS[1], key) end
+  if value_of(key) ~= me then redis.call('SREM', KEYS[1], key) end
 end
 redis.call('PEXPIRE', KEYS[1], 2 * lease)
 if now - since >= window then
   for _, worker in ipairs(redis.call('SMEMBERS', KEYS[3])) do
     if worker ~= me and redis.call('EXISTS', ARGV[5] .. worker) == 0 then
       local leases = ARGV[6] .. worker
-      for _, key in ipairs(redis.call('SMEMBERS', leases)) do
-        if redis.call('GET', key) == worker then
+      local held = {}
+      if redis.call('TYPE', leases).ok == 'set' then held = redis.call('SMEMBERS', leases) end
+      for _, key in ipairs(held) do
+        if value_of(key) == worker then
           redis.call('DEL', key)
           released[#released + 1] = worker
           released[#released + 1] = key

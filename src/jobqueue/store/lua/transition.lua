@@ -24,9 +24,9 @@
 -- Counts: for a job's end, its per-10-s bucket and finished/duration counters; for a retry,
 -- `retried_key` and `function`.
 -- Every argument is checked before the first write (a script does not roll back).
-local function positive_integer(value)
-  local number = tonumber(value)
-  return number ~= nil and number >= 1 and number == math.floor(number)
+local function positive_integer(value)  -- as Redis reads one: digits only, no sign or point
+  if type(value) == 'number' then return value >= 1 and value == math.floor(value) end
+  return type(value) == 'string' and string.match(value, '^[1-9]%d*$') ~= nil
 end
 local function json_or_empty(value)
   if value == '' then return true, {} end
