@@ -28,7 +28,8 @@ class WorkerSettings:
     cron_jobs = arq_cron_jobs(settings)
     queue_name = settings.queue_name
     redis_pool = create_redis(settings, JobTracker(settings), ride_out_outages=True)
-    redis_settings = RedisSettings.from_dsn(settings.redis_url)  # used by `arq --check`
+    # (used by `arq --check`)
+    redis_settings = RedisSettings.from_dsn(settings.redis_url.get_secret_value())
     job_serializer = serialize
     job_deserializer = deserialize
     ctx = {"settings": settings, "wakeup": wakeup}  # noqa: RUF012 - arq's own attribute

@@ -64,7 +64,12 @@ class RedisServer:
     `options` are more command-line settings (e.g. `["--appendfsync", "always"]`)."""
 
     def __init__(
-        self, workdir: Path, *, persistent: bool = False, options: Sequence[str] = ()
+        self,
+        workdir: Path,
+        *,
+        persistent: bool = False,
+        options: Sequence[str] = (),
+        password: str | None = None,
     ) -> None:
         executable = shutil.which("redis-server")
         if executable is None:  # never skip silently: `.ci/run` installs it
@@ -73,16 +78,18 @@ class RedisServer:
         self.workdir = workdir
         self.persistent = persistent
         self.options = list(options)
+        self.password = password  # (`requirepass`: clients must give it)
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         workdir.mkdir(parents=True, exist_ok=True)
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=2)
+        return redis.Redis(port=self.port, password=self.password, socket_timeout=2)
 
     def start(self) -> None:
         args = [
@@ -100,6 +107,7 @@ class RedisServer:
             "--logfile",
             str(self.workdir / "redis.log"),
             *self.options,
+            *(["--requirepass", self.password] if self.password else []),
         ]
         self.process = subprocess.Popen(args, preexec_fn=die_with_parent)
         with self.client() as client:

@@ -7,7 +7,7 @@ environment; everything else receives the frozen instance.
 from typing import Annotated, Literal
 
 from croniter import croniter
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -16,7 +16,8 @@ MiB = 1024 * 1024
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="JOBQUEUE_", frozen=True, extra="ignore")
 
-    redis_url: str = "redis://localhost:6379/0"
+    # A secret: it may hold a password (`redis://:PASSWORD@host`); shown masked in any repr
+    redis_url: SecretStr = SecretStr("redis://localhost:6379/0")
     queue_name: str = "arq:queue"  # arq's default queue (test_settings checks they agree)
 
     # API

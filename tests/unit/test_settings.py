@@ -7,16 +7,18 @@ from jobqueue.store import keys
 
 def test_defaults_match_the_documented_ones() -> None:
     settings = Settings()
-    assert settings.redis_url == "redis://localhost:6379/0"
+    assert settings.redis_url.get_secret_value() == "redis://localhost:6379/0"
     assert settings.max_body_bytes == 1024 * 1024
     assert settings.webhook_allowed_hosts == frozenset()
 
 
 def test_reads_prefixed_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("JOBQUEUE_REDIS_URL", "redis://elsewhere:6390/2")
+    monkeypatch.setenv("JOBQUEUE_REDIS_URL", "redis://:hunter2@elsewhere:6390/2")
     monkeypatch.setenv("JOBQUEUE_RETRY_BASE_DELAY", "0.25")
     settings = Settings()
-    assert settings.redis_url == "redis://elsewhere:6390/2"
+    assert settings.redis_url.get_secret_value() == "redis://:hunter2@elsewhere:6390/2"
+    assert "hunter2" not in repr(settings)
+    assert "hunter2" not in str(settings)
     assert settings.retry_base_delay == 0.25
 
 

@@ -51,7 +51,7 @@ def create_pool(settings: Settings, *, ride_out_outages: bool = False) -> Connec
         bounded["timeout"] = settings.redis_timeout  # to wait for a free connection
     pool_class = ConnectionPool if ride_out_outages else BlockingConnectionPool
     pool = pool_class.from_url(
-        settings.redis_url,
+        settings.redis_url.get_secret_value(),
         **bounded,
         socket_connect_timeout=settings.redis_timeout,
         # Nothing blocks longer than this: arq sends no blocking commands, and our stream
