@@ -10,6 +10,7 @@ Events are stored compactly (times in epoch ms, the status implied by the event'
 clients see is rebuilt from them (`jobqueue.history.streams.Event`).
 """
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -97,7 +98,7 @@ class JobTracker:
         fields = {"scheduled_ms": due, "error": orjson.dumps(error), "tries": job_try}
         transition = self._transition(StoredStatus.waiting, EventType.retry_scheduled, data, fields)
         await self._writer.write(
-            redis, job_id, transition, retried_function=function, held_by=worker
+            redis, job_id, replace(transition, retried_function=function, held_by=worker)
         )
 
     async def interrupted(
@@ -110,7 +111,9 @@ class JobTracker:
         data = {"at": at, "try": job_try}
         fields = {"tries": job_try - 1, "start_ms": "", "scheduled_ms": at}
         transition = self._transition(StoredStatus.waiting, EventType.interrupted, data, fields)
-        await self._writer.write(redis, job_id, transition, give_back_try=True, held_by=worker)
+        await self._writer.write(
+            redis, job_id, replace(transition, give_back_try=True, held_by=worker)
+        )
 
     async def progress(
         self, redis: ArqRedis, job_id: str, current: float, total: float | None, message: str | None

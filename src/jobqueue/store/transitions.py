@@ -54,12 +54,18 @@ class FinishCount:
 @dataclass(frozen=True)
 class Transition:
     """One step of a job's life: its new stored status ("" to leave it), its events (type and
-    data JSON, in order), the record fields it sets, and for a job's end, its count."""
+    data JSON, in order), the record fields it sets, and for a job's end, its count. If it is
+    applied: a retry of `retried_function` is counted, or with `give_back_try` the try is given
+    back (arq's try counter down one, so the job's next run is this try). `held_by`: the worker
+    running the job; its write is dropped if another worker holds the job's lease."""
 
     status: str
     events: list[tuple[str, bytes]]
     fields: dict[str, str] = field(default_factory=dict)
     count: FinishCount | None = None
+    retried_function: str | None = None
+    give_back_try: bool = False
+    held_by: str = ""
 
 
 class TransitionWriter:
@@ -69,27 +75,14 @@ class TransitionWriter:
         self.history_ttl_ms = settings.history_ttl * 1000
         self.events_max_length = settings.events_max_length
 
-    def add(
-        self,
-        pipe: Pipeline,
-        job_id: str,
-        transition: Transition,
-        *,
-        retried_function: str | None = None,
-        give_back_try: bool = False,
-        held_by: str = "",
-    ) -> None:
-        """Queue `transition` on `pipe` (also inside a MULTI, beside arq's own writes): with a
-        retry of `retried_function` counted, or the try given back (arq's try counter down one,
-        so the job's next run is this try), if it is applied. `held_by`: the worker running
-        the job; its write is dropped if another worker holds the job's lease."""
+    def add(self, pipe: Pipeline, job_id: str, transition: Transition) -> None:
+        """Queue `transition` on `pipe` (also inside a MULTI, beside arq's own writes)."""
         counts = b""
         if transition.count:
             counts = transition.count.as_json()
-        elif retried_function is not None:
-            counts = orjson.dumps(
-                {"retried_key": keys.METRICS_RETRIED, "function": retried_function}
-            )
+        elif transition.retried_function is not None:
+            retried = {"retried_key": keys.METRICS_RETRIED, "function": transition.retried_function}
+            counts = orjson.dumps(retried)
         fields = orjson.dumps(transition.fields) if transition.fields else ""
         events = [part for event in transition.events for part in event]
         TRANSITION.queue(
@@ -112,31 +105,15 @@ class TransitionWriter:
                 FINISHED_STREAM_TTL_MS,
                 len(transition.events),
                 EventType.progress,
-                "1" if give_back_try else "",
-                held_by,
+                "1" if transition.give_back_try else "",
+                transition.held_by,
                 *events,
                 *_TERMINAL,
             ],
         )
 
-    async def write(
-        self,
-        redis: ArqRedis,
-        job_id: str,
-        transition: Transition,
-        *,
-        retried_function: str | None = None,
-        give_back_try: bool = False,
-        held_by: str = "",
-    ) -> None:
-        """Write `transition` in its own MULTI (see `add`)."""
+    async def write(self, redis: ArqRedis, job_id: str, transition: Transition) -> None:
+        """Write `transition` in its own MULTI."""
         async with redis.pipeline(transaction=True) as pipe:
-            self.add(
-                pipe,
-                job_id,
-                transition,
-                retried_function=retried_function,
-                give_back_try=give_back_try,
-                held_by=held_by,
-            )
+            self.add(pipe, job_id, transition)
             await pipe.execute()

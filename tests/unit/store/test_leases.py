@@ -28,6 +28,15 @@ async def prompt_for_a_window(redis: TrackedRedis, owner: str) -> None:
     await redis.set(keys.alive(owner), since, px=WINDOW_MS)
 
 
+async def gone_worker_holding(redis: TrackedRedis, job_id: str) -> None:
+    """`job_id` running on worker "dead", whose alive key has run out (as a window after its
+    last call)."""
+    await redis.enqueue_job("echo", _job_id=job_id, message="hi")
+    await start_job(redis, job_id, owner="dead")
+    await call(redis, "dead", job_id)
+    await redis.delete(keys.alive("dead"))
+
+
 async def test_renewal_extends_only_held_leases_and_reports_taken_ones(
     redis: TrackedRedis,
 ) -> None:
@@ -67,10 +76,7 @@ async def test_the_leases_of_a_gone_worker_are_released_and_only_those(
 async def test_only_a_worker_redis_has_seen_promptly_for_a_window_judges(
     redis: TrackedRedis,
 ) -> None:
-    await redis.enqueue_job("echo", _job_id="orphan", message="hi")
-    await start_job(redis, "orphan", owner="dead")
-    await call(redis, "dead", "orphan")
-    await redis.delete(keys.alive("dead"))
+    await gone_worker_holding(redis, "orphan")
     assert await released(redis, "new") == []  # its first call: not seen for a window yet
     assert await released(redis, "new") == []  # prompt, but not for a window
     # prompt for a window once, but its last call a stall ago (9 s: Redis stalled, or its
@@ -126,10 +132,7 @@ async def test_planted_keys_of_other_types_do_not_stop_the_renewals(redis: Track
 async def test_a_planted_alive_time_does_not_make_a_worker_judge_at_once(
     redis: TrackedRedis,
 ) -> None:
-    await redis.enqueue_job("echo", _job_id="orphan", message="hi")
-    await start_job(redis, "orphan", owner="dead")
-    await call(redis, "dead", "orphan")
-    await redis.delete(keys.alive("dead"))
+    await gone_worker_holding(redis, "orphan")
     for planted in ("inf", "-1e300", "1.5", "x"):
         await redis.set(keys.alive("w1"), planted, px=WINDOW_MS)
         assert await released(redis, "w1") == []

@@ -2,6 +2,8 @@
 job's record nor for a worker that lost the job's lease, and gives a try back (or counts a
 retry) only with a write it applies."""
 
+from dataclasses import replace
+
 import pytest
 from redis.exceptions import ResponseError
 
@@ -61,7 +63,7 @@ async def test_a_finished_jobs_record_takes_no_more_writes(redis: TrackedRedis) 
     await writer.write(redis, "t2", Transition("", [("progress", b"{}")], {"progress": "{}"}))
     await writer.write(redis, "t2", Transition("failed", [("failed", b"{}")], {"tries": "2"}))
     await writer.write(
-        redis, "t2", Transition("waiting", [("interrupted", b"{}")]), give_back_try=True
+        redis, "t2", Transition("waiting", [("interrupted", b"{}")], give_back_try=True)
     )
 
     assert await record_and_events(redis, "t2") == after_end
@@ -77,8 +79,8 @@ async def test_an_interruption_gives_its_try_back_only_if_one_was_counted(
     await redis.enqueue_job("echo", _job_id="t3", message="hi")
     if tries_before is not None:
         await redis.set(keys.retry("t3"), tries_before)
-    interrupted = Transition("waiting", [("interrupted", b"{}")])
-    await TransitionWriter(Settings()).write(redis, "t3", interrupted, give_back_try=True)
+    interrupted = Transition("waiting", [("interrupted", b"{}")], give_back_try=True)
+    await TransitionWriter(Settings()).write(redis, "t3", interrupted)
     assert await redis.get(keys.retry("t3")) == tries_after
     assert (await redis.hget(keys.record("t3"), "status")) == b"waiting"  # type: ignore[misc]
 
@@ -87,8 +89,8 @@ async def test_a_late_retry_of_a_finished_job_is_not_counted(redis: TrackedRedis
     await redis.enqueue_job("echo", _job_id="t4", message="hi")
     writer = TransitionWriter(Settings())
     await writer.write(redis, "t4", Transition("succeeded", [("completed", b"{}")]))
-    retry = Transition("waiting", [("retry_scheduled", b"{}")])
-    await writer.write(redis, "t4", retry, retried_function="echo")
+    retry = Transition("waiting", [("retry_scheduled", b"{}")], retried_function="echo")
+    await writer.write(redis, "t4", retry)
     assert await redis.hgetall(keys.METRICS_RETRIED) == {}  # type: ignore[misc]
 
 
@@ -101,10 +103,12 @@ async def test_a_write_from_a_worker_that_lost_the_lease_is_dropped(
     if holder is not None:
         await redis.set(keys.in_progress("t5"), holder)
     writer = TransitionWriter(Settings())
-    retry = Transition("waiting", [("retry_scheduled", b"{}")], {"tries": "1"})
-    await writer.write(redis, "t5", retry, retried_function="echo", held_by="w1")
+    retry = Transition(
+        "waiting", [("retry_scheduled", b"{}")], {"tries": "1"}, retried_function="echo"
+    )
+    await writer.write(redis, "t5", replace(retry, held_by="w1"))
     interrupted = Transition("waiting", [("interrupted", b"{}")], {"tries": "0"})
-    await writer.write(redis, "t5", interrupted, give_back_try=True, held_by="w1")
+    await writer.write(redis, "t5", replace(interrupted, give_back_try=True, held_by="w1"))
     retried = await redis.hgetall(keys.METRICS_RETRIED)  # type: ignore[misc]
     assert retried == ({b"echo": b"1"} if applied else {})
     assert await redis.get(keys.retry("t5")) == (b"0" if applied else b"1")
