@@ -39,3 +39,15 @@ class JobView(BaseModel):
     progress: Progress | None = Field(default=None, description="last progress the job reported")
     retry_of: str | None = Field(default=None, description="the job this one re-runs")
     retried_as: str | None = Field(default=None, description="the job that re-runs this one")
+
+
+CORRUPT_DATA = "CorruptJobData"
+
+
+def corrupt_data(problems: list[str]) -> JobError:
+    """The error a view shows when what Redis holds for the job is malformed: which, and why."""
+    return JobError(type=CORRUPT_DATA, message="; ".join(problems))
+
+
+def is_corrupt(view: JobView) -> bool:
+    return view.error is not None and view.error.type == CORRUPT_DATA

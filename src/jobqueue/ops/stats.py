@@ -1,9 +1,12 @@
-"""Queue statistics: a snapshot of one arq queue, the history of snapshots, recent throughput."""
+"""Queue statistics: a snapshot of one arq queue, the history of snapshots, recent throughput.
+
+A snapshot in the history that is not one `record_snapshot` wrote is left out, with a warning.
+"""
 
 from datetime import datetime
 
 from arq.connections import ArqRedis
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from jobqueue.clock import ms_to_datetime
 from jobqueue.history.vocabulary import TERMINAL_STORED
@@ -61,8 +64,13 @@ async def record_snapshot(redis: ArqRedis, snapshot: QueueSnapshot, keep: int) -
 
 async def read_history(redis: ArqRedis, queue: str, limit: int) -> list[QueueSnapshot]:
     """Newest first."""
-    raw = await statistics.read_snapshots(redis, queue, limit)
-    return [QueueSnapshot.model_validate_json(item) for item in raw]
+    snapshots = []
+    for position, raw in enumerate(await statistics.read_snapshots(redis, queue, limit)):
+        try:
+            snapshots.append(QueueSnapshot.model_validate_json(raw))
+        except ValidationError:
+            statistics.warn_malformed_snapshot(queue, position)
+    return snapshots
 
 
 async def finished_counts(redis: ArqRedis, queue: str, seconds: int) -> FinishedCounts:

@@ -1,14 +1,17 @@
-"""The workers as operators see them, from their heartbeats (`jobqueue.worker.heartbeat`)."""
+"""The workers as operators see them, from their heartbeats (`jobqueue.worker.heartbeat`).
 
-import time
+A heartbeat with a field missing or not as a worker writes it is left out, with a warning.
+"""
+
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from arq.connections import ArqRedis
 from pydantic import BaseModel
 
 from jobqueue.settings import Settings
-from jobqueue.store.heartbeats import read_heartbeats
+from jobqueue.store.heartbeats import read_heartbeats, warn_malformed
 
 
 class WorkerInfo(BaseModel):
@@ -25,8 +28,29 @@ class WorkerInfo(BaseModel):
     retried: int
 
 
-def _when(seconds: str) -> datetime:
-    return datetime.fromtimestamp(float(seconds), UTC)
+def _when(text: str) -> datetime:
+    """Epoch seconds as a worker writes them: a finite time a datetime can hold."""
+    seconds = float(text)
+    if not 0 <= seconds <= MAX_EPOCH_S:  # (also refuses NaN)
+        raise ValueError("not a time")
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+MAX_EPOCH_S = 253_402_300_799  # the end of the year 9999
+# How each field of a heartbeat is read (`beat` writes them all).
+_FIELDS: dict[str, Callable[[str], object]] = {
+    "worker_id": str,
+    "host": str,
+    "queue": str,
+    "stopped": str,
+    "pid": int,
+    "started_at": _when,
+    "last_seen": _when,
+    "running": int,
+    "completed": int,
+    "failed": int,
+    "retried": int,
+}
 
 
 async def list_workers(redis: ArqRedis, settings: Settings) -> list[WorkerInfo]:
@@ -34,27 +58,30 @@ async def list_workers(redis: ArqRedis, settings: Settings) -> list[WorkerInfo]:
 
     A worker is `gone` once it said it stopped, or has not beaten within the liveness window.
     """
-    now = time.time()
+    now = datetime.now(UTC)
     workers = []
-    for beat in await read_heartbeats(redis, seen_since=now - settings.worker_gone_retention):
-        if not beat.get("worker_id"):
+    seen_since = now.timestamp() - settings.worker_gone_retention
+    for worker_id, beat in await read_heartbeats(redis, seen_since=seen_since):
+        if not beat:
             continue  # expired between the two reads
-        alive = beat["stopped"] == "0" and now - float(beat["last_seen"]) <= (
+        fields = _read(worker_id, beat)
+        if fields is None:
+            continue
+        last_seen: datetime = fields["last_seen"]
+        alive = fields.pop("stopped") == "0" and (now - last_seen).total_seconds() <= (
             settings.worker_liveness_window
         )
-        workers.append(
-            WorkerInfo(
-                worker_id=beat["worker_id"],
-                host=beat["host"],
-                pid=int(beat["pid"]),
-                queue=beat["queue"],
-                started_at=_when(beat["started_at"]),
-                last_seen=_when(beat["last_seen"]),
-                status="alive" if alive else "gone",
-                running=int(beat["running"]),
-                completed=int(beat["completed"]),
-                failed=int(beat["failed"]),
-                retried=int(beat["retried"]),
-            )
-        )
+        workers.append(WorkerInfo(**fields, status="alive" if alive else "gone"))
     return workers
+
+
+def _read(worker_id: str, beat: dict[str, str]) -> dict[str, Any] | None:
+    """A heartbeat's fields, read; None (logged) if one is missing or not as a worker writes it."""
+    fields: dict[str, Any] = {}
+    for field, read in _FIELDS.items():
+        try:
+            fields[field] = read(beat[field])
+        except (KeyError, ValueError):
+            warn_malformed(worker_id, field)
+            return None
+    return fields

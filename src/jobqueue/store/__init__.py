@@ -14,7 +14,8 @@ attribute of arq or redis-py; everything else calls it and gets plain values bac
   also renews a worker's leases).
 - `outages`: Redis down or full, as the rest of the service sees it (`QueueUnavailable`);
   `capacity`: how full Redis and the queue are, checked before new work is accepted.
-- `job_state`, `records`, `index`, `streams`: reading jobs, pages and events back.
+- `job_state`, `records`, `index`, `streams`: reading jobs, pages and events back;
+  `malformed`: what they do with data neither we nor arq wrote so (skip it, log it).
 - `statistics`, `heartbeats`, `sweeps`, `wakeups`: what operators and maintenance read and clean.
 
 Replacements of arq's `Worker` internals are not here but in `jobqueue.worker.swaps`; the full

@@ -22,6 +22,7 @@ REQUEST_ID_ARG = "_request_id"
 # arq stores the exception a job ended with; our codec turns it into `{"type", "message"}`.
 ABORTED_ERROR_TYPE = type(asyncio.CancelledError()).__name__
 EXPIRED_MESSAGE = "job expired"  # arq's JobExecutionFailed for a job whose data expired
+MAX_MS = 253_402_300_799_999  # the last ms of the year 9999: the latest time a datetime holds
 
 
 class MalformedPayload(ValueError):
@@ -84,9 +85,10 @@ def pop_request_id(kwargs: dict[str, Any]) -> str | None:
 
 
 def _ms(value: Any) -> int:
-    """A time in ms: arq writes ints; a float (another writer) is read as one."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise MalformedPayload(f"not a time in ms: {value!r}")
+    """A time in ms: arq writes ints; a float (another writer) is read as one. (Never the value
+    in the message: a planted payload may hold anything.)"""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_MS:
+        raise MalformedPayload(f"not a time in ms: a {type(value).__name__}")
     return int(value)
 
 
@@ -130,11 +132,20 @@ def decode_result(raw: bytes) -> ArqResult:
     if type(job_id) is not str or type(function) is not str or type(success) is not bool:
         raise MalformedPayload("id, function or success of the wrong type")
     if type(tries) is not int:
-        raise MalformedPayload(f"not a try count: {tries!r}")
-    if type(start_ms) is not int or type(finish_ms) is not int:
+        raise MalformedPayload(f"not a try count: a {type(tries).__name__}")
+    if not (
+        type(start_ms) is int
+        and type(finish_ms) is int
+        and 0 <= start_ms <= MAX_MS
+        and 0 <= finish_ms <= MAX_MS
+    ):
         start_ms, finish_ms = _ms(start_ms), _ms(finish_ms)
     queue = data.get("q")
     enqueue_ms = data.get("et", 0)
+    try:
+        enqueue_ms = _ms(enqueue_ms)
+    except MalformedPayload:
+        enqueue_ms = 0  # (read leniently: nothing depends on it)
     return ArqResult(
         job_id=job_id,
         function=function,
@@ -142,7 +153,7 @@ def decode_result(raw: bytes) -> ArqResult:
         success=success,
         value=data.get("r"),
         tries=tries,
-        enqueue_ms=int(enqueue_ms) if isinstance(enqueue_ms, int | float) else 0,
+        enqueue_ms=enqueue_ms,
         start_ms=start_ms,
         finish_ms=finish_ms,
         queue=queue if isinstance(queue, str) else default_queue_name,

@@ -1,11 +1,14 @@
 """Worker heartbeats: one hash per worker (`jobqueue:worker:{id}`) and a sorted set of workers by
-last beat (`jobqueue:workers`), trimmed to the retention."""
+last beat (`jobqueue:workers`), trimmed to the retention. Readers get the hashes that are hashes
+(a key of another type is logged and left out); what their fields hold is `jobqueue.ops`'s
+business, which reports a malformed one with `warn_malformed`."""
 
 from collections.abc import Mapping
 
 from arq.connections import ArqRedis
+from redis.exceptions import ResponseError
 
-from jobqueue.store import keys
+from jobqueue.store import keys, malformed
 from jobqueue.store.records import decode_hash
 
 
@@ -27,11 +30,31 @@ async def write_heartbeat(
         await pipe.execute()
 
 
-async def read_heartbeats(redis: ArqRedis, *, seen_since: float) -> list[dict[str, str]]:
-    """The last beat of each worker seen since `seen_since` (epoch s), most recent first."""
-    ids: list[bytes] = await redis.zrevrangebyscore(keys.WORKERS, "+inf", seen_since)
+async def read_heartbeats(
+    redis: ArqRedis, *, seen_since: float
+) -> list[tuple[str, dict[str, str]]]:
+    """The last beat of each worker seen since `seen_since` (epoch s), most recent first: its
+    id and its fields ({} when it expired between the two reads)."""
+    try:
+        ids: list[bytes] = await redis.zrevrangebyscore(keys.WORKERS, "+inf", seen_since)
+    except ResponseError as error:
+        if not malformed.is_wrong_type(error):
+            raise
+        malformed.warn(keys.WORKERS, "a key of the wrong type")
+        return []
+    worker_ids = [malformed.text(worker_id) for worker_id in ids]
+    worker_keys = [keys.worker(worker_id) for worker_id in worker_ids]
     async with redis.pipeline(transaction=False) as pipe:
-        for worker_id in ids:
-            pipe.hgetall(keys.worker(worker_id.decode()))
-        replies = await pipe.execute()
-    return [decode_hash(raw) for raw in replies]
+        for key in worker_keys:
+            pipe.hgetall(key)
+        replies = await malformed.replies(pipe, worker_keys)
+    return [
+        (worker_id, decode_hash(raw))
+        for worker_id, raw in zip(worker_ids, replies, strict=True)
+        if isinstance(raw, dict)
+    ]
+
+
+def warn_malformed(worker_id: str, field: str) -> None:
+    """A worker's heartbeat has a field no worker writes so (it is left out of what is shown)."""
+    malformed.warn(keys.worker(worker_id), "not as a worker writes it", field=field)

@@ -2,14 +2,15 @@
 sorted set of `{inverted ms}:{job id}` (see `keys`). A job is in two of them. A page is one
 ZRANGE BYLEX from the cursor per index read (one with both filters; one per status, merged,
 without a status): the same cost with 100 or 100,000 jobs. Entries are written by the enqueue
-and transition scripts."""
+and transition scripts; a member not of that shape, or an index key of the wrong type, is
+skipped when read (logged)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from arq.connections import ArqRedis
 
-from jobqueue.store import keys
+from jobqueue.store import keys, malformed
 
 
 @dataclass(frozen=True)
@@ -34,15 +35,24 @@ async def page_entries(
     async with redis.pipeline(transaction=False) as pipe:
         for key in index_keys:
             pipe.zrangebylex(key, start, "+", start=0, num=limit + 1)  # +1: whether more follow
-        read: list[list[bytes]] = await pipe.execute()
+        read = await malformed.replies(pipe, index_keys)
     found = sorted(
-        (member.decode(), key)
+        (member, key)
         for key, members in zip(index_keys, read, strict=True)
-        for member in members
+        if isinstance(members, list)
+        for member in map(malformed.text, members)
+        if _well_formed(key, member)
     )
     more = len(found) > limit
     page = [Entry(member, keys.member_job_id(member), key) for member, key in found[:limit]]
     return page, more
+
+
+def _well_formed(key: str, member: str) -> bool:
+    if keys.is_index_member(member):
+        return True
+    malformed.warn(key, "not an index member")
+    return False
 
 
 async def remove_entries(redis: ArqRedis, entries: list[Entry]) -> None:

@@ -1,13 +1,19 @@
 """Counting: an arq queue's depth, jobs finished per 10 s, the workers' Prometheus counters, and
-the bounded list of queue snapshots. Plain numbers out; `jobqueue.ops` shapes them."""
+the bounded list of queue snapshots. Plain numbers out; `jobqueue.ops` shapes them.
 
+A counter that is not a number, or a key of the wrong type, is logged and counted as none
+(`malformed`): an operator's view never fails on one."""
+
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from arq.connections import ArqRedis
+from redis.exceptions import ResponseError
 
-from jobqueue.store import keys
+from jobqueue.store import keys, malformed
+from jobqueue.store.malformed import WRONG_TYPE
 from jobqueue.store.records import decode_hash
 
 # Running jobs stay in the queue's sorted set; they are found among the oldest due entries.
@@ -38,12 +44,18 @@ async def count_queue(redis: ArqRedis, queue: str) -> QueueCounts:
         pipe.zcount(queue, "-inf", now_ms)
         pipe.zcount(queue, f"({now_ms}", "+inf")
         pipe.zrangebyscore(queue, "-inf", now_ms, start=0, num=IN_PROGRESS_WINDOW, withscores=True)
-        due, deferred, oldest_due = await pipe.execute()
+        due, deferred, oldest_due = await malformed.replies(pipe, [queue] * 3)
+    if due is WRONG_TYPE:
+        return QueueCounts(now_ms, 0, 0, 0, None)
     async with redis.pipeline(transaction=False) as pipe:
         for job_id, _ in oldest_due:
-            pipe.exists(keys.in_progress(job_id.decode()))
+            pipe.exists(keys.in_progress(malformed.text(job_id)))
         running = await pipe.execute()
-    waiting = [score for (_, score), busy in zip(oldest_due, running, strict=True) if not busy]
+    waiting = [
+        score
+        for (_, score), busy in zip(oldest_due, running, strict=True)
+        if not busy and math.isfinite(score)  # (-inf: planted; a job never scheduled so)
+    ]
     in_progress = sum(1 for busy in running if busy)
     return QueueCounts(
         at_ms=now_ms,
@@ -60,14 +72,26 @@ async def finished_counts(
     """Jobs finished in the last `seconds`, per status, to the counters' 10-second resolution."""
     newest = int(time.time()) // keys.COUNT_BUCKET_SECONDS
     buckets = range(newest - seconds // keys.COUNT_BUCKET_SECONDS + 1, newest + 1)
+    bucket_keys = [[keys.finished_count(queue, status, b) for b in buckets] for status in statuses]
     async with redis.pipeline(transaction=False) as pipe:
-        for status in statuses:
-            pipe.mget([keys.finished_count(queue, status, b) for b in buckets])
+        for status_keys in bucket_keys:
+            pipe.mget(status_keys)  # (a key of another type reads as nil)
         replies = await pipe.execute()
     return {
-        status: sum(int(v) for v in values if v)
-        for status, values in zip(statuses, replies, strict=True)
+        status: sum(_count(key, value) for key, value in zip(status_keys, values, strict=True))
+        for status, status_keys, values in zip(statuses, bucket_keys, replies, strict=True)
     }
+
+
+def _count(key: str, value: bytes | str | None, field: str | None = None) -> int:
+    """A counter as the scripts write it (digits), else 0 (logged)."""
+    if value is None:
+        return 0
+    text = value.decode(errors="replace") if isinstance(value, bytes) else value
+    if _is_count(text):
+        return int(text)
+    malformed.warn(key, "not a count", field=field)
+    return 0
 
 
 async def push_snapshot(redis: ArqRedis, queue: str, snapshot_json: str, keep: int) -> None:
@@ -80,9 +104,21 @@ async def push_snapshot(redis: ArqRedis, queue: str, snapshot_json: str, keep: i
 
 
 async def read_snapshots(redis: ArqRedis, queue: str, limit: int) -> list[bytes]:
-    """Newest first."""
-    raw: list[bytes] = await redis.lrange(keys.stats_history(queue), 0, limit - 1)  # type: ignore[misc]
+    """Newest first (none if the key is of the wrong type: logged)."""
+    key = keys.stats_history(queue)
+    try:
+        raw: list[bytes] = await redis.lrange(key, 0, limit - 1)  # type: ignore[misc]
+    except ResponseError as error:
+        if not malformed.is_wrong_type(error):
+            raise
+        malformed.warn(key, "a key of the wrong type")
+        return []
     return raw
+
+
+def warn_malformed_snapshot(queue: str, position: int) -> None:
+    """A snapshot in the queue's history is not one `push_snapshot` wrote (it is left out)."""
+    malformed.warn(keys.stats_history(queue), "not a queue snapshot", field=f"[{position}]")
 
 
 @dataclass(frozen=True)
@@ -96,22 +132,60 @@ class JobCounters:
 
 
 async def read_job_counters(redis: ArqRedis) -> JobCounters:
-    functions: set[bytes] = await redis.smembers(keys.METRICS_DURATION_FUNCTIONS)  # type: ignore[misc]
-    names = sorted(f.decode() for f in functions)
+    functions = keys.METRICS_DURATION_FUNCTIONS
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.hgetall(keys.METRICS_FINISHED)
-        pipe.hgetall(keys.METRICS_RETRIED)
-        pipe.hgetall(keys.METRICS_STALLED)
-        for function in names:
-            pipe.hgetall(keys.metrics_duration(function))
-        finished, retried, stalled, *durations = await pipe.execute()
-    by_outcome = {}
-    for label, count in decode_hash(finished).items():
-        function, _, status = label.rpartition("|")
-        by_outcome[(function, status)] = int(count)
-    return JobCounters(
-        finished=by_outcome,
-        retried={f: int(n) for f, n in decode_hash(retried).items()},
-        stalled={f: int(n) for f, n in decode_hash(stalled).items()},
-        durations={f: decode_hash(d) for f, d in zip(names, durations, strict=True)},
+        pipe.smembers(functions)
+        [members] = await malformed.replies(pipe, [functions])
+    names = sorted(malformed.text(f) for f in members) if isinstance(members, set) else []
+    hashes = [keys.METRICS_FINISHED, keys.METRICS_RETRIED, keys.METRICS_STALLED]
+    timings = [keys.metrics_duration(function) for function in names]
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in hashes + timings:
+            pipe.hgetall(key)
+        replies = await malformed.replies(pipe, hashes + timings)
+    finished, retried, stalled = (
+        _counts(key, raw) for key, raw in zip(hashes, replies, strict=False)
     )
+    return JobCounters(
+        finished={_outcome(label): count for label, count in finished.items()},
+        retried=retried,
+        stalled=stalled,
+        durations={
+            function: _histogram(key, raw)
+            for function, key, raw in zip(names, timings, replies[3:], strict=True)
+        },
+    )
+
+
+def _outcome(label: str) -> tuple[str, str]:
+    function, _, status = label.rpartition("|")
+    return function, status
+
+
+def _counts(key: str, raw: object) -> dict[str, int]:
+    fields = decode_hash(raw) if isinstance(raw, dict) else {}
+    return {field: _count(key, value, field) for field, value in fields.items()}
+
+
+def _histogram(key: str, raw: object) -> dict[str, str]:
+    """A duration histogram's buckets (counts) and "sum" (seconds); a malformed field is left
+    out (logged)."""
+    fields = decode_hash(raw) if isinstance(raw, dict) else {}
+    histogram = {}
+    for field, value in fields.items():
+        if _is_seconds(value) if field == "sum" else _is_count(value):
+            histogram[field] = value
+        else:
+            malformed.warn(key, "not a number", field=field)
+    return histogram
+
+
+def _is_count(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _is_seconds(text: str) -> bool:
+    try:
+        return 0 <= float(text) < float("inf")
+    except ValueError:
+        return False
