@@ -11,6 +11,7 @@ The claim also records each job's start (so it shows in progress, with its try, 
 and counts a stall for a job whose last run never ended.
 """
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,8 @@ class Claimed:
     score: int
     opening: tuple[Command, ...]  # run_job's first pipeline, already answered
     stalls: int  # runs of this job that never ended (their worker died or lost the lease)
+    # Its keys of another type than arq or we write, left alone (see claim.lua): to be logged.
+    wrong_type: tuple[str, ...] = ()
 
 
 def run_job_opening(job_id: str, *, aborts: bool) -> tuple[Command, ...]:
@@ -94,10 +97,17 @@ async def claim(
         ],
     )
     found = []
-    for i in range(0, len(claimed), 6):
-        job_id_b, score, data, job_try, aborted, stalls = claimed[i : i + 6]
+    for i in range(0, len(claimed), 7):
+        job_id_b, score, data, job_try, aborted, stalls, wrong_type = claimed[i : i + 7]
         job_id = job_id_b.decode()
         opening = run_job_opening(job_id, aborts=aborts)
         redis.prepare(opening, [data or None, job_try, True, aborted][: len(opening)])
-        found.append(Claimed(job_id, int(float(score)), opening, int(stalls)))
+        wrong = tuple(wrong_type.decode().split())
+        found.append(Claimed(job_id, _due_ms(score, now_ms), opening, int(stalls), wrong))
     return found
+
+
+def _due_ms(score: bytes, now_ms: int) -> int:
+    """A queue score as arq's `run_job` takes it (a planted infinite one reads as now)."""
+    due = float(score)
+    return int(due) if math.isfinite(due) else now_ms

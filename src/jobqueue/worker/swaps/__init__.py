@@ -6,6 +6,8 @@ other seams (in `jobqueue.store`), and tests/unit/test_seams.py pins the source 
 - `wakeup.WakeUp.poll` replaces `arq.worker.poll`: the worker wakes when a job is enqueued.
 - `shutdown` wraps `Worker.handle_sig_wait_for_completion` and replaces `Worker.close`: a
   shutdown puts cancelled jobs back uncounted and always ends in `on_shutdown` and exit 0.
+- `poll_guard` wraps `Worker._poll_iteration` and `Worker._cancel_aborted_jobs`: an error reply
+  (a key of the wrong type) is logged, not the end of the worker.
 
 Installed once, from the composition root (`worker_settings.py`). Tests that run an arq worker
 in-process install them for their own scope only (`installed`). If a third piece of arq's
@@ -15,7 +17,7 @@ worker ever has to be replaced, vendor arq's worker instead of patching more.
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from jobqueue.worker.swaps import pickup, shutdown
+from jobqueue.worker.swaps import pickup, poll_guard, shutdown
 from jobqueue.worker.swaps.wakeup import WakeUp
 
 
@@ -24,12 +26,13 @@ def install(wakeup: WakeUp) -> None:
     pickup.install()
     wakeup.install()
     shutdown.install()
+    poll_guard.install()
 
 
 @contextmanager
 def installed(wakeup: WakeUp) -> Iterator[None]:
     """Every swap, installed for the block only (then arq is as it was)."""
-    undo = [pickup.install(), wakeup.install(), shutdown.install()]
+    undo = [pickup.install(), wakeup.install(), shutdown.install(), poll_guard.install()]
     try:
         yield
     finally:

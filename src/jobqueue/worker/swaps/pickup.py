@@ -25,6 +25,7 @@ from jobqueue.settings import Settings
 from jobqueue.store.claim import Claimed, claim
 from jobqueue.store.client import TrackedRedis
 from jobqueue.worker.leases import Leases
+from jobqueue.worker.swaps.poll_guard import throttled
 from jobqueue.worker.swaps.wakeup import WakeUp
 
 CLAIM_MARGIN = 10
@@ -67,6 +68,8 @@ async def _claim_and_run(worker: Worker, ids: list[str], free: int) -> None:
         history_ttl_ms=settings.history_ttl * 1000,
     )
     for job in claimed:
+        for key in job.wrong_type:  # (left alone by the claim; see claim.lua)
+            throttled.error("worker.key_of_wrong_type", about=key, key=key, job_id=job.job_id)
         leases.hold(job.job_id, job.stalls)
         await worker.sem.acquire()  # never waits: only start_jobs takes slots, they were free
         worker.job_counter += 1
