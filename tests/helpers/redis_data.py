@@ -1,13 +1,15 @@
-"""What tests put into Redis and read back: arq's own payloads written as arq writes them, and
-the service's event streams."""
+"""What tests put into Redis and read back: arq's own payloads written as arq writes them, the
+service's event streams, and malformed data planted where the service reads."""
 
 import time
 from typing import Any
 
 import orjson
+import redis
 from arq.connections import ArqRedis
 from arq.jobs import serialize_result
 
+from jobqueue.history.vocabulary import StoredStatus
 from jobqueue.serialization import serialize
 from jobqueue.store import keys
 from jobqueue.store.claim import Claimed, claim
@@ -70,3 +72,69 @@ async def stream_events(redis: ArqRedis, key: str) -> list[dict[str, Any]]:
     """A stream's events, oldest first: each entry's type and its data."""
     entries = await redis.xrange(key)
     return [{"type": f[b"type"].decode(), **orjson.loads(f[b"data"])} for _, f in entries]
+
+
+# --- Malformed data, planted as another program (or an attacker with Redis access) would ---
+
+FIELDS_OF_A_FINISHED_JOB = {
+    "function": "echo",
+    "args": '{"message": "hi"}',
+    "status": "succeeded",
+    "tries": "1",
+    "stalls": "0",
+    "start_ms": "",
+    "finish_ms": "",
+    "scheduled_ms": "",
+}
+
+
+def plant_record(
+    client: redis.Redis, job_id: str, *, status: str = "succeeded", **fields: str
+) -> dict[str, str]:
+    """A finished job's history record (as the scripts write one, but for `fields`) and its
+    index entries under `status`, with no arq keys: it answers alone, as after arq's expired."""
+    now = int(time.time() * 1000)
+    record = {
+        **FIELDS_OF_A_FINISHED_JOB,
+        "status": status,
+        "enqueue_ms": str(now - 100),
+        "start_ms": str(now - 50),
+        "finish_ms": str(now),
+        "scheduled_ms": str(now - 100),
+        **fields,
+    }
+    member = keys.index_member(now - 100, job_id)
+    indexed = status if status in {s.value for s in StoredStatus} else StoredStatus.failed.value
+    with client.pipeline(transaction=True) as pipe:
+        pipe.hset(keys.record(job_id), mapping=record)
+        pipe.zadd(keys.index(status=indexed), {member: 0})
+        pipe.zadd(keys.index(status=indexed, function=record["function"]), {member: 0})
+        pipe.sadd(keys.INDEXED_FUNCTIONS, record["function"])
+        pipe.execute()
+    return record
+
+
+def plant_wrong_type(client: redis.Redis, key: str, kind: str) -> str:
+    """Replace `key` with a key of type `kind` ("string", "hash", "list", "set", "zset")."""
+    with client.pipeline(transaction=True) as pipe:
+        pipe.delete(key)
+        if kind == "string":
+            pipe.set(key, "planted")
+        elif kind == "hash":
+            pipe.hset(key, "planted", "1")
+        elif kind == "list":
+            pipe.rpush(key, "planted")
+        elif kind == "set":
+            pipe.sadd(key, "planted")
+        elif kind == "zset":
+            pipe.zadd(key, {"planted": 1})
+        else:
+            raise ValueError(kind)
+        pipe.execute()
+    return key
+
+
+def plant_stream_entry(client: redis.Redis, key: str, fields: dict[str, str]) -> str:
+    """An entry as given (the scripts always write type, job_id, function and data)."""
+    entry_id: bytes = client.xadd(key, fields)  # type: ignore[arg-type,assignment]
+    return entry_id.decode()

@@ -80,8 +80,10 @@ def _read(worker_id: str, beat: dict[str, str]) -> dict[str, Any] | None:
     fields: dict[str, Any] = {}
     for field, read in _FIELDS.items():
         try:
-            fields[field] = read(beat[field])
-        except (KeyError, ValueError):
+            fields[field] = read(beat.get(field) or "")
+            if fields[field] == "":
+                raise ValueError("missing")
+        except ValueError:
             warn_malformed(worker_id, field)
             return None
     return fields

@@ -151,8 +151,9 @@ async def read_job_counters(redis: ArqRedis) -> JobCounters:
         retried=retried,
         stalled=stalled,
         durations={
-            function: _histogram(key, raw)
+            function: histogram
             for function, key, raw in zip(names, timings, replies[3:], strict=True)
+            if (histogram := _histogram(key, raw))  # (none left: the function is left out)
         },
     )
 
@@ -163,8 +164,15 @@ def _outcome(label: str) -> tuple[str, str]:
 
 
 def _counts(key: str, raw: object) -> dict[str, int]:
+    """A hash of counters; a malformed one is left out (logged)."""
     fields = decode_hash(raw) if isinstance(raw, dict) else {}
-    return {field: _count(key, value, field) for field, value in fields.items()}
+    counts = {}
+    for field, value in fields.items():
+        if _is_count(value):
+            counts[field] = int(value)
+        else:
+            malformed.warn(key, "not a count", field=field)
+    return counts
 
 
 def _histogram(key: str, raw: object) -> dict[str, str]:

@@ -176,5 +176,9 @@ def _kept_event(
 
 async def trim_before(redis: ArqRedis, oldest_kept_ms: int) -> int:
     """Drop the all-jobs stream's entries older than `oldest_kept_ms`."""
-    trimmed: int = await redis.xtrim(ALL_JOBS, minid=f"{oldest_kept_ms}-0", approximate=False)
+    try:
+        trimmed: int = await redis.xtrim(ALL_JOBS, minid=f"{oldest_kept_ms}-0", approximate=False)
+    except ResponseError as error:
+        _wrong_type(ALL_JOBS, error)
+        return 0
     return trimmed

@@ -18,6 +18,7 @@ from arq.connections import ArqRedis
 
 from jobqueue.settings import Settings
 from jobqueue.store.heartbeats import write_heartbeat
+from jobqueue.worker.throttle import ThrottledLog
 
 log = structlog.get_logger("jobqueue.worker")
 
@@ -65,10 +66,14 @@ async def beat(
 
 
 async def keep_beating(redis: ArqRedis, settings: Settings, stats: WorkerStats) -> None:
-    """Run until cancelled; a failed beat (Redis down) is logged and retried next interval."""
+    """Run until cancelled; a failed beat (Redis down, a key of the wrong type) is logged (once a
+    minute at most) and retried next interval."""
+    failures = ThrottledLog()
     while True:
         try:
             await beat(redis, settings, stats)
         except Exception as exc:  # never let the heartbeat task die
-            log.warning("worker.heartbeat_failed", error=repr(exc))
+            failures.error("worker.heartbeat_failed", about=repr(exc), error=repr(exc))
+        else:
+            failures.recovered("worker.heartbeat_failed", "worker.heartbeat_recovered")
         await asyncio.sleep(settings.worker_heartbeat_interval)

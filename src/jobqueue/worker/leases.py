@@ -27,6 +27,7 @@ from arq.connections import ArqRedis
 
 from jobqueue.settings import Settings
 from jobqueue.store.leases import renew, retire
+from jobqueue.worker.throttle import ThrottledLog
 
 log = structlog.get_logger("jobqueue.worker")
 
@@ -73,12 +74,16 @@ class Leases:
             log.warning("worker.lease_released", gone_worker=lease.worker_id, job_id=lease.job_id)
 
     async def keep_renewing(self, redis: ArqRedis) -> None:
-        """Run until cancelled; a failed renewal (Redis down) is logged and tried again."""
+        """Run until cancelled; a failed renewal (Redis down, a key of the wrong type) is logged
+        (once a minute at most) and tried again."""
+        failures = ThrottledLog()  # (a key of the wrong type fails every tick until fixed)
         while True:
             try:
                 await self.renew_now(redis)
             except Exception as exc:  # never let the renewals stop
-                log.warning("worker.lease_renewal_failed", error=repr(exc))
+                failures.error("worker.lease_renewal_failed", about=repr(exc), error=repr(exc))
+            else:
+                failures.recovered("worker.lease_renewal_failed", "worker.lease_renewal_recovered")
             await asyncio.sleep(self.tick_s)
 
     async def retire(self, redis: ArqRedis) -> None:

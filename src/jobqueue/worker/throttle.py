@@ -38,8 +38,12 @@ class ThrottledLog:
         self._last[which] = now
         log.error(event, repeats_left_out=self._left_out.pop(which, 0), **fields)
 
-    def recovered(self, event: str, recovery: str, *, about: str = "") -> None:
-        """`event` has stopped failing: log `recovery` once (nothing if it never failed)."""
-        which = (event, about)
-        if self._last.pop(which, None) is not None:
-            log.info(recovery, repeats_left_out=self._left_out.pop(which, 0))
+    def recovered(self, event: str, recovery: str) -> None:
+        """`event` has stopped failing (about anything): log `recovery` once (nothing if it
+        never failed)."""
+        failed = [which for which in self._last if which[0] == event]
+        for which in failed:
+            self._last.pop(which)
+        if failed:
+            left_out = sum(self._left_out.pop(which, 0) for which in failed)
+            log.info(recovery, repeats_left_out=left_out)

@@ -22,13 +22,13 @@
 --       12 each function's max tries (a JSON object), 13 history TTL (ms, for the events of a
 --       job with no record), then the job ids, in queue order
 -- Keys of another type than arq or this service writes (planted, or left by another program)
--- never fail the call, which would leave the jobs it had claimed before unrun: they are checked
--- before the first write. The worker's lease set (or the queue) of another type refuses the
--- call (as in `renew.lua`); the abort set, the events stream or the stalls hash of another type
--- is left alone (aborts are not checked, no event is added, no stall counted); a job's own
--- keys of another type: its job key reads as gone (arq fails the job as expired), its try
--- counter (or one that is not an integer) starts again, its record, events stream or index
--- keys are left alone. Each key so left is named in the reply.
+-- never fail the call, which would leave the jobs it had claimed before unrun. The worker's
+-- lease set (or the queue) of another type refuses the call before its first write (as in
+-- `renew.lua`); the abort set, the events stream, the stalls hash or an index of another type
+-- is left alone (aborts are not checked, no event is added, no stall counted, no entry moved);
+-- a job's own keys of another type: its job key reads as gone (arq fails the job as expired),
+-- its try counter (or one that is not an integer) starts again, its record or its events
+-- stream is left alone. Each key so left is named in the reply.
 -- Returns, per claimed job: id, score, job data ('' when gone), try, removed from abort set,
 --   stalls so far, the keys of its left alone for their type (space-separated; '' when none)
 local function positive_integer(value)  -- as Redis reads one: digits only, no sign or point
@@ -65,36 +65,29 @@ local function counter(value) return digits(value) and #value <= 18 end  -- INCR
 if not of_type(KEYS[1], 'zset') or not of_type(KEYS[4], 'set') then
   return redis.error_reply('claim: the queue is not a sorted set or the lease set not a set')
 end
-local check_aborts = aborts and of_type(KEYS[2], 'zset')
-local add_events = of_type(KEYS[3], 'stream')
-local count_stalls = of_type(KEYS[5], 'hash')
-local shared_left = {}  -- (named with every job's own)
-for key, ok in pairs({[KEYS[2]] = check_aborts or not aborts, [KEYS[3]] = add_events,
-                      [KEYS[5]] = count_stalls}) do
-  if not ok then shared_left[#shared_left + 1] = key end
+-- A job's own keys are not checked first (a TYPE per key and job would cost every claim): a
+-- command on one of another type fails alone (`redis.pcall`), before anything of it is written
+-- where a write depends on it, and the key is named.
+local function tolerant(left, key, ...)
+  local reply = redis.pcall(...)
+  if type(reply) == 'table' and reply.err then
+    if not left[key] then left[#left + 1], left[key] = key, true end
+    return nil
+  end
+  return reply
 end
 
--- (returns the index keys left alone for their type)
-local function record_start(record, id, fn, status, enqueue_ms, try)
-  local left = {}
+local function record_start(left, record, id, fn, status, enqueue_ms, try)
   if status == waiting then
     local member = string.format('%013d', 9999999999999 - enqueue_ms) .. ':' .. id
-    local from = {prefix .. 'status:' .. waiting, prefix .. 'function:' .. fn .. ':status:' .. waiting}
-    local to = {prefix .. 'status:' .. in_progress_status,
-                prefix .. 'function:' .. fn .. ':status:' .. in_progress_status}
-    for _, key in ipairs({from[1], from[2], to[1], to[2]}) do
-      if not of_type(key, 'zset') then left[#left + 1] = key end
-    end
-    if #left == 0 then
-      redis.call('ZREM', from[1], member)
-      redis.call('ZREM', from[2], member)
-      redis.call('ZADD', to[1], 0, member)
-      redis.call('ZADD', to[2], 0, member)
+    for _, from in ipairs({'status:', 'function:' .. fn .. ':status:'}) do
+      tolerant(left, prefix .. from .. waiting, 'ZREM', prefix .. from .. waiting, member)
+      tolerant(left, prefix .. from .. in_progress_status, 'ZADD',
+        prefix .. from .. in_progress_status, 0, member)
     end
   end
   redis.call('HSET', record, 'status', in_progress_status, 'tries', try, 'start_ms', ARGV[1],
     'finish_ms', '')
-  return left
 end
 
 local claimed = {}
@@ -105,55 +98,46 @@ for i = first_id, #ARGV do
     KEYS[at + 3], KEYS[at + 4]
   local score = redis.call('ZSCORE', KEYS[1], id)
   if score and tonumber(score) <= now and redis.call('EXISTS', in_progress) == 0 then
-    local left = {unpack(shared_left)}
-    local has_job, has_record = of_type(job, 'string'), of_type(record, 'hash')
-    local has_events = of_type(job_events, 'stream')
-    for key, ok in pairs({[job] = has_job, [record] = has_record, [job_events] = has_events}) do
-      if not ok then left[#left + 1] = key end
-    end
-    local retry_ok = of_type(retry, 'string')
-    local try_count = retry_ok and redis.call('GET', retry)
-    if not retry_ok or (try_count and not counter(try_count)) then
-      left[#left + 1] = retry
-      redis.call('DEL', retry)
-    end
-    local current = {}
-    if has_record then
-      current = redis.call('HMGET', record, 'status', 'function', 'enqueue_ms', 'stalls')
-    end
+    local left = {}
     -- (a record this service did not write, missing a field, is left as it is)
+    local current = tolerant(left, record, 'HMGET', record, 'status', 'function', 'enqueue_ms',
+      'stalls')
+    local has_record = current ~= nil
+    current = current or {}
     local status, fn = current[1], current[2]
     local enqueue_ms = digits(current[3]) and tonumber(current[3])
     local stalls = counter(current[4]) and tonumber(current[4]) or 0
+    local try_count = tolerant(left, retry, 'GET', retry)
+    if left[retry] or (try_count and not counter(try_count)) then  -- (not one INCR takes)
+      if not left[retry] then left[#left + 1], left[retry] = retry, true end
+      redis.call('DEL', retry)
+      try_count = false
+    end
     if status == in_progress_status and fn then
       stalls = stalls + 1
       redis.call('HSET', record, 'stalls', stalls)
-      if count_stalls and (counter(redis.call('HGET', KEYS[5], fn)) or
-          redis.call('HEXISTS', KEYS[5], fn) == 0) then
-        redis.call('HINCRBY', KEYS[5], fn, 1)
-      end
-      if (tonumber(redis.call('GET', retry)) or 0) > 0 then redis.call('DECR', retry) end
+      tolerant(left, KEYS[5], 'HINCRBY', KEYS[5], fn, 1)
+      if (tonumber(try_count) or 0) > 0 then redis.call('DECR', retry) end
     end
     redis.call('PSETEX', in_progress, lease, ARGV[6])
     redis.call('SADD', KEYS[4], in_progress)
-    local data = has_job and redis.call('GET', job) or ''
+    local data = tolerant(left, job, 'GET', job) or ''
     local try = redis.call('INCR', retry)
     redis.call('EXPIRE', retry, ARGV[5])
     local aborted = 0
-    if check_aborts then aborted = redis.call('ZREM', KEYS[2], id) end
+    if aborts then aborted = tolerant(left, KEYS[2], 'ZREM', KEYS[2], id) or 0 end
     local runs = data ~= '' and aborted == 0 and try <= (max_tries[fn or ''] or try)
-    if runs and fn and enqueue_ms and (status == waiting or status == in_progress_status) then
-      for _, key in ipairs(record_start(record, id, fn, status, enqueue_ms, try)) do
-        left[#left + 1] = key
-      end
+    if runs and has_record and fn and enqueue_ms
+        and (status == waiting or status == in_progress_status) then
+      record_start(left, record, id, fn, status, enqueue_ms, try)
     end
     if runs then
       local event = {'type', started, 'job_id', id, 'function', fn or '',
                      'data', '{"at":' .. ARGV[1] .. ',"try":' .. try .. '}'}
-      if add_events then redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', unpack(event)) end
-      if has_events then
-        redis.call('XADD', job_events, 'MAXLEN', '~', 1000, '*', unpack(event))
-        if not enqueue_ms then redis.call('PEXPIRE', job_events, ARGV[13]) end
+      tolerant(left, KEYS[3], 'XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', unpack(event))
+      if tolerant(left, job_events, 'XADD', job_events, 'MAXLEN', '~', 1000, '*', unpack(event))
+          and not enqueue_ms then
+        redis.call('PEXPIRE', job_events, ARGV[13])
       end
     end
     for _, value in ipairs({id, score, data, try, aborted, stalls, table.concat(left, ' ')}) do

@@ -16,8 +16,19 @@
 -- of the job that already retries its KEYS[7], or an error naming what is wrong with the job's
 -- arguments. Each job is checked before anything of it is written (a script does not roll
 -- back), so one bad job writes nothing and fails alone. Each wake-up channel is published once.
+-- Keys of another type than we or arq write (planted, or left by another program) never fail
+-- the call, and cost nothing to tolerate (`redis.pcall`, no TYPE per key): a queue that is not
+-- a sorted set refuses the job (its first write, so nothing of it is written); a record of
+-- another type is replaced, as an older job's is; the events stream, an index or the set of
+-- indexed functions of another type is left alone (the job is enqueued without that entry).
 
 local status, event_type, indexed_functions = ARGV[1], ARGV[2], ARGV[3]
+
+local function tolerant(...)  -- the reply, or nil if the key is of another type
+  local reply = redis.pcall(...)
+  if type(reply) == 'table' and reply.err then return nil end
+  return reply
+end
 
 local function positive_integer(value)
   local number = tonumber(value)
@@ -40,22 +51,25 @@ local function enqueue(KEYS, ARGV)
   if problem then return {err = 'job ' .. ARGV[1] .. ' not enqueued: ' .. problem} end
   if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
   if ARGV[11] == '1' then
-    local existing = redis.call('HGET', KEYS[7], 'retried_as')
+    local existing = tolerant('HGET', KEYS[7], 'retried_as')
     if existing then return existing end
+  end
+  if not tolerant('ZADD', KEYS[3], ARGV[3], ARGV[1]) then  -- (the first write)
+    return {err = 'job ' .. ARGV[1] .. ' not enqueued: the queue key is not a sorted set'}
   end
 
   local prefix, member, fn = ARGV[7], ARGV[8], ARGV[9]
   -- Forget an older job that used the same id (its arq keys are gone, its record may not be).
-  local old = redis.call('HMGET', KEYS[4], 'status', 'function', 'enqueue_ms')
-  if old[3] then  -- its index entries' member, as `keys.index_member` writes it
+  local old = tolerant('HMGET', KEYS[4], 'status', 'function', 'enqueue_ms') or {}
+  if old[1] and old[2] and old[3] and string.match(old[3], '^%d+$') then
+    -- its index entries' member, as `keys.index_member` writes it
     local old_member = string.format('%013d', 9999999999999 - tonumber(old[3])) .. ':' .. ARGV[1]
-    redis.call('ZREM', prefix .. 'status:' .. old[1], old_member)
-    redis.call('ZREM', prefix .. 'function:' .. old[2] .. ':status:' .. old[1], old_member)
+    tolerant('ZREM', prefix .. 'status:' .. old[1], old_member)
+    tolerant('ZREM', prefix .. 'function:' .. old[2] .. ':status:' .. old[1], old_member)
   end
   redis.call('DEL', KEYS[4], KEYS[6])
 
   redis.call('PSETEX', KEYS[1], ARGV[4], ARGV[2])
-  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 
   local record = {'status', status}
   for field, value in pairs(cjson.decode(ARGV[13])) do
@@ -66,15 +80,15 @@ local function enqueue(KEYS, ARGV)
   redis.call('PEXPIRE', KEYS[4], ARGV[5])
   -- Two index entries (by status; by function and status): listings without either filter
   -- read one index per status and merge them, so a job costs two entries, not four.
-  redis.call('ZADD', prefix .. 'status:' .. status, 0, member)
-  redis.call('ZADD', prefix .. 'function:' .. fn .. ':status:' .. status, 0, member)
-  redis.call('SADD', indexed_functions, fn)
+  tolerant('ZADD', prefix .. 'status:' .. status, 0, member)
+  tolerant('ZADD', prefix .. 'function:' .. fn .. ':status:' .. status, 0, member)
+  tolerant('SADD', indexed_functions, fn)
 
   local event = {'type', event_type, 'job_id', ARGV[1], 'function', fn, 'data', ARGV[10]}
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[6], '*', unpack(event))
+  tolerant('XADD', KEYS[5], 'MAXLEN', '~', ARGV[6], '*', unpack(event))
   redis.call('XADD', KEYS[6], 'MAXLEN', '~', 1000, '*', unpack(event))
   redis.call('PEXPIRE', KEYS[6], ARGV[5])
-  if ARGV[11] == '1' then redis.call('HSET', KEYS[7], 'retried_as', ARGV[1]) end
+  if ARGV[11] == '1' then tolerant('HSET', KEYS[7], 'retried_as', ARGV[1]) end
   return 1, ARGV[12] == '1' and KEYS[8] or nil
 end
 

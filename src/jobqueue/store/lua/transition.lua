@@ -72,7 +72,15 @@ if ARGV[5] == '' then
 end
 local terminal = {}
 for i = 13 + 2 * n, #ARGV do terminal[ARGV[i]] = true end
-local current = redis.call('HMGET', KEYS[1], 'status', 'function', 'enqueue_ms')
+-- A key of another type than the scripts write (planted, or left by another program), or a
+-- counter that is not an integer, never fails the transition halfway: each command that could
+-- meet one is `tolerant` (it fails alone; the record's own fields are still written).
+local function tolerant(...)
+  local reply = redis.pcall(...)
+  if type(reply) == 'table' and reply.err then return nil end
+  return reply
+end
+local current = tolerant('HMGET', KEYS[1], 'status', 'function', 'enqueue_ms') or {}
 local status, fn, member = current[1], current[2], nil
 -- its index entries' member, as `keys.index_member` writes it (a record missing any of these
 -- is not one this service wrote: only its events are written)
@@ -84,12 +92,12 @@ if status and terminal[status] then
   return 0
 end
 if ARGV[12] ~= '' then
-  local holder = redis.call('GET', KEYS[5])
+  local holder = tolerant('GET', KEYS[5])
   if holder and holder ~= ARGV[12] then return 0 end
 end
 if ARGV[11] == '1' then
-  local tries = tonumber(redis.call('GET', KEYS[4]))
-  if tries and tries > 0 then redis.call('DECR', KEYS[4]) end
+  local tries = tonumber(tolerant('GET', KEYS[4]))
+  if tries and tries > 0 then tolerant('DECR', KEYS[4]) end
 end
 
 local fields = {}
@@ -99,10 +107,10 @@ for name, value in pairs(new_fields) do
 end
 if member then
   if new_status ~= '' and status ~= new_status then
-    redis.call('ZREM', prefix .. 'status:' .. status, member)
-    redis.call('ZREM', prefix .. 'function:' .. fn .. ':status:' .. status, member)
-    redis.call('ZADD', prefix .. 'status:' .. new_status, 0, member)
-    redis.call('ZADD', prefix .. 'function:' .. fn .. ':status:' .. new_status, 0, member)
+    tolerant('ZREM', prefix .. 'status:' .. status, member)
+    tolerant('ZREM', prefix .. 'function:' .. fn .. ':status:' .. status, member)
+    tolerant('ZADD', prefix .. 'status:' .. new_status, 0, member)
+    tolerant('ZADD', prefix .. 'function:' .. fn .. ':status:' .. new_status, 0, member)
     redis.call('HSET', KEYS[1], 'status', new_status, unpack(fields))
   elseif #fields > 0 then
     redis.call('HSET', KEYS[1], unpack(fields))
@@ -113,14 +121,14 @@ end
 for i = 0, n - 1 do
   local event = {'type', ARGV[13 + 2 * i], 'job_id', ARGV[1], 'function', fn or '',
                  'data', ARGV[14 + 2 * i]}
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(event))
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', 1000, '*', unpack(event))
+  tolerant('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(event))
+  tolerant('XADD', KEYS[3], 'MAXLEN', '~', 1000, '*', unpack(event))
 end
 
 if member and terminal[new_status] then
   -- The job's events, kept (each entry's data is JSON already: copied as it is).
   local entries, last_progress = {}, 0
-  for _, entry in ipairs(redis.call('XRANGE', KEYS[3], '-', '+')) do
+  for _, entry in ipairs(tolerant('XRANGE', KEYS[3], '-', '+') or {}) do
     local values = {}
     for i = 1, #entry[2], 2 do values[entry[2][i]] = entry[2][i + 1] end
     entries[#entries + 1] = {entry[1], values.type, values.data}
@@ -141,17 +149,17 @@ else
 end
 
 local c = counts
-if c.retried_key then redis.call('HINCRBY', c.retried_key, c['function'], 1) end
+if c.retried_key then tolerant('HINCRBY', c.retried_key, c['function'], 1) end
 if c.bucket_key then
   -- finished-job counters: per 10 s bucket (for /v1/queues) and for Prometheus
   -- (the keys travel in the JSON: a finish is counted under keys named in `keys.py`)
-  redis.call('INCR', c.bucket_key)
+  tolerant('INCR', c.bucket_key)
   redis.call('EXPIRE', c.bucket_key, c.bucket_ttl)
-  redis.call('HINCRBY', c.finished_key, c.label, 1)
+  tolerant('HINCRBY', c.finished_key, c.label, 1)
   if c.duration_bucket then
-    redis.call('HINCRBY', c.duration_key, c.duration_bucket, 1)
-    redis.call('HINCRBYFLOAT', c.duration_key, 'sum', c.seconds)
-    redis.call('SADD', c.durations_key, c['function'])
+    tolerant('HINCRBY', c.duration_key, c.duration_bucket, 1)
+    tolerant('HINCRBYFLOAT', c.duration_key, 'sum', c.seconds)
+    tolerant('SADD', c.durations_key, c['function'])
   end
 end
 return 1

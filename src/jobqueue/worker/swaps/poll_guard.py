@@ -30,7 +30,7 @@ def _guarded(
         try:
             await original(self)
         except ResponseError as error:  # (an error reply; the worker stays up)
-            throttled.error(event, error=str(error), queue=self.queue_name)
+            throttled.error(event, about=str(error), error=str(error), queue=self.queue_name)
         else:
             throttled.recovered(event, recovery)
 
