@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -536,6 +537,51 @@ async def test_bulk_retry_skips_jobs_whose_data_is_corrupt(
     one = await api.post(f"/v1/jobs/{corrupt}/retry")
     assert one.status_code == 409
     assert "corrupt" in one.json()["detail"]
+
+
+# --- The maintenance crons -------------------------------------------------------------------
+
+MAINTAINED_KEYS = [
+    ("abort-set-as-a-string", keys.ABORTS, "string"),
+    ("events-as-a-hash", keys.EVENTS, "hash"),
+    ("indexed-functions-as-a-string", keys.INDEXED_FUNCTIONS, "string"),
+    ("an-index-as-a-string", keys.index(status="failed"), "string"),
+    ("stats-as-a-hash", keys.stats_history(QUEUE), "hash"),
+]
+
+
+@pytest.mark.parametrize(
+    ("key", "kind"), [c[1:] for c in MAINTAINED_KEYS], ids=[c[0] for c in MAINTAINED_KEYS]
+)
+async def test_the_maintenance_crons_survive_a_key_of_the_wrong_type(
+    api: httpx.AsyncClient, client: redis.Redis, key: str, kind: str
+) -> None:
+    backup = f"planted-backup:{key}"
+    if client.exists(key):
+        client.rename(key, backup)
+    plant_wrong_type(client, key, kind)
+    planted_at = time.time()
+    try:
+        for cron in ("cron:sweep", "cron:queue_stats"):
+
+            async def ran_since(cron: str = cron) -> str | None:
+                jobs = (await get_ok(api, "/v1/jobs", function=cron, limit=5))["jobs"]
+                ended = [
+                    job["status"]
+                    for job in jobs
+                    if job["finish_time"] and _epoch(job["start_time"]) > planted_at
+                ]
+                return ended[-1] if ended else None
+
+            assert await eventually(ran_since, what=f"a run of {cron}") == "succeeded"
+    finally:
+        client.delete(key)
+        if client.exists(backup):
+            client.rename(backup, key)
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
 
 
 # --- Keys of the wrong type and the worker ------------------------------------------------

@@ -38,9 +38,7 @@ async def read_heartbeats(
     try:
         ids: list[bytes] = await redis.zrevrangebyscore(keys.WORKERS, "+inf", seen_since)
     except ResponseError as error:
-        if not malformed.is_wrong_type(error):
-            raise
-        malformed.warn(keys.WORKERS, "a key of the wrong type")
+        malformed.wrong_type(keys.WORKERS, error)
         return []
     worker_ids = [malformed.text(worker_id) for worker_id in ids]
     worker_keys = [keys.worker(worker_id) for worker_id in worker_ids]

@@ -72,22 +72,28 @@ def is_member(text: str) -> bool:
 async def prune_older_than(redis: ArqRedis, oldest_kept_ms: int, statuses: list[str]) -> int:
     """Drop every index entry enqueued before `oldest_kept_ms` (its record has expired)."""
     oldest_kept = keys.index_member(oldest_kept_ms, "")
-    functions: set[bytes] = await redis.smembers(keys.INDEXED_FUNCTIONS)  # type: ignore[misc]
-    index_keys = keys.all_indexes(sorted(f.decode() for f in functions), statuses)
+    index_keys = keys.all_indexes(await _indexed_functions(redis), statuses)
     async with redis.pipeline(transaction=False) as pipe:
         for key in index_keys:
             pipe.zremrangebylex(key, f"({oldest_kept}", "+")
-        pruned: list[int] = await pipe.execute()
-    return sum(pruned)
+        pruned = await malformed.replies(pipe, index_keys)
+    return sum(n for n in pruned if isinstance(n, int))
+
+
+async def _indexed_functions(redis: ArqRedis) -> list[str]:
+    """The functions that have index keys (none if the set is of the wrong type: logged)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.smembers(keys.INDEXED_FUNCTIONS)
+        [functions] = await malformed.replies(pipe, [keys.INDEXED_FUNCTIONS])
+    return sorted(map(malformed.text, functions)) if isinstance(functions, set) else []
 
 
 async def drop_superseded(redis: ArqRedis) -> int:
     """Delete the indexes earlier versions kept (all jobs; per function without a status),
     which nothing reads or trims any more; how many existed. Can go once no deployment has
     them (after a release and the history retention)."""
-    functions: set[bytes] = await redis.smembers(keys.INDEXED_FUNCTIONS)  # type: ignore[misc]
     superseded = [f"{keys.INDEX_PREFIX}all"]
-    superseded += [f"{keys.INDEX_PREFIX}function:{f.decode()}" for f in sorted(functions)]
+    superseded += [f"{keys.INDEX_PREFIX}function:{f}" for f in await _indexed_functions(redis)]
     dropped: int = await redis.unlink(*superseded)  # (freed off Redis's main thread)
     return dropped
 
@@ -99,32 +105,35 @@ async def trim_to_count(redis: ArqRedis, statuses: Sequence[str], keep: int, bat
     async with redis.pipeline(transaction=False) as pipe:
         for key in index_keys:
             pipe.zcard(key)
-        total = sum(await pipe.execute())
+        total = sum(n for n in await malformed.replies(pipe, index_keys) if isinstance(n, int))
     excess = min(total - keep, batch)
     if excess <= 0:
         return 0
     async with redis.pipeline(transaction=False) as pipe:
         for key in index_keys:
             pipe.zrange(key, -excess, -1)  # (equal scores: the lexically last are the oldest)
-        tails: list[list[bytes]] = await pipe.execute()
+        tails = await malformed.replies(pipe, index_keys)
     oldest = sorted(
         (
-            (member.decode(), status)
-            for status, tail in zip(statuses, tails, strict=True)
-            for member in tail
+            (member, status)
+            for status, key, tail in zip(statuses, index_keys, tails, strict=True)
+            if isinstance(tail, list)
+            for member in map(malformed.text, tail)
+            if _well_formed(key, member)
         ),
         reverse=True,
     )[:excess]
     job_ids = [keys.member_job_id(member) for member, _ in oldest]
+    records = [keys.record(job_id) for job_id in job_ids]
     async with redis.pipeline(transaction=False) as pipe:
-        for job_id in job_ids:
-            pipe.hget(keys.record(job_id), "function")
-        functions: list[bytes | None] = await pipe.execute()
+        for record in records:
+            pipe.hget(record, "function")
+        functions = await malformed.replies(pipe, records)
     async with redis.pipeline(transaction=False) as pipe:
         for (member, status), job_id, function in zip(oldest, job_ids, functions, strict=True):
             pipe.zrem(keys.index(status=status), member)
-            if function:
-                pipe.zrem(keys.index(status=status, function=function.decode()), member)
+            if isinstance(function, bytes) and function:
+                pipe.zrem(keys.index(status=status, function=malformed.text(function)), member)
             pipe.unlink(keys.record(job_id), keys.job_events(job_id))
-        await pipe.execute()
+        await pipe.execute(raise_on_error=False)  # (an index of the wrong type fails alone)
     return len(job_ids)

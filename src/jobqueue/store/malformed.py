@@ -38,6 +38,14 @@ def warn(key: str, problem: str, *, field: str | None = None, **context: Any) ->
     log.warning("store.malformed_data", key=key, field=field, problem=problem, **context)
 
 
+def wrong_type(key: str, error: ResponseError) -> None:
+    """Log `key` as a key of the wrong type, if that is what failed the command; else raise
+    the error (reads that tolerate such a key catch `ResponseError` and call this)."""
+    if not is_wrong_type(error):
+        raise error
+    warn(key, "a key of the wrong type")
+
+
 def warn_record(job_id: str, field: str, problem: str) -> None:
     """A field of a job's history record is malformed."""
     warn(keys.record(job_id), problem, field=field, job_id=job_id)

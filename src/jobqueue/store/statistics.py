@@ -97,10 +97,13 @@ def _count(key: str, value: bytes | str | None, field: str | None = None) -> int
 async def push_snapshot(redis: ArqRedis, queue: str, snapshot_json: str, keep: int) -> None:
     """Prepend to the queue's snapshot list, keeping the newest `keep`."""
     key = keys.stats_history(queue)
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.lpush(key, snapshot_json)
-        pipe.ltrim(key, 0, keep - 1)
-        await pipe.execute()
+    try:
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(key, snapshot_json)
+            pipe.ltrim(key, 0, keep - 1)
+            await pipe.execute()
+    except ResponseError as error:  # (a list of the wrong type: not recorded, the job goes on)
+        malformed.wrong_type(key, error)
 
 
 async def read_snapshots(redis: ArqRedis, queue: str, limit: int) -> list[bytes]:
@@ -109,9 +112,7 @@ async def read_snapshots(redis: ArqRedis, queue: str, limit: int) -> list[bytes]
     try:
         raw: list[bytes] = await redis.lrange(key, 0, limit - 1)  # type: ignore[misc]
     except ResponseError as error:
-        if not malformed.is_wrong_type(error):
-            raise
-        malformed.warn(key, "a key of the wrong type")
+        malformed.wrong_type(key, error)
         return []
     return raw
 

@@ -70,18 +70,12 @@ def _entries(stream: str, raw: Iterable[RawEntry]) -> list[StreamEntry]:
     return [e for entry_id, fields in raw if (e := _entry(stream, entry_id, fields)) is not None]
 
 
-def _wrong_type(stream: str, error: ResponseError) -> None:
-    if not malformed.is_wrong_type(error):
-        raise error
-    malformed.warn(stream, "a key of the wrong type")
-
-
 async def latest_id(redis: ArqRedis, stream: str) -> str:
     """The id of the newest entry, or "0-0" for an empty stream: a safe point to read after."""
     try:
         newest: list[tuple[bytes, Any]] = await redis.xrevrange(stream, count=1)
     except ResponseError as error:
-        _wrong_type(stream, error)
+        malformed.wrong_type(stream, error)
         return "0-0"
     return newest[0][0].decode() if newest else "0-0"
 
@@ -94,7 +88,7 @@ async def read_after(
         try:
             reply = await redis.xread({stream: after}, count=count, block=block_ms)
         except ResponseError as error:
-            _wrong_type(stream, error)
+            malformed.wrong_type(stream, error)
             await asyncio.sleep(block_ms / 1000)  # as if it had waited for entries in vain
             return []
         raw: list[RawEntry] = [entry for _, entries in reply for entry in entries]
@@ -110,7 +104,7 @@ async def read_range(redis: ArqRedis, stream: str, after: str | None) -> list[St
     try:
         raw: list[RawEntry] = await redis.xrange(stream, min=start, max="+")
     except ResponseError as error:
-        _wrong_type(stream, error)
+        malformed.wrong_type(stream, error)
         return []
     return _entries(stream, raw)
 
@@ -134,7 +128,7 @@ async def read_job_history(redis: ArqRedis, job_id: str, after: str | None) -> l
     try:
         record = decode_hash(await redis.hgetall(key))  # type: ignore[misc]
     except ResponseError as error:
-        _wrong_type(key, error)
+        malformed.wrong_type(key, error)
         return []
     kept = sorted(
         event
@@ -179,6 +173,6 @@ async def trim_before(redis: ArqRedis, oldest_kept_ms: int) -> int:
     try:
         trimmed: int = await redis.xtrim(ALL_JOBS, minid=f"{oldest_kept_ms}-0", approximate=False)
     except ResponseError as error:
-        _wrong_type(ALL_JOBS, error)
+        malformed.wrong_type(ALL_JOBS, error)
         return 0
     return trimmed

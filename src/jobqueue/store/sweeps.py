@@ -1,12 +1,14 @@
 """What arq leaves behind and never cleans, found and removed by the `cron:sweep` job.
 
 Each check-and-remove runs as a Lua script, so it cannot race a worker starting the same job.
+An abort set or a queue of the wrong type is logged and skipped (the sweep's other steps run).
 """
 
 from arq.connections import ArqRedis
 from arq.constants import abort_job_max_age
+from redis.exceptions import ResponseError
 
-from jobqueue.store import keys
+from jobqueue.store import keys, malformed
 from jobqueue.store.scripts import LuaScript
 
 SWEEP_ABORTS = LuaScript("sweep_aborts")
@@ -21,9 +23,13 @@ async def remove_stale_aborts(redis: ArqRedis, queue: str, *, now_ms: int) -> in
     while True:
         removed: int
         seen: int
-        removed, seen = await SWEEP_ABORTS.run(
-            redis, [keys.ABORTS, queue], [keys.in_progress(""), cutoff_ms, SWEEP_BATCH]
-        )
+        try:
+            removed, seen = await SWEEP_ABORTS.run(
+                redis, [keys.ABORTS, queue], [keys.in_progress(""), cutoff_ms, SWEEP_BATCH]
+            )
+        except ResponseError as error:  # (reads fail before the script's first write)
+            malformed.wrong_type(f"{keys.ABORTS} or {queue}", error)
+            return removed_total
         removed_total += removed
         if seen < SWEEP_BATCH or removed == 0:
             return removed_total
@@ -33,14 +39,17 @@ async def remove_expired_entries(redis: ArqRedis, queue: str) -> list[str]:
     """Queue entries whose job data has expired (and no worker holds); their ids."""
     removed: list[bytes] = []
     batch: list[bytes] = []
-    async for job_id, _ in redis.zscan_iter(queue, count=SWEEP_BATCH):
-        batch.append(job_id)
-        if len(batch) >= SWEEP_BATCH:
+    try:
+        async for job_id, _ in redis.zscan_iter(queue, count=SWEEP_BATCH):
+            batch.append(job_id)
+            if len(batch) >= SWEEP_BATCH:
+                removed += await _remove_orphans(redis, queue, batch)
+                batch = []
+        if batch:
             removed += await _remove_orphans(redis, queue, batch)
-            batch = []
-    if batch:
-        removed += await _remove_orphans(redis, queue, batch)
-    return [job_id.decode() for job_id in removed]
+    except ResponseError as error:
+        malformed.wrong_type(queue, error)
+    return [malformed.text(job_id) for job_id in removed]
 
 
 async def _remove_orphans(redis: ArqRedis, queue: str, batch: list[bytes]) -> list[bytes]:
