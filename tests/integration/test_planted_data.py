@@ -376,6 +376,44 @@ async def test_a_malformed_entry_in_a_jobs_stream_is_skipped(
     assert types == ["enqueued", "aborted"]
 
 
+async def test_a_jobs_stream_of_the_wrong_type_reads_as_empty(
+    api: httpx.AsyncClient, client: redis.Redis, planted: Planted
+) -> None:
+    job_id, since = new_id("stream"), len(planted.api.log_text())
+    plant_record(client, job_id)
+    plant_wrong_type(client, keys.job_events(job_id), "hash")
+    async with api.stream("GET", f"/v1/jobs/{job_id}/events") as response:
+        assert response.status_code == 200
+        assert [event async for event in read_sse(response)] == []
+    assert malformed_logged(planted.api, since, key=keys.job_events(job_id))
+
+
+async def test_a_feed_of_the_wrong_type_waits_and_goes_on_once_fixed(
+    api: httpx.AsyncClient, client: redis.Redis, planted: Planted
+) -> None:
+    backup, since = f"planted-backup:{keys.EVENTS}", len(planted.api.log_text())
+    client.rename(keys.EVENTS, backup)
+    plant_wrong_type(client, keys.EVENTS, "hash")
+    try:
+        async with asyncio.timeout(15), api.stream("GET", "/v1/events") as response:
+            assert response.status_code == 200
+            await eventually(lambda: malformed_logged(planted.api, since, key=keys.EVENTS))
+            client.delete(keys.EVENTS)
+            client.rename(backup, keys.EVENTS)
+            job = await enqueue(api, "echo", args={"message": "fixed"})
+            seen = []
+            async for event in read_sse(response):
+                seen.append(event.id)
+                if event.data["job_id"] == job["job_id"] and event.type == "succeeded":
+                    break
+        oldest_kept = client.xrange(keys.EVENTS, count=1)[0][0].decode()  # type: ignore[index]
+        assert oldest_kept not in seen  # (it read on from the fix, not from the start)
+    finally:
+        if client.exists(backup):
+            client.delete(keys.EVENTS)
+            client.rename(backup, keys.EVENTS)
+
+
 # --- The index, operator views, bulk retry ------------------------------------------------
 
 

@@ -71,12 +71,15 @@ def _entries(stream: str, raw: Iterable[RawEntry]) -> list[StreamEntry]:
 
 
 async def latest_id(redis: ArqRedis, stream: str) -> str:
-    """The id of the newest entry, or "0-0" for an empty stream: a safe point to read after."""
+    """The id of the newest entry, or "0-0" for an empty stream: a safe point to read after.
+    (For a key of the wrong type, the id Redis would give an entry now: once the key is fixed,
+    a follower reads what is added, not what it holds.)"""
     try:
         newest: list[tuple[bytes, Any]] = await redis.xrevrange(stream, count=1)
     except ResponseError as error:
         malformed.wrong_type(stream, error)
-        return "0-0"
+        seconds, micros = await redis.time()
+        return f"{seconds * 1000 + micros // 1000}-0"
     return newest[0][0].decode() if newest else "0-0"
 
 
