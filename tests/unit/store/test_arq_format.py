@@ -90,3 +90,43 @@ def test_a_result_without_what_its_end_needs_is_malformed(planted: bytes) -> Non
 def test_a_job_without_a_function_is_malformed(planted: bytes) -> None:
     with pytest.raises(MalformedPayload):
         decode_job(planted)
+
+
+# (case, fields over a well-formed result): each reads as a MalformedPayload (never a datetime
+# out of range, an OverflowError or a KeyError)
+MALFORMED_RESULTS = [
+    ("start-past-any-date", {"st": 1e300}),
+    ("finish-past-any-date", {"ft": 253_402_300_800_000}),
+    ("finish-negative", {"ft": -1}),
+    ("tries-a-string", {"t": "x"}),
+    ("success-a-string", {"s": "yes"}),
+]
+
+
+@pytest.mark.parametrize(
+    "fields", [c[1] for c in MALFORMED_RESULTS], ids=[c[0] for c in MALFORMED_RESULTS]
+)
+def test_a_malformed_result_is_refused(fields: dict[str, Any]) -> None:
+    raw = orjson.dumps({**orjson.loads(arq_result(None, success=True)), **fields})
+    with pytest.raises(MalformedPayload):
+        decode_result(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"s": true}', b"[1]", b"Infinity", b"\xff"],
+    ids=["missing-fields", "a-list", "not-json", "not-utf8"],
+)
+def test_a_result_that_is_not_one_is_refused(raw: bytes) -> None:
+    with pytest.raises(MalformedPayload):
+        decode_result(raw)
+
+
+def test_an_enqueue_time_past_any_date_reads_as_none_in_a_result() -> None:
+    raw = orjson.dumps({**orjson.loads(arq_result(None, success=True)), "et": 1e300})
+    assert decode_result(raw).enqueue_ms == 0
+
+
+def test_a_job_enqueued_past_any_date_is_refused() -> None:
+    with pytest.raises(MalformedPayload):
+        decode_job(b'{"f": "echo", "et": 1e300}')
