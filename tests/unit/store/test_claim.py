@@ -1,6 +1,6 @@
 """The claim script (`claim.lua`, against fakeredis): a claimed job's start is recorded, a run
 that never ended is a stall (not a try); bad arguments are refused before any write, and a
-record the service did not write does not stop the claim."""
+record the service did not write, or a key of the wrong type, does not stop the claim."""
 
 import time
 
@@ -8,7 +8,7 @@ import pytest
 from redis.exceptions import ResponseError
 
 from jobqueue.store import keys
-from jobqueue.store.claim import CLAIM, claim
+from jobqueue.store.claim import CLAIM, Claimed, claim
 from jobqueue.store.client import TrackedRedis
 from jobqueue.store.records import decode_hash
 from jobqueue.store.statistics import read_job_counters
@@ -136,4 +136,66 @@ async def test_a_bad_argument_is_refused_before_anything_is_written(
     with pytest.raises(ResponseError):
         await CLAIM.run(redis, [*all_keys, *job_keys], args)
     assert await redis.hgetall(keys.record("fine")) == before  # type: ignore[misc]
+    assert await redis.get(keys.in_progress("fine")) is None
+
+
+async def _claim_both(redis: TrackedRedis) -> list[Claimed]:
+    claimed = await claim(
+        redis,
+        QUEUE,
+        ["spoilt", "fine"],
+        now_ms=int(time.time() * 1000) + 1000,
+        lease_ms=15_000,
+        owner="w1",
+        aborts=True,
+        limit=2,
+        events_max_length=1000,
+        max_tries={},
+        history_ttl_ms=60_000,
+    )
+    for job in claimed:
+        redis.forget(job.opening)
+    return claimed
+
+
+# (case, the key planted, what it holds): the claim goes on and names the key
+SPOILT_KEYS = [
+    ("job-data-a-hash", keys.job("spoilt"), "hash"),
+    ("try-counter-a-hash", keys.retry("spoilt"), "hash"),
+    ("try-counter-not-an-integer", keys.retry("spoilt"), "x"),
+    ("record-a-string", keys.record("spoilt"), "string"),
+    ("job-events-a-string", keys.job_events("spoilt"), "string"),
+    ("an-index-a-string", keys.index(status="waiting", function="echo"), "string"),
+    ("abort-set-a-string", keys.ABORTS, "string"),
+    ("events-a-hash", keys.EVENTS, "hash"),
+]
+
+
+@pytest.mark.parametrize(
+    ("key", "kind"), [c[1:] for c in SPOILT_KEYS], ids=[c[0] for c in SPOILT_KEYS]
+)
+async def test_a_key_of_the_wrong_type_is_named_and_the_claim_goes_on(
+    redis: TrackedRedis, key: str, kind: str
+) -> None:
+    await redis.enqueue_job("echo", _job_id="spoilt", message="hi")
+    await redis.enqueue_job("echo", _job_id="fine", message="hi")
+    await redis.delete(key)
+    if kind == "hash":
+        await redis.hset(key, "planted", "1")  # type: ignore[misc]
+    else:
+        await redis.set(key, "planted" if kind == "string" else kind)
+    spoilt, fine = await _claim_both(redis)
+    assert key in spoilt.wrong_type
+    assert fine.job_id == "fine"
+    assert await redis.get(keys.in_progress("fine")) == b"w1"
+    assert await redis.get(keys.retry("spoilt")) == b"1"  # (one INCR takes, from 0 if it was bad)
+
+
+async def test_a_lease_set_of_the_wrong_type_refuses_the_claim_before_any_write(
+    redis: TrackedRedis,
+) -> None:
+    await redis.enqueue_job("echo", _job_id="fine", message="hi")
+    await redis.set(keys.leases("w1"), "planted")
+    with pytest.raises(ResponseError, match="lease set"):
+        await _claim_both(redis)
     assert await redis.get(keys.in_progress("fine")) is None

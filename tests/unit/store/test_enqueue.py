@@ -150,3 +150,33 @@ async def test_a_deferral_into_the_past_means_now(redis: TrackedRedis) -> None:
     assert outcome.created
     assert outcome.score == outcome.enqueue_ms  # due now, and its data outlives the wait
     assert await redis.pttl(keys.job(outcome.job_id)) > 0
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        keys.EVENTS,
+        keys.index(status="waiting"),
+        keys.index(status="waiting", function="echo"),
+        keys.INDEXED_FUNCTIONS,
+        keys.record("j"),
+    ],
+    ids=["events", "status-index", "function-index", "indexed-functions", "record"],
+)
+async def test_a_key_of_the_wrong_type_is_left_alone_and_the_job_enqueued(
+    redis: TrackedRedis, key: str
+) -> None:
+    await redis.set(key, "planted")
+    assert (await redis.enqueue_one(EnqueueSpec("echo", {"message": "hi"}, job_id="j"))).created
+    assert await redis.zscore(keys.DEFAULT_QUEUE, "j") is not None
+    assert decode_hash(await redis.hgetall(keys.record("j")))["function"] == "echo"  # type: ignore[misc]
+
+
+async def test_a_queue_of_the_wrong_type_refuses_the_job_and_writes_nothing(
+    redis: TrackedRedis,
+) -> None:
+    await redis.set(keys.DEFAULT_QUEUE, "planted")
+    outcome = await redis.enqueue_one(EnqueueSpec("echo", {"message": "hi"}, job_id="j"))
+    assert outcome.rejected is not None
+    assert "queue" in outcome.rejected
+    assert await redis.exists(keys.job("j"), keys.record("j")) == 0

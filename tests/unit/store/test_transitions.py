@@ -114,3 +114,21 @@ async def test_a_write_from_a_worker_that_lost_the_lease_is_dropped(
     assert await redis.get(keys.retry("t5")) == (b"0" if applied else b"1")
     events = await redis.xlen(keys.job_events("t5"))
     assert events == (3 if applied else 1)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [keys.EVENTS, keys.job_events("t9"), keys.index(status="succeeded"), keys.METRICS_FINISHED],
+    ids=["events", "job-events", "an-index", "a-counter"],
+)
+async def test_a_key_of_the_wrong_type_fails_alone_not_the_transition(
+    redis: TrackedRedis, key: str
+) -> None:
+    await redis.enqueue_job("echo", _job_id="t9", message="hi")
+    await redis.delete(key)
+    await redis.set(key, "planted")
+    writer = TransitionWriter(Settings())
+    await writer.write(redis, "t9", Transition("succeeded", [("succeeded", b"{}")], {"tries": "1"}))
+    record = await redis.hgetall(keys.record("t9"))  # type: ignore[misc]
+    assert record[b"status"] == b"succeeded"
+    assert await redis.get(key) == b"planted"  # (left alone)
