@@ -23,6 +23,7 @@ from jobqueue.errors import (
 from jobqueue.history import streams
 from jobqueue.history.lookup import read_job
 from jobqueue.history.pages import Page, newest_first, read_page
+from jobqueue.history.records import UNKNOWN_FUNCTION
 from jobqueue.history.streams import Event
 from jobqueue.history.view import JobView, is_corrupt
 from jobqueue.history.vocabulary import (
@@ -172,7 +173,7 @@ class JobQueue:
         view = await self.get(job_id)
         if view.status not in RETRYABLE_STATUSES:
             raise JobConflict(f"job {job_id!r} is {view.status}; only failed or aborted jobs retry")
-        if is_corrupt(view):  # what it ran is not known for sure
+        if is_corrupt(view) or view.function == UNKNOWN_FUNCTION:  # what it ran is not known
             raise JobConflict(f"job {job_id!r} cannot be re-run: its stored data is corrupt")
         await self._admit()
         outcome = await self._rerun(view)

@@ -286,6 +286,9 @@ async def test_a_malformed_arq_key_shows_the_job_with_an_error(
         assert job["status"] == status
         assert (job["error"] or {}).get("type") == error
         await every_read_answers(api, job_id)
+        rerun = await api.post(f"/v1/jobs/{job_id}/retry")
+        assert rerun.status_code == 409 if error else rerun.status_code in (202, 409)
+        assert (await api.delete(f"/v1/jobs/{job_id}")).status_code in (202, 409)
         assert_never_logged(planted)
     finally:
         client.zrem(QUEUE, job_id)  # (never run it)
@@ -680,6 +683,11 @@ async def test_a_shared_key_of_the_wrong_type_never_kills_the_worker(
         if logged is not None:
             assert lines(planted.worker, logged, since) == 1
         await every_read_answers(api)
+        if key != QUEUE:
+            waiting = await enqueue(api, "echo", args={"message": "aborted"}, defer_by=3600)
+            assert (await api.delete(f"/v1/jobs/{waiting['job_id']}")).status_code in (202, 409)
+        refused = await api.post("/v1/jobs", json={"function": "echo", "args": {"message": "x"}})
+        assert refused.status_code == (202 if runs_meanwhile or key != QUEUE else 422)
         if runs_meanwhile:
             job = await enqueue(api, "echo", args={"message": "meanwhile"})
             assert (await outcome(api, job["job_id"]))["status"] == "succeeded"

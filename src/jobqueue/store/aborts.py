@@ -1,11 +1,14 @@
 """Aborting a job: before any worker takes it (we write arq's result ourselves), or by arq's
-abort request, which the worker running it acts on."""
+abort request, which the worker running it acts on. A job key of the wrong type is left to the
+worker (which fails the job); an abort set of the wrong type refuses the request (`JobConflict`:
+it could not be acted on)."""
 
 from arq.connections import ArqRedis
-from redis.exceptions import WatchError
+from redis.exceptions import ResponseError, WatchError
 
 from jobqueue.clock import now_ms
-from jobqueue.store import keys
+from jobqueue.errors import JobConflict
+from jobqueue.store import keys, malformed
 from jobqueue.store.arq_format import MalformedPayload, aborted_result, decode_job
 
 
@@ -14,7 +17,10 @@ async def request_abort(redis: ArqRedis, queue: str, job_id: str) -> None:
     async with redis.pipeline(transaction=False) as pipe:
         pipe.zadd(keys.ABORTS, {job_id: now_ms()})
         pipe.publish(keys.wake_channel(queue), "1")
-        await pipe.execute()
+        [added, _] = await pipe.execute(raise_on_error=False)
+    if isinstance(added, ResponseError):
+        malformed.wrong_type(keys.ABORTS, added)
+        raise JobConflict(f"job {job_id!r} cannot be aborted now: arq's abort set is malformed")
 
 
 async def abort_before_start(redis: ArqRedis, queue: str, job_id: str, result_ttl_ms: int) -> bool:
@@ -23,7 +29,11 @@ async def abort_before_start(redis: ArqRedis, queue: str, job_id: str, result_tt
     in_progress, job_key = keys.in_progress(job_id), keys.job(job_id)
     async with redis.pipeline(transaction=True) as pipe:
         await pipe.watch(in_progress, job_key)
-        raw = await pipe.get(job_key)
+        try:
+            raw = await pipe.get(job_key)
+        except ResponseError as error:
+            malformed.wrong_type(job_key, error)
+            return False
         if raw is None or await pipe.exists(in_progress):
             return False
         try:
@@ -42,4 +52,6 @@ async def abort_before_start(redis: ArqRedis, queue: str, job_id: str, result_tt
             await pipe.execute()
         except WatchError:
             return False  # a worker took it meanwhile
+        except ResponseError as error:  # (a MULTI applies the rest: the job has ended)
+            malformed.wrong_type(keys.ABORTS, error)
     return True

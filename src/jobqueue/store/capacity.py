@@ -13,6 +13,7 @@ from arq.connections import ArqRedis
 from redis.exceptions import ResponseError
 
 from jobqueue.settings import Settings
+from jobqueue.store import malformed
 from jobqueue.store.outages import FULL_ERRORS, OUTAGE_ERRORS
 
 FRESH_FOR_S = 1.0
@@ -39,7 +40,10 @@ async def read_fill(redis: ArqRedis, queue: str) -> Fill:
         pipe.info("memory")
         pipe.zcard(queue)
         memory, queued = await pipe.execute(raise_on_error=False)
-    if isinstance(queued, Exception):
+    if isinstance(queued, ResponseError) and malformed.is_wrong_type(queued):
+        malformed.warn(queue, "a key of the wrong type")  # (the enqueue script refuses jobs)
+        queued = 0
+    elif isinstance(queued, Exception):
         raise queued
     if isinstance(memory, ResponseError):  # INFO disabled (some managed Redis, fakeredis)
         memory = {}
