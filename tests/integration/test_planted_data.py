@@ -338,18 +338,18 @@ async def test_a_live_feed_goes_on_past_a_malformed_entry(
                 if len(seen) == 1:  # the follower is live: plant, then a good job
                     plant_stream_entry(client, keys.EVENTS, entry)
                     after.set()
-                if event.type == "succeeded" and event.data["job_id"] == second[0]:
+                if event.type == "succeeded" and event.data["job_id"] == second:
                     return seen
         return seen
 
-    after, second, since = asyncio.Event(), [""], len(planted.api.log_text())
+    after, second, since = asyncio.Event(), new_id("second"), len(planted.api.log_text())
     following = asyncio.create_task(follow())
     await enqueue(api, "echo", args={"message": "first"})  # (an event to see, crons aside)
     async with asyncio.timeout(15):
         await after.wait()
-        second[0] = (await enqueue(api, "echo", args={"message": "second"}))["job_id"]
+        await enqueue(api, "echo", args={"message": "second"}, job_id=second)
         seen = await following
-    assert second[0] in seen
+    assert second in seen
     assert malformed_logged(planted.api, since, key=keys.EVENTS)
     assert_never_logged(planted)
 
@@ -676,12 +676,14 @@ async def test_a_shared_key_of_the_wrong_type_never_kills_the_worker(
         client.rename(key, backup)
     plant_wrong_type(client, key, kind)
     try:
+        # (a key named for a job is logged once a minute: an earlier test may have had it)
+        first_since = 0 if logged == "worker.key_of_wrong_type" else since
         if logged is not None:
-            await eventually(lambda: lines(planted.worker, logged, since) > 0, what=logged)
-        await asyncio.sleep(1)  # (twenty polls: still one line, and the worker is up)
+            await eventually(lambda: lines(planted.worker, logged, first_since) > 0, what=logged)
+        await asyncio.sleep(1)  # (twenty polls: still one line at most, and the worker is up)
         assert planted.worker.is_running()
         if logged is not None:
-            assert lines(planted.worker, logged, since) == 1
+            assert lines(planted.worker, logged, since) <= 1
         await every_read_answers(api)
         if key != QUEUE:
             waiting = await enqueue(api, "echo", args={"message": "aborted"}, defer_by=3600)
