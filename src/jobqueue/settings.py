@@ -30,6 +30,15 @@ class Settings(BaseSettings):
         default=200, gt=0, description="API: Redis connections at most (a request waits for one)"
     )
     max_queued: int = Field(default=1_000_000, gt=0, description="enqueues get 503 past this")
+    header_timeout: float = Field(
+        default=10.0, gt=0, description="seconds a client has to send a request's headers"
+    )
+    body_timeout: float = Field(
+        default=30.0, gt=0, description="seconds a client has to send a request's body"
+    )
+    max_connections: int = Field(
+        default=2048, gt=0, description="open HTTP connections; a request past them gets 503"
+    )
 
     # Jobs
     result_ttl: int = Field(default=3600, gt=0, description="seconds a finished job stays readable")
