@@ -1,0 +1,70 @@
+"""`rediss://` with a private CA, as docs/security.md describes it: the API reaches a TLS-only
+Redis port when the URL names the CA (`?ssl_ca_certs=PATH`), and refuses one it cannot verify."""
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from scripts.processes import RedisServer, free_port
+from tests.helpers.services import service_env, start_api
+
+
+def _certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A CA, and a certificate for 127.0.0.1 it signed: (ca, certificate, key)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not on PATH (apt-get install openssl) to make test certificates")
+    ca, ca_key = directory / "ca.pem", directory / "ca.key"
+    cert, key = directory / "server.pem", directory / "server.key"
+    request = directory / "server.csr"
+    (directory / "san").write_text("subjectAltName=IP:127.0.0.1\n")
+    quiet = {"check": True, "capture_output": True}
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=jobqueue test CA", "-keyout", ca_key, "-out", ca], **quiet,
+    )  # fmt: skip
+    subprocess.run(
+        [openssl, "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+         "-keyout", key, "-out", request], **quiet,
+    )  # fmt: skip
+    subprocess.run(
+        [openssl, "x509", "-req", "-in", request, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+         "-days", "1", "-extfile", directory / "san", "-out", cert], **quiet,
+    )  # fmt: skip
+    return ca, cert, key
+
+
+@pytest.fixture
+def tls_redis(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """A redis-server with a TLS port (and its plain one, for its own start-up check)."""
+    ca, cert, key = _certificates(tmp_path)
+    tls_port = free_port()
+    options = ["--tls-port", str(tls_port), "--tls-cert-file", str(cert)]
+    options += ["--tls-key-file", str(key), "--tls-ca-cert-file", str(ca)]
+    options += ["--tls-auth-clients", "no"]
+    server = RedisServer(tmp_path / "redis", options=options)
+    server.start()
+    yield tls_port, ca
+    server.stop()
+
+
+@pytest.mark.parametrize("with_ca", [True, False], ids=["ca-given", "ca-missing"])
+def test_the_api_reaches_tls_redis_only_with_its_ca(
+    tls_redis: tuple[int, Path], tmp_path: Path, with_ca: bool
+) -> None:
+    port, ca = tls_redis
+    url = f"rediss://127.0.0.1:{port}/0" + (f"?ssl_ca_certs={ca}" if with_ca else "")
+    api, api_url = start_api(service_env(url), tmp_path)
+    try:
+        ready = httpx.get(f"{api_url}/readyz", trust_env=False, timeout=10)
+    finally:
+        api.stop()
+    if with_ca:
+        assert ready.status_code == 200
+    else:  # the certificate is checked: an unknown CA is not trusted
+        assert ready.status_code == 503
+        assert "certificate verify failed" in api.log_text()
