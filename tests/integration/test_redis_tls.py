@@ -18,23 +18,19 @@ def _certificates(directory: Path) -> tuple[Path, Path, Path]:
     openssl = shutil.which("openssl")
     if openssl is None:
         pytest.skip("openssl is not on PATH (apt-get install openssl) to make test certificates")
+
+    def run(*args: str | Path) -> None:
+        subprocess.run([openssl, *map(str, args)], check=True, capture_output=True)
+
     ca, ca_key = directory / "ca.pem", directory / "ca.key"
     cert, key = directory / "server.pem", directory / "server.key"
-    request = directory / "server.csr"
-    (directory / "san").write_text("subjectAltName=IP:127.0.0.1\n")
-    quiet = {"check": True, "capture_output": True}
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=jobqueue test CA", "-keyout", ca_key, "-out", ca], **quiet,
-    )  # fmt: skip
-    subprocess.run(
-        [openssl, "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-         "-keyout", key, "-out", request], **quiet,
-    )  # fmt: skip
-    subprocess.run(
-        [openssl, "x509", "-req", "-in", request, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
-         "-days", "1", "-extfile", directory / "san", "-out", cert], **quiet,
-    )  # fmt: skip
+    request, san = directory / "server.csr", directory / "san"
+    san.write_text("subjectAltName=IP:127.0.0.1\n")
+    new_key = ("-newkey", "rsa:2048", "-nodes")
+    run("req", "-x509", *new_key, "-days", "1", "-subj", "/CN=CA", "-keyout", ca_key, "-out", ca)
+    run("req", *new_key, "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", request)
+    run("x509", "-req", "-in", request, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+        "-days", "1", "-extfile", san, "-out", cert)  # fmt: skip
     return ca, cert, key
 
 
