@@ -1,7 +1,7 @@
 """The public shape of a job, as every client sees it."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -39,3 +39,9 @@ class JobView(BaseModel):
     progress: Progress | None = Field(default=None, description="last progress the job reported")
     retry_of: str | None = Field(default=None, description="the job this one re-runs")
     retried_as: str | None = Field(default=None, description="the job that re-runs this one")
+    elided: list[Literal["args", "result", "error"]] | None = Field(
+        default=None,
+        description="in a list page only: the fields too large to list (over 16 KiB of JSON), "
+        'each replaced by {"elided": true, "bytes": N, "href": "/v1/jobs/{job_id}"} (an '
+        "error keeps its type and the start of its message); GET the job for them whole",
+    )
