@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     HttpUrl,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -20,14 +21,37 @@ from jobqueue.jobs.context import JobContext
 from jobqueue.jobs.declaration import SETTINGS_CONTEXT_KEY, job
 from jobqueue.jobs.destinations import DestinationNotAllowed, check_literal_host, resolve_public
 from jobqueue.jobs.retry import RetryableError
-from jobqueue.jobs.webhook_headers import check_header_name, check_header_value, check_headers
+from jobqueue.jobs.webhook_headers import (
+    FIELD_VALUE,
+    MAX_HEADER_VALUE_BYTES,
+    MAX_HEADERS,
+    TOKEN,
+    check_header_name,
+    check_header_value,
+    check_headers,
+)
 
 MAX_REQUEST_TIMEOUT = 60.0
 
 log = structlog.get_logger("jobqueue.jobs.webhook")
 
-HeaderName = Annotated[str, AfterValidator(check_header_name)]
-HeaderValue = Annotated[str, AfterValidator(check_header_value)]
+# The schemas say what the validators check, so generated clients and fuzzers send valid ones
+HeaderName = Annotated[
+    str,
+    AfterValidator(check_header_name),
+    WithJsonSchema({"type": "string", "pattern": f"^{TOKEN.pattern}$"}),
+]
+HeaderValue = Annotated[
+    str,
+    AfterValidator(check_header_value),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": MAX_HEADER_VALUE_BYTES,
+            "pattern": f"^{FIELD_VALUE.pattern}$",
+        }
+    ),
+]
 
 
 class WebhookUnavailable(RetryableError):
@@ -51,7 +75,9 @@ class WebhookArgs(BaseModel):
     payload: dict[str, Any]
     headers: dict[HeaderName, HeaderValue] = Field(
         default_factory=dict,
-        description="extra request headers (see `jobqueue.jobs.webhook_headers` for the rules)",
+        description="extra request headers: not Host, Content-Type, Content-Length, "
+        "Transfer-Encoding or another framing or hop-by-hop header (the job sets those)",
+        json_schema_extra={"maxProperties": MAX_HEADERS, "additionalProperties": False},
     )
     timeout: float = Field(default=10.0, gt=0, le=MAX_REQUEST_TIMEOUT)
 

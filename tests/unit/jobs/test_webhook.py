@@ -1,6 +1,7 @@
 """The webhook's request is well-formed: its headers are checked at enqueue (a 422 naming the
 header) and again before a stored job runs; the job owns framing, `Host` and `Content-Type`."""
 
+import re
 from typing import Any
 
 import httpx
@@ -217,3 +218,16 @@ async def test_the_request_carries_our_framing_and_content_type_only(
     assert "transfer-encoding" not in names
     assert request.headers["content-type"] == "application/json"
     assert request.headers["host"] == "127.0.0.1:9"
+
+
+def test_the_args_schema_says_what_headers_may_be() -> None:
+    # (so generated clients and fuzzers build headers the enqueue accepts)
+    schema = WebhookArgs.model_json_schema()["properties"]["headers"]
+    assert schema["maxProperties"] == MAX_HEADERS
+    assert schema["additionalProperties"] is False
+    ((name_pattern, value_schema),) = schema["patternProperties"].items()
+    assert re.fullmatch(name_pattern, "X-Sig")
+    assert not re.fullmatch(name_pattern, "X Sig")
+    assert value_schema["maxLength"] == MAX_HEADER_VALUE_BYTES
+    assert re.fullmatch(value_schema["pattern"], "a\tb c")
+    assert not re.fullmatch(value_schema["pattern"], "a\r\nb")
