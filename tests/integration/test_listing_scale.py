@@ -10,7 +10,8 @@ import httpx
 import pytest
 import redis
 
-from jobqueue.history.pages import LISTED_VALUE_MAX_BYTES, PAGE_BUDGET_BYTES, read_page
+from jobqueue.history.pages import PAGE_BUDGET_BYTES, read_page
+from jobqueue.history.view import LISTED_VALUE_MAX_BYTES
 from jobqueue.history.vocabulary import JobStatus
 from jobqueue.store import keys
 from jobqueue.store.client import TrackedRedis

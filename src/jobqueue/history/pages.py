@@ -28,13 +28,12 @@ from arq.connections import ArqRedis
 
 from jobqueue.history.lookup import finished_value
 from jobqueue.history.records import has_record, view_from_record
-from jobqueue.history.view import JobError, JobView
+from jobqueue.history.view import LISTED_VALUE_MAX_BYTES, JobError, JobView
 from jobqueue.history.vocabulary import JobStatus, StoredStatus, stored_status
 from jobqueue.store import index
 from jobqueue.store.records import read_records
 
 MAX_PAGE = 500
-LISTED_VALUE_MAX_BYTES = 16 * 1024
 PAGE_BUDGET_BYTES = 1024 * 1024
 ERROR_PREVIEW_CHARS = 1024
 RECORDS_PER_READ = 25  # a page's records in memory at once: ~25 large jobs, not `limit`

@@ -7,6 +7,9 @@ from pydantic import BaseModel, Field
 
 from jobqueue.history.vocabulary import JobStatus
 
+# In a list page, an args, result or error over this much JSON is elided (see `history.pages`)
+LISTED_VALUE_MAX_BYTES = 16 * 1024
+
 
 class JobError(BaseModel):
     type: str = Field(examples=["WebhookRejected"])
@@ -41,7 +44,8 @@ class JobView(BaseModel):
     retried_as: str | None = Field(default=None, description="the job that re-runs this one")
     elided: list[Literal["args", "result", "error"]] | None = Field(
         default=None,
-        description="in a list page only: the fields too large to list (over 16 KiB of JSON), "
+        description="in a list page only: the fields too large to list (over "
+        f"{LISTED_VALUE_MAX_BYTES} bytes of JSON), "
         'each replaced by {"elided": true, "bytes": N, "href": "/v1/jobs/{job_id}"} (an '
         "error keeps its type and the start of its message); GET the job for them whole",
     )

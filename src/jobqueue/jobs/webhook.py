@@ -75,8 +75,9 @@ class WebhookArgs(BaseModel):
     payload: dict[str, Any]
     headers: dict[HeaderName, HeaderValue] = Field(
         default_factory=dict,
-        description="extra request headers: not Host, Content-Type, Content-Length, "
-        "Transfer-Encoding or another framing or hop-by-hop header (the job sets those)",
+        description="extra request headers: not Host, Content-Length, Transfer-Encoding or "
+        "another framing or hop-by-hop header (the job sets those); Content-Type only as a "
+        "JSON media type (application/json or application/<type>+json)",
         json_schema_extra={"maxProperties": MAX_HEADERS, "additionalProperties": False},
     )
     timeout: float = Field(default=10.0, gt=0, le=MAX_REQUEST_TIMEOUT)

@@ -10,9 +10,11 @@ stored job runs (a job planted, or enqueued by an older version, fails at once a
 - Framing, hop-by-hop and connection-specific headers are the HTTP client's: a caller's
   `Transfer-Encoding` beside our `Content-Length` desyncs the target (CL.TE), a caller's `Host`
   would send the request to a different virtual host than the one checked.
-- `Content-Type` and `Content-Encoding` describe the body, which is always the JSON the job
-  encodes: refused rather than silently overridden or ignored (allowing an override later is a
-  compatible change; taking one back would not be).
+- The body is always the JSON the job encodes: `Content-Encoding` is refused, and `Content-Type`
+  may only name a JSON media type (`application/json`, or a `+json` one such as
+  `application/cloudevents+json`, with parameters), so a target that wants its own JSON type
+  gets it, a job enqueued with an explicit `application/json` still runs, and nothing can label
+  the body as something it is not.
 """
 
 import re
@@ -23,6 +25,7 @@ MAX_HEADERS_TOTAL_BYTES = 8192  # names and values together; servers refuse beyo
 
 TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 FIELD_VALUE = re.compile(r"(?:[\x21-\x7e](?:[ \t]*[\x21-\x7e])*)?")
+JSON_MEDIA_TYPE = re.compile(r"application/(?:[-!#$%&'*.^_`|~0-9a-z]+\+)?json(?:[ \t]*;.*)?", re.I)
 
 OWNED_HEADERS = frozenset(
     {
@@ -41,8 +44,7 @@ OWNED_HEADERS = frozenset(
         "http2-settings",
         # where the request goes: set from the URL that was checked
         "host",
-        # the body's description: always our JSON
-        "content-type",
+        # the body is never encoded (Content-Type: see `check_headers`)
         "content-encoding",
     }
 )
@@ -90,8 +92,13 @@ def check_headers(headers: dict[str, str]) -> dict[str, str]:
     if total > MAX_HEADERS_TOTAL_BYTES:
         raise ValueError(f"headers are at most {MAX_HEADERS_TOTAL_BYTES} bytes in all")
     seen: dict[str, str] = {}
-    for name in headers:
+    for name, value in headers.items():
         earlier = seen.setdefault(name.lower(), name)
         if earlier != name:
             raise ValueError(f"{earlier} and {name} are the same header")
+        if name.lower() == "content-type" and not JSON_MEDIA_TYPE.fullmatch(value):
+            raise ValueError(
+                f"{name} may only name a JSON media type (application/json or "
+                "application/<type>+json): the body is always JSON"
+            )
     return headers

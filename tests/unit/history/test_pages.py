@@ -8,12 +8,8 @@ import httpx
 import orjson
 import pytest
 
-from jobqueue.history.pages import (
-    LISTED_VALUE_MAX_BYTES,
-    PAGE_BUDGET_BYTES,
-    newest_first,
-    read_page,
-)
+from jobqueue.history.pages import PAGE_BUDGET_BYTES, newest_first, read_page
+from jobqueue.history.view import LISTED_VALUE_MAX_BYTES
 from jobqueue.history.vocabulary import JobStatus
 from jobqueue.store import keys
 from jobqueue.store.client import TrackedRedis

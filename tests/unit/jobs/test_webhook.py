@@ -120,9 +120,37 @@ async def test_framing_and_hop_by_hop_headers_are_refused(
     assert f"{name} is set by the webhook job" in msg
 
 
-async def test_content_type_is_ours(client: httpx.AsyncClient) -> None:
-    loc, _ = refusal(await enqueue_with(client, {"Content-Type": "text/plain"}))
-    assert loc == ["body", "args", "headers", "Content-Type", "[key]"]
+@pytest.mark.parametrize(
+    "media_type", ["text/plain", "application/x-www-form-urlencoded", "application/jsonp"]
+)
+async def test_a_content_type_that_is_not_json_is_422(
+    client: httpx.AsyncClient, media_type: str
+) -> None:
+    loc, msg = refusal(await enqueue_with(client, {"Content-Type": media_type}))
+    assert loc == ["body", "args", "headers"]
+    assert "JSON media type" in msg
+
+
+async def test_content_encoding_is_refused(client: httpx.AsyncClient) -> None:
+    loc, _ = refusal(await enqueue_with(client, {"Content-Encoding": "gzip"}))
+    assert loc == ["body", "args", "headers", "Content-Encoding", "[key]"]
+
+
+async def test_a_json_content_type_is_sent_instead_of_ours(
+    settings: Settings, redis: TrackedRedis
+) -> None:
+    sent: list[httpx.Request] = []
+
+    def target(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(204)
+
+    media_type = "application/cloudevents+json; charset=utf-8"
+    async with httpx.AsyncClient(transport=httpx.MockTransport(target)) as http:
+        args = _args(settings, headers={"content-type": media_type})
+        await webhook.func(_context(settings, redis, http), args)
+    (request,) = sent
+    assert request.headers.get_list("content-type") == [media_type]
 
 
 async def test_a_header_value_over_the_size_limit_is_422(client: httpx.AsyncClient) -> None:
