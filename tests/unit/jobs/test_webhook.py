@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 
 from jobqueue.history.tracker import JobTracker
 from jobqueue.jobs.context import JobContext
@@ -226,6 +227,20 @@ async def test_a_connection_failure_does_not_say_why(
                 await webhook.func(_context(settings, redis, http), _args(settings))
         messages.append(str(caught.value))
     assert messages == ["could not reach 127.0.0.1"] * 2
+
+
+async def test_the_operator_log_says_why_a_connection_failed(
+    settings: Settings, redis: TrackedRedis
+) -> None:
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused")
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(fail)) as http:
+        with structlog.testing.capture_logs() as logs, pytest.raises(WebhookUnavailable):
+            await webhook.func(_context(settings, redis, http), _args(settings))
+    (line,) = [line for line in logs if line["event"] == "webhook.unreachable"]
+    assert (line["host"], line["port"]) == ("127.0.0.1", 9)
+    assert "Connection refused" in line["error"]
 
 
 async def test_the_request_carries_our_framing_and_content_type_only(
