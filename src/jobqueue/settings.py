@@ -132,8 +132,12 @@ def allow_list_entry(entry: str) -> str:
         host, port = entry.split(":")
     else:  # a name, an IPv4 address or a bare IPv6 one
         host = entry
+        if ":" in host:
+            ipaddress.IPv6Address(host)  # (a port after an IPv6 address needs its brackets)
     if not host or any(c.isspace() or c in "/?#@" for c in host):
         raise ValueError(f"not a host or host:port: {entry!r}")
-    if port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+    if (port or entry.endswith(":")) and not (
+        port.isascii() and port.isdigit() and 0 < int(port) < 65536
+    ):
         raise ValueError(f"not a port (1-65535) in {entry!r}")
     return f"{canonical_host(host)}:{int(port)}" if port else canonical_host(host)

@@ -36,7 +36,9 @@ def test_allowed_hosts_take_host_port_and_ipv6_literals(monkeypatch: pytest.Monk
     )
 
 
-@pytest.mark.parametrize("entry", ["h:0", "h:65536", "h:x", "[::1", "[::1]x", "[zz]:80", "a b"])
+@pytest.mark.parametrize(
+    "entry", ["h:0", "h:65536", "h:x", "h:", "[::1", "[::1]x", "[zz]:80", "a:b:c", "a b"]
+)
 def test_a_malformed_allow_list_entry_stops_startup(
     monkeypatch: pytest.MonkeyPatch, entry: str
 ) -> None:
