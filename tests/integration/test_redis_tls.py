@@ -1,5 +1,6 @@
 """`rediss://` with a private CA, as docs/security.md describes it: the API reaches a TLS-only
-Redis port when the URL names the CA (`?ssl_ca_certs=PATH`), and refuses one it cannot verify."""
+Redis port when the URL names the CA (`?ssl_ca_certs=PATH`), and refuses one it cannot verify:
+an unknown CA, or a certificate for another name (checked by default, unlike redis-py 5)."""
 
 import shutil
 import subprocess
@@ -48,19 +49,28 @@ def tls_redis(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     server.stop()
 
 
-@pytest.mark.parametrize("with_ca", [True, False], ids=["ca-given", "ca-missing"])
-def test_the_api_reaches_tls_redis_only_with_its_ca(
-    tls_redis: tuple[int, Path], tmp_path: Path, with_ca: bool
+@pytest.mark.parametrize(
+    ("host", "query", "ready"),
+    [
+        ("127.0.0.1", "?ssl_ca_certs={ca}", True),
+        ("127.0.0.1", "", False),  # the certificate is checked: an unknown CA is not trusted
+        ("localhost", "?ssl_ca_certs={ca}", False),  # and so is its name, by default
+        ("localhost", "?ssl_ca_certs={ca}&ssl_check_hostname=false", True),  # unless told not to
+    ],
+    ids=["ca-given", "ca-missing", "name-mismatch", "name-check-off"],
+)
+def test_the_api_reaches_tls_redis_only_when_it_can_verify_it(
+    tls_redis: tuple[int, Path], tmp_path: Path, host: str, query: str, ready: bool
 ) -> None:
     port, ca = tls_redis
-    url = f"rediss://127.0.0.1:{port}/0" + (f"?ssl_ca_certs={ca}" if with_ca else "")
+    url = f"rediss://{host}:{port}/0" + query.format(ca=ca)
     api, api_url = start_api(service_env(url), tmp_path)
     try:
-        ready = httpx.get(f"{api_url}/readyz", trust_env=False, timeout=10)
+        answer = httpx.get(f"{api_url}/readyz", trust_env=False, timeout=10)
     finally:
         api.stop()
-    if with_ca:
-        assert ready.status_code == 200
-    else:  # the certificate is checked: an unknown CA is not trusted
-        assert ready.status_code == 503
+    if ready:
+        assert answer.status_code == 200
+    else:
+        assert answer.status_code == 503
         assert "certificate verify failed" in api.log_text()
