@@ -17,4 +17,4 @@ COPY worker_settings.py ./
 
 USER jobqueue
 EXPOSE 8000
-CMD ["uvicorn", "jobqueue.main:app", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["python", "-m", "jobqueue", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -12,7 +12,7 @@ REQUESTS = 10
 
 
 def batch_enqueue(setup: Setup, meter: Meter, repeats: int) -> dict[str, list[float]]:
-    args = setup.service_command("uvicorn", "jobqueue.main:app")
+    args = setup.api_command()
     process, url = start_http(
         "api-batch", args, setup.service_env, setup.logdir, setup.service_root
     )

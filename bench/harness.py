@@ -149,7 +149,7 @@ def http_ready(url: str) -> Callable[[], bool]:
 def start_http(
     name: str, args: list[str], env: dict[str, str], logdir: Path, cwd: Path
 ) -> tuple[Process, str]:
-    """Start a uvicorn (`args` up to the app) on a free port; wait until it answers."""
+    """Start an HTTP server (`args` up to `--host`) on a free port; wait until it answers."""
     port = free_port()
     process = Process(name, [*args, "--host", "127.0.0.1", "--port", str(port)], env, logdir, cwd)
     url = f"http://127.0.0.1:{port}"

@@ -79,7 +79,7 @@ def _run_jobs(setup: Setup, jobs: int) -> None:
     worker_args = setup.service_command("arq", "worker_settings.WorkerSettings")
     worker = Process("worker-history", worker_args, env, setup.logdir, setup.service_root)
     try:
-        api_args = setup.service_command("uvicorn", "jobqueue.main:app")
+        api_args = setup.api_command()
         api, url = start_http("api-history", api_args, env, setup.logdir, setup.service_root)
         try:
             _post(url, jobs)

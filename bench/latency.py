@@ -21,7 +21,7 @@ def end_to_end(
     meter.flush()
     worker_args = setup.service_command("arq", "worker_settings.WorkerSettings")
     worker = Process("worker-e2e", worker_args, setup.service_env, setup.logdir, setup.service_root)
-    api_args = setup.service_command("uvicorn", "jobqueue.main:app")
+    api_args = setup.api_command()
     try:
         api, url = start_http(
             "api-e2e", api_args, setup.service_env, setup.logdir, setup.service_root

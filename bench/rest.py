@@ -41,7 +41,7 @@ def _servers(setup: Setup) -> dict[str, tuple[list[str], dict[str, str], Path]]:
     baseline = [uvicorn, "--no-access-log"]
     return {  # name: (command up to the options uvicorn adds, environment, working folder)
         SERVICE: (
-            setup.service_command("uvicorn", "jobqueue.main:app"),
+            setup.api_command(),
             setup.service_env,
             setup.service_root,
         ),

@@ -32,6 +32,10 @@ class Setup:
         # The venv's bin folder as given (resolving would leave the venv for the base Python).
         return [str(self.service_python.parent / executable), *args]
 
+    def api_command(self) -> list[str]:
+        """The service's API as deployed (uvicorn with its limits), up to `--host`/`--port`."""
+        return self.service_command("python", "-m", "jobqueue", "serve")
+
     @property
     def service_env(self) -> dict[str, str]:
         """Yours (so `JOBQUEUE_*` settings apply to the service under test), pointed at the

@@ -108,7 +108,7 @@ def enqueue(setup: Setup, system: WorkerSystem, kind: str, count: int, meter: Me
 
 
 def _enqueue_over_rest(setup: Setup, kind: str, count: int, meter: Meter) -> None:
-    args = setup.service_command("uvicorn", "jobqueue.main:app")
+    args = setup.api_command()
     api, url = start_http("api-enqueue", args, setup.service_env, setup.logdir, setup.service_root)
     try:
         meter.reset()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from scripts.processes import BIN, RedisServer, ServiceProcess, free_port, wait_until
+from scripts.processes import API_COMMAND, BIN, RedisServer, ServiceProcess, free_port, wait_until
 
 # Every acknowledged write on disk before the reply: a kill -9 may lose nothing acknowledged.
 DURABLE = ["--appendfsync", "always", "--maxmemory-policy", "noeviction"]
@@ -41,7 +41,7 @@ def base_env(redis_url: str) -> dict[str, str]:
 
 def start_api(env: dict[str, str], logdir: Path) -> tuple[ServiceProcess, str]:
     port = free_port()
-    args = [str(BIN / "uvicorn"), "jobqueue.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    args = [*API_COMMAND, "--host", "127.0.0.1", "--port", str(port)]
     api = ServiceProcess("api", args, env, logdir)
     url = f"http://127.0.0.1:{port}"
     wait_until(

@@ -20,6 +20,8 @@ import redis
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# The API as deployed: uvicorn with the service's limits on slow clients and connections.
+API_COMMAND = (sys.executable, "-m", "jobqueue", "serve")
 T = TypeVar("T")
 
 

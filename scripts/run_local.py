@@ -24,7 +24,7 @@ from types import FrameType
 import httpx
 import redis
 
-from scripts.processes import BIN, REPO_ROOT, free_port, wait_until
+from scripts.processes import API_COMMAND, BIN, REPO_ROOT, free_port, wait_until
 from scripts.run_lock import RunDirBusy, RunLock
 
 Process = subprocess.Popen[bytes]
@@ -200,9 +200,7 @@ def start_all(
         print(f"started a private redis-server at {env['JOBQUEUE_REDIS_URL']}", flush=True)
     run.spawn("worker", [str(BIN / "arq"), "worker_settings.WorkerSettings"], env)
     fd = listener.fileno()
-    run.spawn(
-        "API", [str(BIN / "uvicorn"), "jobqueue.main:app", "--fd", str(fd)], env, extra_fds=(fd,)
-    )
+    run.spawn("API", [*API_COMMAND, "--fd", str(fd)], env, extra_fds=(fd,))
     listener.close()  # uvicorn has it now; the port is freed as soon as the API ends
 
     url = base_url(options.host, options.port)

@@ -4,6 +4,7 @@ Only composition roots (`jobqueue.main`, `worker_settings.py`) build `Settings()
 environment; everything else receives the frozen instance.
 """
 
+import ipaddress
 from typing import Annotated, Literal
 
 from croniter import croniter
@@ -30,11 +31,21 @@ class Settings(BaseSettings):
         default=200, gt=0, description="API: Redis connections at most (a request waits for one)"
     )
     max_queued: int = Field(default=1_000_000, gt=0, description="enqueues get 503 past this")
+    header_timeout: float = Field(
+        default=10.0, gt=0, description="seconds a client has to send a request's headers"
+    )
+    body_timeout: float = Field(
+        default=30.0, gt=0, description="seconds a client has to send a request's body"
+    )
+    max_connections: int = Field(
+        default=2048, gt=0, description="open HTTP connections; a request past them gets 503"
+    )
 
     # Jobs
     result_ttl: int = Field(default=3600, gt=0, description="seconds a finished job stays readable")
     retry_base_delay: float = Field(default=1.0, ge=0)
     retry_max_delay: float = Field(default=300.0, ge=0)
+    # `host` (any port) or `host:port` (that port only); IPv6 as `[::1]` or `[::1]:8080`
     webhook_allowed_hosts: Annotated[frozenset[str], NoDecode] = frozenset()
 
     # History: job records, their index and the event streams
@@ -79,7 +90,9 @@ class Settings(BaseSettings):
     @classmethod
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):
-            return frozenset(h.strip().lower() for h in value.split(",") if h.strip())
+            value = value.split(",")
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return frozenset(allow_list_entry(str(h)) for h in value if str(h).strip())
         return value
 
     @field_validator("stats_schedule", "sweep_schedule")
@@ -101,3 +114,39 @@ class Settings(BaseSettings):
                 f"worker_lease / 3) = {tick}"
             )
         return self
+
+
+def canonical_host(host: str) -> str:
+    """A URL's host as the allow-list spells it: lowercase, an IPv6 address bracketed and
+    compressed, so `[::1]`, `::1` and `[0:0::1]` are one host."""
+    bare = host.strip("[]").lower()
+    try:
+        address = ipaddress.ip_address(bare)
+    except ValueError:
+        return bare
+    return f"[{address.compressed}]" if address.version == 6 else address.compressed
+
+
+def allow_list_entry(entry: str) -> str:
+    """One `JOBQUEUE_WEBHOOK_ALLOWED_HOSTS` entry, canonical: `host` or `host:port`."""
+    entry = entry.strip().lower()
+    port = ""
+    if entry.startswith("["):  # [v6] or [v6]:port
+        host, closed, rest = entry[1:].partition("]")
+        if not closed or (rest and not rest.startswith(":")):
+            raise ValueError(f"not a host or host:port: {entry!r}")
+        port = rest[1:]
+        ipaddress.IPv6Address(host)  # raises ValueError naming it
+    elif entry.count(":") == 1:
+        host, port = entry.split(":")
+    else:  # a name, an IPv4 address or a bare IPv6 one
+        host = entry
+        if ":" in host:
+            ipaddress.IPv6Address(host)  # (a port after an IPv6 address needs its brackets)
+    if not host or any(c.isspace() or c in "/?#@" for c in host):
+        raise ValueError(f"not a host or host:port: {entry!r}")
+    if (port or entry.endswith(":")) and not (
+        port.isascii() and port.isdigit() and 0 < int(port) < 65536
+    ):
+        raise ValueError(f"not a port (1-65535) in {entry!r}")
+    return f"{canonical_host(host)}:{int(port)}" if port else canonical_host(host)

@@ -14,7 +14,15 @@ from jobqueue.history.tracker import JobTracker
 from jobqueue.settings import Settings
 from jobqueue.store.client import TrackedRedis
 from jobqueue.store.connection import create_redis
-from scripts.processes import BIN, REPO_ROOT, RedisServer, ServiceProcess, free_port, wait_until
+from scripts.processes import (
+    API_COMMAND,
+    BIN,
+    REPO_ROOT,
+    RedisServer,
+    ServiceProcess,
+    free_port,
+    wait_until,
+)
 
 __all__ = [
     "BIN",
@@ -67,7 +75,7 @@ def start_api(env: dict[str, str], logdir: Path, name: str = "api") -> tuple[Ser
     port = free_port()
     api = ServiceProcess(
         name,
-        [str(BIN / "uvicorn"), "jobqueue.main:app", "--host", "127.0.0.1", "--port", str(port)],
+        [*API_COMMAND, "--host", "127.0.0.1", "--port", str(port)],
         env,
         logdir,
     )

@@ -11,7 +11,8 @@ from scripts.processes import free_port
 
 class WebhookTarget:
     """`script(name, [500, 503, 200])`: calls to `/{name}` get those statuses in turn (the last
-    one repeats); `hits[name]` records each call's JSON body and headers."""
+    one repeats); `hits[name]` records each call's JSON body and headers (`headers` as a dict,
+    `raw_headers` as sent: every line, repeats and case kept)."""
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -42,7 +43,13 @@ class WebhookTarget:
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length) or b"null")
                 with target._lock:
-                    target.hits[name].append({"body": body, "headers": dict(self.headers)})
+                    target.hits[name].append(
+                        {
+                            "body": body,
+                            "headers": dict(self.headers),
+                            "raw_headers": self.headers.items(),
+                        }
+                    )
                 self.send_response(target._next_status(name))
                 self.send_header("content-length", "0")
                 self.end_headers()

@@ -1,18 +1,21 @@
 """Listing costs the same with 100 or 100,000 jobs in history: counted in Redis commands (exact),
-not timed (timing belongs to benchmarks)."""
+not timed (timing belongs to benchmarks); and a page's size is bounded, whatever its jobs hold."""
 
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
-from jobqueue.history.pages import read_page
+from jobqueue.history.pages import PAGE_BUDGET_BYTES, read_page
+from jobqueue.history.view import LISTED_VALUE_MAX_BYTES
 from jobqueue.history.vocabulary import JobStatus
 from jobqueue.store import keys
 from jobqueue.store.client import TrackedRedis
+from tests.helpers.api import enqueue, new_id
 from tests.helpers.services import RedisServer, connect
 
 
@@ -98,3 +101,67 @@ async def test_a_page_costs_the_same_at_100_and_100k_jobs(
     assert small["cmdstat_zrangebylex"] == 2 * indexes_read  # two pages
     assert small["cmdstat_hgetall"] == 100
     print(f"two pages of 50: {small_ms:.1f} ms at 200 jobs, {large_ms:.1f} ms at 100,200 jobs")
+
+
+async def enqueue_deferred(api: httpx.AsyncClient, prefix: str, count: int, size: int) -> list[str]:
+    """`count` echo jobs with `size`-character messages, deferred an hour (never run here)."""
+    ids = []
+    for n in range(count):
+        job = await enqueue(
+            api,
+            "echo",
+            job_id=f"{prefix}-{n:03d}",
+            args={"message": "m" * size},
+            defer_by=3600,
+        )
+        ids.append(job["job_id"])
+    return ids
+
+
+async def abort_all(api: httpx.AsyncClient, ids: list[str]) -> None:
+    for job_id in ids:
+        assert (await api.delete(f"/v1/jobs/{job_id}")).status_code == 202
+
+
+async def test_a_listing_of_jobs_with_1mb_args_stays_small(api: httpx.AsyncClient) -> None:
+    ids = await enqueue_deferred(api, new_id("huge"), 30, 1_000_000)
+    try:
+        response = await api.get(
+            "/v1/jobs", params={"status": "deferred", "function": "echo", "limit": 500}
+        )
+        assert response.status_code == 200
+        listed = {job["job_id"]: job for job in response.json()["jobs"]}
+        assert set(ids) <= set(listed)
+        for job_id in ids:
+            assert listed[job_id]["elided"] == ["args"]
+            assert listed[job_id]["args"]["href"] == f"/v1/jobs/{job_id}"
+        whole = (await api.get(f"/v1/jobs/{ids[0]}")).json()
+        assert whole["args"] == {"message": "m" * 1_000_000}
+        print(f"30 jobs of 1 MB args: a list page of {len(response.content):,} bytes")
+        assert len(response.content) < PAGE_BUDGET_BYTES  # it was 30 MB
+    finally:
+        await abort_all(api, ids)
+
+
+async def test_a_page_cut_by_its_budget_continues_exactly(api: httpx.AsyncClient) -> None:
+    prefix = new_id("budget")
+    ids = await enqueue_deferred(api, prefix, 100, LISTED_VALUE_MAX_BYTES - 1000)
+    try:
+        seen: list[str] = []
+        sizes: list[int] = []
+        params: dict[str, str | int] = {"status": "deferred", "function": "echo", "limit": 500}
+        while True:
+            response = await api.get("/v1/jobs", params=params)
+            assert response.status_code == 200
+            page = response.json()
+            sizes.append(len(response.content))
+            seen += [job["job_id"] for job in page["jobs"] if job["job_id"].startswith(prefix)]
+            if page["next_cursor"] is None:
+                break
+            params["cursor"] = page["next_cursor"]
+        assert seen == ids[::-1]  # newest first, each once
+        assert len(sizes) >= 2
+        assert max(sizes) < PAGE_BUDGET_BYTES + 2 * LISTED_VALUE_MAX_BYTES
+        print(f"100 jobs of ~15 KB args, limit=500: pages of {sizes} bytes")
+    finally:
+        await abort_all(api, ids)

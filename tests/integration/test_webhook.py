@@ -1,9 +1,12 @@
 """The webhook job against a local HTTP server, through the real API and worker."""
 
+import time
 import uuid
 
 import httpx
+import redis
 
+from jobqueue.serialization import serialize
 from tests.helpers.api import enqueue, outcome
 from tests.helpers.webhook_target import WebhookTarget
 
@@ -79,3 +82,82 @@ async def test_a_loopback_destination_is_refused_without_the_allow_list(
     )
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["loc"] == ["body", "args", "url"]
+
+
+async def test_the_target_gets_one_content_length_no_transfer_encoding_and_the_right_host(
+    api: httpx.AsyncClient, webhook_target: WebhookTarget
+) -> None:
+    name = hook_name()
+    job = await enqueue(
+        api,
+        "webhook",
+        args={"url": webhook_target.url(name), "payload": {"n": 1}, "headers": {"X-Sig": "s"}},
+    )
+    assert (await outcome(api, job["job_id"]))["status"] == "succeeded"
+    (hit,) = webhook_target.hits[name]
+    names = [header.lower() for header, _ in hit["raw_headers"]]
+    assert names.count("content-length") == 1
+    assert "transfer-encoding" not in names
+    assert names.count("host") == 1
+    assert hit["headers"]["Host"] == f"127.0.0.1:{webhook_target.port}"
+    assert hit["headers"]["Content-Type"] == "application/json"
+    assert hit["body"] == {"n": 1}
+
+
+async def test_framing_headers_and_crlf_are_refused_at_enqueue(
+    api: httpx.AsyncClient, webhook_target: WebhookTarget
+) -> None:
+    name = hook_name()
+    for headers, loc in [
+        (
+            {"Transfer-Encoding": "chunked"},
+            ["body", "args", "headers", "Transfer-Encoding", "[key]"],
+        ),
+        ({"Content-Length": "0"}, ["body", "args", "headers", "Content-Length", "[key]"]),
+        ({"Host": "elsewhere"}, ["body", "args", "headers", "Host", "[key]"]),
+        ({"X-Sig": "s\r\nX-Injected: 1"}, ["body", "args", "headers", "X-Sig"]),
+    ]:
+        response = await api.post(
+            "/v1/jobs",
+            json={
+                "function": "webhook",
+                "args": {"url": webhook_target.url(name), "payload": {}, "headers": headers},
+            },
+        )
+        assert response.status_code == 422, headers
+        assert response.json()["detail"][0]["loc"] == loc
+    assert name not in webhook_target.hits
+
+
+async def test_a_stored_job_with_bad_headers_fails_once_without_a_request(
+    api: httpx.AsyncClient, redis_client: redis.Redis, webhook_target: WebhookTarget
+) -> None:
+    # As a job planted in Redis, or enqueued by a version that did not check headers, would be.
+    name = hook_name()
+    job_id = f"planted-{name}"
+    args = {"url": webhook_target.url(name), "payload": {}, "headers": {"X-Sig": "s\r\nX-I: 1"}}
+    now = int(time.time() * 1000)
+    redis_client.set(
+        f"arq:job:{job_id}", serialize({"t": 1, "f": "webhook", "a": [], "k": args, "et": now})
+    )
+    redis_client.zadd("arq:queue", {job_id: now})
+    done = await outcome(api, job_id)
+    assert (done["status"], done["tries"]) == ("failed", 1)
+    assert done["error"]["type"] == "InvalidJobArgs"
+    assert "headers.X-Sig" in done["error"]["message"]
+    assert name not in webhook_target.hits
+
+
+async def test_nat64_and_6to4_loopback_are_refused_at_enqueue(
+    api: httpx.AsyncClient, webhook_target: WebhookTarget
+) -> None:
+    for host in ("[64:ff9b::7f00:1]", "[2002:7f00:1::]", "[::127.0.0.1]"):
+        response = await api.post(
+            "/v1/jobs",
+            json={
+                "function": "webhook",
+                "args": {"url": f"http://{host}:{webhook_target.port}/x", "payload": {}},
+            },
+        )
+        assert response.status_code == 422, host
+        assert response.json()["detail"][0]["loc"] == ["body", "args", "url"]

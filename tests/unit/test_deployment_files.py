@@ -13,7 +13,7 @@ from jobqueue.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
-API_COMMAND = "uvicorn jobqueue.main:app"
+API_COMMAND = "python -m jobqueue serve"
 WORKER_COMMAND = "arq worker_settings.WorkerSettings"
 
 

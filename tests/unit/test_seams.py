@@ -1,5 +1,5 @@
-"""Canaries for every seam with arq and redis-py (docs/seams.md): the source of each library
-function the service replaces, observes or depends on privately is pinned by a hash, so an
+"""Canaries for every seam with arq, redis-py and uvicorn (docs/seams.md): the source of each
+library function the service replaces, observes or depends on privately is pinned by a hash, so an
 upgrade that touches one fails here, naming the seam and the module of ours that relies on it.
 
 When one fails: read the library's new source, check the module named still matches it (its
@@ -16,6 +16,7 @@ import arq
 import arq.constants
 import pytest
 import redis
+import uvicorn
 
 # (library object, sha256 of its source (first 16 hex digits), our module, how it relies on it)
 SEAMS = [
@@ -83,6 +84,24 @@ SEAMS = [
      "jobqueue.store.client", "queues (args, options) on command_stack"),
     ("redis.asyncio.client.Pipeline.reset", "810efb8bd7dbab1a", "jobqueue.store.client",
      "ends a pipeline answered from prepared replies"),
+    ("uvicorn.protocols.http.httptools_impl.HttpToolsProtocol.__init__",
+     "4f08999410347141", "jobqueue.serving.slow_clients",
+     "sets app (from the config), loop, connections, transport, cycle"),
+    ("uvicorn.protocols.http.httptools_impl.HttpToolsProtocol.connection_made",
+     "6efb565ff3d36b91", "jobqueue.serving.slow_clients",
+     "adds the connection to connections (counted against max_connections)"),
+    ("uvicorn.protocols.http.httptools_impl.HttpToolsProtocol.connection_lost",
+     "c91a4c9bf2e29c55", "jobqueue.serving.slow_clients",
+     "ends the request cycle (the app sees a disconnect); the deadline is disarmed first"),
+    ("uvicorn.protocols.http.httptools_impl.HttpToolsProtocol.on_message_begin",
+     "96d377fdc7c2baef", "jobqueue.serving.slow_clients",
+     "called at a request's first byte (arms the header deadline)"),
+    ("uvicorn.protocols.http.httptools_impl.HttpToolsProtocol.on_headers_complete",
+     "1ea8589acfad92d8", "jobqueue.serving.slow_clients",
+     "starts the request with self.app (swapped for the 503 past max_connections)"),
+    ("uvicorn.protocols.http.httptools_impl.HttpToolsProtocol.on_message_complete",
+     "1fbad42dc31fc01f", "jobqueue.serving.slow_clients",
+     "called once the body is complete (disarms the body deadline)"),
 ]  # fmt: skip
 
 ARQ_KEYS = {  # arq's key names, which our Lua scripts and readers use
@@ -123,6 +142,7 @@ def test_the_library_source_we_rely_on_is_unchanged(
 def test_the_pinned_library_versions_are_the_ones_installed() -> None:
     assert arq.VERSION == "0.28.0", "a new arq: re-check every seam in docs/seams.md"
     assert redis.__version__.startswith("5."), "a new redis-py: re-check docs/seams.md"
+    assert uvicorn.__version__.startswith("0.54."), "a new uvicorn: re-check docs/seams.md"
 
 
 def test_arqs_key_names_are_the_ones_our_scripts_use() -> None:

@@ -27,6 +27,26 @@ def test_allowed_hosts_are_comma_separated_and_lowercased(monkeypatch: pytest.Mo
     assert Settings().webhook_allowed_hosts == frozenset({"hooks.internal", "127.0.0.1"})
 
 
+def test_allowed_hosts_take_host_port_and_ipv6_literals(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "JOBQUEUE_WEBHOOK_ALLOWED_HOSTS", "hooks.internal:8080,[::1]:9000,::1,[0:0::2],10.0.0.7:443"
+    )
+    assert Settings().webhook_allowed_hosts == frozenset(
+        {"hooks.internal:8080", "[::1]:9000", "[::1]", "[::2]", "10.0.0.7:443"}
+    )
+
+
+@pytest.mark.parametrize(
+    "entry", ["h:0", "h:65536", "h:x", "h:", "[::1", "[::1]x", "[zz]:80", "a:b:c", "a b"]
+)
+def test_a_malformed_allow_list_entry_stops_startup(
+    monkeypatch: pytest.MonkeyPatch, entry: str
+) -> None:
+    monkeypatch.setenv("JOBQUEUE_WEBHOOK_ALLOWED_HOSTS", f"127.0.0.1,{entry}")
+    with pytest.raises(ValidationError, match="webhook_allowed_hosts"):
+        Settings()
+
+
 def test_rejects_an_invalid_cron_schedule() -> None:
     with pytest.raises(ValidationError, match="stats_schedule"):
         Settings(stats_schedule="every minute")

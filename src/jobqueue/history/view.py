@@ -1,11 +1,14 @@
 """The public shape of a job, as every client sees it."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from jobqueue.history.vocabulary import JobStatus
+
+# In a list page, an args, result or error over this much JSON is elided (see `history.pages`)
+LISTED_VALUE_MAX_BYTES = 16 * 1024
 
 
 class JobError(BaseModel):
@@ -39,6 +42,13 @@ class JobView(BaseModel):
     progress: Progress | None = Field(default=None, description="last progress the job reported")
     retry_of: str | None = Field(default=None, description="the job this one re-runs")
     retried_as: str | None = Field(default=None, description="the job that re-runs this one")
+    elided: list[Literal["args", "result", "error"]] | None = Field(
+        default=None,
+        description="in a list page only: the fields too large to list (over "
+        f"{LISTED_VALUE_MAX_BYTES} bytes of JSON), "
+        'each replaced by {"elided": true, "bytes": N, "href": "/v1/jobs/{job_id}"} (an '
+        "error keeps its type and the start of its message); GET the job for them whole",
+    )
 
 
 CORRUPT_DATA = "CorruptJobData"

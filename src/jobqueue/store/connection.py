@@ -45,14 +45,17 @@ def create_pool(settings: Settings, *, ride_out_outages: bool = False) -> Connec
         if ride_out_outages
         else Retry(ExponentialBackoff(cap=0.5, base=0.1), retries=1)
     )
-    bounded: dict[str, Any] = {}
+    options: dict[str, Any] = {}
     if not ride_out_outages:
-        bounded = {"max_connections": settings.redis_max_connections}
-        bounded["timeout"] = settings.redis_timeout  # to wait for a free connection
+        options = {"max_connections": settings.redis_max_connections}
+        options["timeout"] = settings.redis_timeout  # to wait for a free connection
+    url = settings.redis_url.get_secret_value()
+    if url.startswith("rediss://"):  # redis-py 5 checks no host name unless told (the URL can)
+        options["ssl_check_hostname"] = True
     pool_class = ConnectionPool if ride_out_outages else BlockingConnectionPool
     pool = pool_class.from_url(
-        settings.redis_url.get_secret_value(),
-        **bounded,
+        url,
+        **options,
         socket_connect_timeout=settings.redis_timeout,
         # Nothing blocks longer than this: arq sends no blocking commands, and our stream
         # reads block for at most a second. A hung socket becomes a retry.

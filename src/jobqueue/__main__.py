@@ -1,0 +1,23 @@
+"""`python -m jobqueue serve [uvicorn's options]`: the API as deployed.
+
+That is `uvicorn jobqueue.main:app --http jobqueue.main:http_protocol`: uvicorn's own command
+line (so `--host`, `--port`, `--fd`, TLS, `--proxy-headers`, `UVICORN_*` variables all work),
+with the protocol that adds the service's deadlines for slow clients and its connection cap.
+"""
+
+import sys
+
+import uvicorn.main
+
+USAGE = "usage: python -m jobqueue serve [uvicorn options, e.g. --host 127.0.0.1 --port 8000]"
+
+
+def main(argv: list[str]) -> None:
+    if not argv or argv[0] != "serve":
+        sys.exit(USAGE)
+    options = ["jobqueue.main:app", "--http", "jobqueue.main:http_protocol", *argv[1:]]
+    uvicorn.main.main(options, prog_name="python -m jobqueue serve")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
