@@ -45,7 +45,10 @@ async def read_job(redis: ArqRedis, queue: str, job_id: str) -> JobView | None:
 
 
 def with_wrong_types(view: JobView, wrong_type: tuple[str, ...]) -> JobView:
-    """The view, its error naming the job's keys that are of the wrong type (read as none)."""
+    """The view, its error naming the job's keys that are of the wrong type (read as none; the
+    shared queue's only while the job has yet to end)."""
+    if view.status.is_terminal:
+        wrong_type = tuple(name for name in wrong_type if name != "queue")
     if not wrong_type:
         return view
     problems = [f"its {name} key: of the wrong type" for name in wrong_type]
