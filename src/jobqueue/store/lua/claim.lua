@@ -107,22 +107,21 @@ for i = first_id, #ARGV do
     local status, fn = current[1], current[2]
     local enqueue_ms = digits(current[3]) and tonumber(current[3])
     local stalls = counter(current[4]) and tonumber(current[4]) or 0
-    local try_count = tolerant(left, retry, 'GET', retry)
-    if left[retry] or (try_count and not counter(try_count)) then  -- (not one INCR takes)
-      if not left[retry] then left[#left + 1], left[retry] = retry, true end
-      redis.call('DEL', retry)
-      try_count = false
-    end
     if status == in_progress_status and fn then
       stalls = stalls + 1
       redis.call('HSET', record, 'stalls', stalls)
       tolerant(left, KEYS[5], 'HINCRBY', KEYS[5], fn, 1)
-      if (tonumber(try_count) or 0) > 0 then redis.call('DECR', retry) end
+      local try_count = tolerant(left, retry, 'GET', retry)
+      if counter(try_count) and tonumber(try_count) > 0 then redis.call('DECR', retry) end
     end
     redis.call('PSETEX', in_progress, lease, ARGV[6])
     redis.call('SADD', KEYS[4], in_progress)
     local data = tolerant(left, job, 'GET', job) or ''
-    local try = redis.call('INCR', retry)
+    local try = tolerant(left, retry, 'INCR', retry)
+    if not try then  -- (another type, or not an integer: the count starts again)
+      redis.call('DEL', retry)
+      try = redis.call('INCR', retry)
+    end
     redis.call('EXPIRE', retry, ARGV[5])
     local aborted = 0
     if aborts then aborted = tolerant(left, KEYS[2], 'ZREM', KEYS[2], id) or 0 end
