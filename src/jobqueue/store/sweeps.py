@@ -44,12 +44,27 @@ async def remove_expired_entries(redis: ArqRedis, queue: str) -> list[str]:
             batch.append(job_id)
             if len(batch) >= SWEEP_BATCH:
                 removed += await _remove_orphans(redis, queue, batch)
+                await _warn_of_wrong_holds(redis, batch)
                 batch = []
         if batch:
             removed += await _remove_orphans(redis, queue, batch)
+            await _warn_of_wrong_holds(redis, batch)
     except ResponseError as error:
         malformed.wrong_type(queue, error)
     return [malformed.text(job_id) for job_id in removed]
+
+
+async def _warn_of_wrong_holds(redis: ArqRedis, batch: list[bytes]) -> None:
+    """An in-progress key of another type holds its job (arq's rule: the key exists) until it
+    is deleted, and no worker would say so: the sweep does, once a sweep."""
+    in_progress = [keys.in_progress(malformed.text(job_id)) for job_id in batch]
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in in_progress:
+            pipe.type(key)
+        kinds: list[bytes] = await pipe.execute()
+    for key, kind in zip(in_progress, kinds, strict=True):
+        if kind not in (b"string", b"none"):
+            malformed.warn(key, "a key of the wrong type holds its job")
 
 
 async def _remove_orphans(redis: ArqRedis, queue: str, batch: list[bytes]) -> list[bytes]:
