@@ -30,6 +30,11 @@ class Settings(BaseSettings):
         default=200, gt=0, description="API: Redis connections at most (a request waits for one)"
     )
     max_queued: int = Field(default=1_000_000, gt=0, description="enqueues get 503 past this")
+    max_streams: int = Field(
+        default=2000,
+        gt=0,
+        description="API: SSE streams and waiting long-polls at once per process (503 past it)",
+    )
 
     # Jobs
     result_ttl: int = Field(default=3600, gt=0, description="seconds a finished job stays readable")

@@ -52,6 +52,7 @@ def create_app(
         try:
             yield
         finally:
+            await queue.fanout.aclose()  # the event reader, started by the first follower
             await redis.aclose()
 
     app = FastAPI(

@@ -1,12 +1,13 @@
 """A job's past and live events, and the live feed of every job's.
 
-Stream ids double as SSE event ids, so `Last-Event-ID` resumes exactly. Live reads block on
-Redis (no polling), at most `BLOCK_MS` at a time.
+Stream ids double as SSE event ids, so `Last-Event-ID` resumes exactly. Live events come from
+the process's one reader (`jobqueue.history.fanout`): no follower holds a Redis connection
+while it waits.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arq.connections import ArqRedis
 
@@ -16,8 +17,10 @@ from jobqueue.history.vocabulary import EVENT_STATUS, TERMINAL_EVENTS, EventType
 from jobqueue.store import streams
 from jobqueue.store.streams import StreamEntry
 
-BLOCK_MS = 1000  # must stay under the pool's socket timeout
-BATCH = 100
+if TYPE_CHECKING:  # (the fan-out hands these events on: it imports this module)
+    from jobqueue.history.fanout import Feed, JobWatch
+
+PAGE = 100  # entries per read of the all-jobs stream's past
 
 
 @dataclass(frozen=True)
@@ -62,20 +65,13 @@ async def _past(redis: ArqRedis, job_id: str, after: str | None) -> list[Event]:
     return [Event.from_entry(e) for e in await streams.read_job_history(redis, job_id, after)]
 
 
-async def follow(redis: ArqRedis, stream: str, after: str) -> AsyncIterator[Event]:
-    """Live events after `after`, forever (the caller stops iterating)."""
-    while True:
-        for entry in await streams.read_after(redis, stream, after, block_ms=BLOCK_MS, count=BATCH):
-            after = entry.id
-            yield Event.from_entry(entry)
-
-
 async def job_events(
-    redis: ArqRedis, queue: str, job_id: str, after: str | None
-) -> AsyncIterator[Event]:
-    """The job's past events (after `after`), then live ones until it ends."""
-    stream = streams.of_job(job_id)
-    last = after or "0-0"
+    redis: ArqRedis, queue: str, watch: "JobWatch", job_id: str, after: str | None
+) -> AsyncGenerator[Event, None]:
+    """The job's past events (after `after`), then live ones until it ends. `watch` says when
+    it has news; they are read from the job's own stream, whose ids clients resume with."""
+    await watch.start()  # before the past is read: nothing falls between the two
+    last = after
     for event in await _past(redis, job_id, after):
         last = event.id
         yield event
@@ -86,25 +82,43 @@ async def job_events(
         for event in await _past(redis, job_id, last):  # it ended just now
             yield event
         return
-    async for event in follow(redis, stream, last):
-        yield event
-        if event.is_terminal:
-            return
+    while await watch.news():
+        for entry in await streams.read_range(redis, streams.of_job(job_id), last):
+            event = Event.from_entry(entry)
+            last = event.id
+            yield event
+            if event.is_terminal:
+                return
 
 
-async def all_events(redis: ArqRedis, after: str | None) -> AsyncIterator[Event]:
+async def all_events(
+    redis: ArqRedis, feed: "Feed", after: str | None
+) -> AsyncGenerator[Event, None]:
     """Every job's events as they happen, after `after` (resume) or from now."""
-    start = after or await streams.latest_id(redis, streams.ALL_JOBS)
-    async for event in follow(redis, streams.ALL_JOBS, start):
-        yield event
+    await feed.start()  # before the past is read: nothing falls between the two
+    last = after
+    while last is not None:  # the past, a page at a time
+        page = await streams.read_range(redis, streams.ALL_JOBS, last, count=PAGE)
+        if not page:
+            break
+        for entry in page:
+            event = Event.from_entry(entry)
+            last = event.id
+            yield event
+    while (events := await feed.next_events()) is not None:
+        for event in events:
+            if streams.is_after(event.id, last):  # (the past may have brought it already)
+                last = event.id
+                yield event
 
 
-async def wait_for_change(redis: ArqRedis, job_id: str, after: str, timeout_ms: int) -> None:
-    """Return once the job has an event after `after`, or after `timeout_ms` (≤ `BLOCK_MS`)."""
-    await streams.read_after(
-        redis, streams.of_job(job_id), after, block_ms=max(1, min(BLOCK_MS, timeout_ms)), count=1
-    )
-
-
-async def latest_job_event_id(redis: ArqRedis, job_id: str) -> str:
-    return await streams.latest_id(redis, streams.of_job(job_id))
+def resume_point(last_event_id: str) -> str:
+    """A client's `Last-Event-ID` as the stream id to read after (`ms-seq`, digits); raises
+    ValueError if Redis would refuse it (each part is an unsigned 64-bit integer)."""
+    if not streams.is_valid_id(last_event_id) or "-" not in last_event_id:
+        raise ValueError(
+            f"Last-Event-ID must be a stream id `ms-seq`, each part at most "
+            f"{streams.MAX_ID_PART}: {last_event_id[:64]!r} is not"
+        )
+    ms, seq = streams.stream_id(last_event_id)
+    return f"{ms}-{seq}"  # (leading zeros gone: the id compares as Redis compares it)
