@@ -235,7 +235,7 @@ class JobQueue:
 
     async def _job_events(
         self, watch: JobWatch, job_id: str, after: str | None
-    ) -> AsyncGenerator[Event, None]:
+    ) -> AsyncGenerator[list[Event], None]:
         events = streams.job_events(self._redis, self._queue, watch, job_id, after)
         with watch:
             async with ending_streams_on_outage(self.circuit), aclosing(events):
@@ -248,7 +248,7 @@ class JobQueue:
         feed = self.fanout.feed()
         return Following(feed, self._all_events(feed, after))
 
-    async def _all_events(self, feed: Feed, after: str | None) -> AsyncGenerator[Event, None]:
+    async def _all_events(self, feed: Feed, after: str | None) -> AsyncGenerator[list[Event], None]:
         events = streams.all_events(self._redis, feed, after)
         with feed:
             async with ending_streams_on_outage(self.circuit), aclosing(events):

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # (the fan-out hands these events on: it imports this module)
 PAGE = 100  # entries per read of the all-jobs stream's past
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # (hashed by identity: the API caches its encoding)
 class Event:
     id: str
     type: str
@@ -65,51 +65,64 @@ async def _past(redis: ArqRedis, job_id: str, after: str | None) -> list[Event]:
     return [Event.from_entry(e) for e in await streams.read_job_history(redis, job_id, after)]
 
 
+def _until_terminal(events: list[Event]) -> list[Event]:
+    """The events up to the job's end (nothing after it is shown)."""
+    for n, event in enumerate(events):
+        if event.is_terminal:
+            return events[: n + 1]
+    return events
+
+
 async def job_events(
     redis: ArqRedis, queue: str, watch: "JobWatch", job_id: str, after: str | None
-) -> AsyncGenerator[Event, None]:
-    """The job's past events (after `after`), then live ones until it ends. `watch` says when
-    it has news; they are read from the job's own stream, whose ids clients resume with."""
+) -> AsyncGenerator[list[Event], None]:
+    """The job's past events (after `after`), then live ones until it ends, a batch at a time.
+    `watch` says when it has news; they are read from the job's own stream, whose ids clients
+    resume with."""
     await watch.start()  # before the past is read: nothing falls between the two
-    last = after
-    for event in await _past(redis, job_id, after):
-        last = event.id
-        yield event
-        if event.is_terminal:
-            return
+    past = await _past(redis, job_id, after)
+    shown = _until_terminal(past)
+    if shown:
+        yield shown
+    if len(shown) < len(past) or (shown and shown[-1].is_terminal):
+        return
+    last = shown[-1].id if shown else after
     view = await read_job(redis, queue, job_id)
     if view is None or view.status.is_terminal:
-        for event in await _past(redis, job_id, last):  # it ended just now
-            yield event
+        if rest := await _past(redis, job_id, last):  # it ended just now
+            yield rest
         return
     while await watch.news():
-        for entry in await streams.read_range(redis, streams.of_job(job_id), last):
-            event = Event.from_entry(entry)
-            last = event.id
-            yield event
-            if event.is_terminal:
+        entries = await streams.read_range(redis, streams.of_job(job_id), last)
+        if fresh := _until_terminal([Event.from_entry(entry) for entry in entries]):
+            yield fresh
+            if fresh[-1].is_terminal:
                 return
+            last = fresh[-1].id
 
 
 async def all_events(
     redis: ArqRedis, feed: "Feed", after: str | None
-) -> AsyncGenerator[Event, None]:
-    """Every job's events as they happen, after `after` (resume) or from now."""
+) -> AsyncGenerator[list[Event], None]:
+    """Every job's events as they happen, after `after` (resume) or from now, a batch at a
+    time (the batches the fan-out hands on are shared by every follower)."""
     await feed.start()  # before the past is read: nothing falls between the two
     last = after
     while last is not None:  # the past, a page at a time
-        page = await streams.read_range(redis, streams.ALL_JOBS, last, count=PAGE)
+        page = [
+            Event.from_entry(entry)
+            for entry in await streams.read_range(redis, streams.ALL_JOBS, last, count=PAGE)
+        ]
         if not page:
             break
-        for entry in page:
-            event = Event.from_entry(entry)
-            last = event.id
-            yield event
+        yield page
+        last = page[-1].id
     while (events := await feed.next_events()) is not None:
-        for event in events:
-            if streams.is_after(event.id, last):  # (the past may have brought it already)
-                last = event.id
-                yield event
+        if last is not None and not streams.is_after(events[0].id, last):
+            events = [e for e in events if streams.is_after(e.id, last)]  # the past brought it
+        if events:
+            yield events
+            last = None  # (ids only grow from here: no need to compare them)
 
 
 def resume_point(last_event_id: str) -> str:

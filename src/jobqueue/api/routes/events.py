@@ -1,5 +1,6 @@
 """Server-Sent Events: one job's transitions and progress, and the live feed of all jobs."""
 
+import functools
 import json
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Annotated
@@ -7,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 from pydantic import AfterValidator
 from sse_starlette import EventSourceResponse, ServerSentEvent
-from starlette.background import BackgroundTask
+from starlette.types import Receive, Scope, Send
 
 from jobqueue.api.dependencies import QueueDep
 from jobqueue.api.errors import NOT_FOUND, Responses
@@ -42,16 +43,31 @@ STREAM_UNAVAILABLE: Responses = {
 }
 
 
-async def _as_sse(events: AsyncIterable[Event]) -> AsyncIterator[ServerSentEvent]:
-    async for event in events:
-        yield ServerSentEvent(data=json.dumps(event.data), event=event.type, id=event.id)
+@functools.lru_cache(maxsize=4096)
+def _encoded(event: Event) -> bytes:
+    """An event as SSE, encoded once for every follower it goes to (the fan-out shares it)."""
+    return ServerSentEvent(data=json.dumps(event.data), event=event.type, id=event.id).encode()
 
 
-def _streamed(following: Following) -> EventSourceResponse:
-    # Closed after the response too: a HEAD never reads the events, and must free its place.
-    return EventSourceResponse(
-        _as_sse(following), ping=PING_SECONDS, background=BackgroundTask(following.aclose)
-    )
+async def _as_sse(batches: AsyncIterable[list[Event]]) -> AsyncIterator[bytes]:
+    async for events in batches:
+        yield b"".join(_encoded(event) for event in events)  # one write for the batch
+
+
+class _Streamed(EventSourceResponse):
+    """An SSE response that frees its follower's place however it ends: a client that hangs
+    up before the first event was read leaves a generator that never started (and so never
+    runs its own cleanup)."""
+
+    def __init__(self, following: Following) -> None:
+        super().__init__(_as_sse(following), ping=PING_SECONDS)
+        self._following = following
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._following.aclose()
 
 
 @router.get(
@@ -64,7 +80,7 @@ async def job_events(
 ) -> EventSourceResponse:
     """The job's past transitions, then live ones and progress; ends after it finishes."""
     await queue.get(job_id)  # 404 or 503 before the stream starts
-    return _streamed(queue.job_events(job_id, last_event_id))
+    return _Streamed(queue.job_events(job_id, last_event_id))
 
 
 @router.get(
@@ -75,4 +91,4 @@ async def job_events(
 async def all_events(queue: QueueDep, last_event_id: LastEventId = None) -> EventSourceResponse:
     """Every job's transitions as they happen; send `Last-Event-ID` to resume after a gap."""
     await queue.check_ready()
-    return _streamed(queue.all_events(last_event_id))
+    return _Streamed(queue.all_events(last_event_id))
