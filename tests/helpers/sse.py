@@ -42,20 +42,25 @@ class RawStream:
         self.received = b""
 
     @classmethod
-    async def open(cls, url: str, path: str, headers: dict[str, str] | None = None) -> "RawStream":
-        """Sends the request and reads the response's status line and headers."""
+    async def send(cls, url: str, path: str, headers: dict[str, str] | None = None) -> "RawStream":
+        """Sends the request; the answer is left unread."""
         host, _, port = url.removeprefix("http://").partition(":")
         reader, writer = await asyncio.open_connection(host, int(port))
-        lines = [
-            f"GET {path} HTTP/1.1",
-            f"Host: {host}",
-            *(f"{k}: {v}" for k, v in (headers or {}).items()),
-        ]
+        given = [f"{name}: {value}" for name, value in (headers or {}).items()]
+        lines = [f"GET {path} HTTP/1.1", f"Host: {host}", *given]
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-        stream = cls(reader, writer)
-        stream.head = await reader.readuntil(b"\r\n\r\n")
-        stream.status = int(stream.head.split(b" ", 2)[1])
+        return cls(reader, writer)
+
+    @classmethod
+    async def open(cls, url: str, path: str, headers: dict[str, str] | None = None) -> "RawStream":
+        """Sends the request and reads the response's status line and headers."""
+        stream = await cls.send(url, path, headers)
+        await stream.read_head()
         return stream
+
+    async def read_head(self) -> None:
+        self.head = await self._reader.readuntil(b"\r\n\r\n")
+        self.status = int(self.head.split(b" ", 2)[1])
 
     async def read_until(self, marker: bytes) -> bytes:
         """Reads the body until it holds `marker` (raises at the end of the stream)."""
