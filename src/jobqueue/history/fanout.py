@@ -277,7 +277,7 @@ class Fanout:
 
     def _dispatch(self, entries: list[StreamEntry]) -> None:
         if self._feeds and entries:
-            self._unsent += [Event.from_entry(entry) for entry in entries]
+            self._unsent += _events(entries)
             if self._flush is None:
                 loop = asyncio.get_running_loop()
                 due = max(0.0, self._flushed_at + FEED_FLUSH_S - loop.time())
@@ -300,3 +300,15 @@ class Fanout:
         for watches in self._watches.values():
             for watch in watches:
                 watch.end(cause)
+
+
+def _events(entries: list[StreamEntry]) -> list[Event]:
+    """The entries as events; one that cannot be shown is left out (logged): it must not stop
+    the reader every follower depends on."""
+    events = []
+    for entry in entries:
+        try:
+            events.append(Event.from_entry(entry))
+        except (ValueError, TypeError, OverflowError) as exc:
+            log.warning("events.entry_unshowable", entry_id=entry.id, error=repr(exc))
+    return events

@@ -199,3 +199,19 @@ async def test_an_outage_ends_every_follower_and_the_reader_heals(
     fresh = streams.all_events(redis, fanout.feed(), None)  # (subscribed: nothing missed)
     healed_id = await enqueue(redis, "later")
     assert [e.id for e in await take(fresh, 1)] == [healed_id]
+
+
+async def test_an_event_that_cannot_be_shown_is_skipped_and_the_reader_goes_on(
+    redis: TrackedRedis, fanout: Fanout
+) -> None:
+    follower = streams.all_events(redis, fanout.feed(), None)
+    await fanout.start()
+    planted = {
+        "type": "started",
+        "job_id": "odd",
+        "function": "echo",
+        "data": '{"at": 9223372036854775807}',
+    }
+    await redis.xadd(keys.EVENTS, planted)  # type: ignore[arg-type]
+    good = await enqueue(redis, "after-odd")
+    assert [e.id for e in await take(follower, 1)] == [good]
