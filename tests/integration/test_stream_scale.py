@@ -79,7 +79,7 @@ async def test_a_thousand_sse_followers_add_at_most_10_redis_clients_and_keep_po
             followers = await open_followers(url, FOLLOWERS)
             opening_s = time.monotonic() - opened
             assert [f.status for f in followers] == [200] * FOLLOWERS
-            clients_loaded = redis_clients(server)
+            clients_loaded, rss_open = redis_clients(server), rss_mib(process.pid)
             loaded_p50 = await post_p50_ms(api, POSTS)
 
             marker = f"marker-{uuid.uuid4().hex[:8]}"
@@ -96,7 +96,8 @@ async def test_a_thousand_sse_followers_add_at_most_10_redis_clients_and_keep_po
     print(  # the figures, for the report (pytest -s)
         f"\nidle POST p50 {idle_p50:.2f} ms, with {FOLLOWERS} followers {loaded_p50:.2f} ms; "
         f"Redis clients {clients_idle} -> {clients_loaded}; "
-        f"API RSS {rss_idle:.0f} -> {rss_loaded:.0f} MiB; opened in {opening_s:.1f} s"
+        f"API RSS {rss_idle:.0f} -> {rss_open:.0f} MiB open, {rss_loaded:.0f} MiB after the "
+        f"posts (their events unread by the test until the end); opened in {opening_s:.1f} s"
     )
     assert clients_loaded - clients_idle <= 10
     assert loaded_p50 <= 2 * idle_p50
