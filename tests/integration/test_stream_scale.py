@@ -16,7 +16,7 @@ from tests.helpers.sse import RawStream
 
 FOLLOWERS = 1000
 POSTS = 200
-OPENING_AT_ONCE = 10  # followers connecting at a time (a burst may grow the bounded pool)
+OPENING_AT_ONCE = 8  # followers connecting at a time (a burst may grow the bounded pool)
 
 
 @pytest.fixture

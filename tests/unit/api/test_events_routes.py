@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from jobqueue.api.app import create_app
 from jobqueue.api.dependencies import Services
+from jobqueue.api.routes import events
 from jobqueue.history.fanout import Fanout
 from jobqueue.settings import Settings
 from jobqueue.store.client import TrackedRedis
@@ -132,21 +133,50 @@ async def test_a_long_poll_whose_client_hangs_up_frees_its_waiter(
     async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
+    scope = http_get(f"/v1/jobs/{job_id}/result", b"timeout=30")
+    async with asyncio.timeout(5):  # not the 30 s it asked to wait
+        await app(scope, receive, send)
+    assert fanout_of(app).subscribers == 0
+    assert sent[0]["status"] == 499
+
+
+async def test_an_sse_client_that_stops_reading_is_dropped_and_frees_its_place(
+    app: FastAPI, client: httpx.AsyncClient, redis: TrackedRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(events, "SEND_TIMEOUT_SECONDS", 0.2)
+    job_id = await finished_job(client, redis)
+    asked = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal asked
+        if not asked:
+            asked = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Event().wait()  # never hangs up
+        raise AssertionError("unreachable")
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            await asyncio.Event().wait()  # takes no bytes, ever
+
+    async with asyncio.timeout(5):
+        await app(http_get(f"/v1/jobs/{job_id}/events"), receive, send)
+    assert fanout_of(app).subscribers == 0
+
+
+def http_get(path: str, query: bytes = b"") -> dict[str, Any]:
+    """An ASGI scope for a GET (for tests that play the client's side of ASGI themselves)."""
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
         "method": "GET",
         "scheme": "http",
-        "path": f"/v1/jobs/{job_id}/result",
-        "raw_path": f"/v1/jobs/{job_id}/result".encode(),
-        "query_string": b"timeout=30",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
         "headers": [(b"host", b"test")],
         "client": ("127.0.0.1", 1),
         "server": ("test", 80),
         "state": {},
     }
-    async with asyncio.timeout(5):  # not the 30 s it asked to wait
-        await app(scope, receive, send)
-    assert fanout_of(app).subscribers == 0
-    assert sent[0]["status"] == 499

@@ -5,9 +5,11 @@ import json
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Annotated
 
+import structlog
 from fastapi import APIRouter, Header
 from pydantic import AfterValidator
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette.sse import SendTimeoutError
 from starlette.types import Receive, Scope, Send
 
 from jobqueue.api.dependencies import QueueDep
@@ -16,9 +18,13 @@ from jobqueue.api.schemas import ErrorBody
 from jobqueue.history.fanout import Following
 from jobqueue.history.streams import Event, resume_point
 
+log = structlog.get_logger("jobqueue.events")
 router = APIRouter(tags=["events"])
 
 PING_SECONDS = 15
+# A client that takes no bytes for this long is dropped: its feed has ended (too far behind) or
+# will, and the connection would keep its place among `max_streams` for as long as it lingers.
+SEND_TIMEOUT_SECONDS = 30
 STREAM_ID = r"^[0-9]{1,20}-[0-9]{1,20}$"
 
 
@@ -57,15 +63,17 @@ async def _as_sse(batches: AsyncIterable[list[Event]]) -> AsyncIterator[bytes]:
 class _Streamed(EventSourceResponse):
     """An SSE response that frees its follower's place however it ends: a client that hangs
     up before the first event was read leaves a generator that never started (and so never
-    runs its own cleanup)."""
+    runs its own cleanup); one that stops reading is dropped after `SEND_TIMEOUT_SECONDS`."""
 
     def __init__(self, following: Following) -> None:
-        super().__init__(_as_sse(following), ping=PING_SECONDS)
+        super().__init__(_as_sse(following), ping=PING_SECONDS, send_timeout=SEND_TIMEOUT_SECONDS)
         self._following = following
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
+        except SendTimeoutError:
+            log.warning("events.client_not_reading", after_s=SEND_TIMEOUT_SECONDS)
         finally:
             await self._following.aclose()
 
