@@ -180,3 +180,22 @@ def http_get(path: str, query: bytes = b"") -> dict[str, Any]:
         "server": ("test", 80),
         "state": {},
     }
+
+
+async def test_an_sse_follower_whose_client_hangs_up_frees_its_place(app: FastAPI) -> None:
+    asked = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal asked
+        if not asked:
+            asked = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await eventually(lambda: fanout_of(app).subscribers == 1, what="the follower to follow")
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        pass
+
+    async with asyncio.timeout(5):
+        await app(http_get("/v1/events"), receive, send)
+    assert fanout_of(app).subscribers == 0
