@@ -21,7 +21,8 @@ from jobqueue.errors import (
     QueueUnavailable,
 )
 from jobqueue.history import streams
-from jobqueue.history.fanout import BLOCK_MS, Fanout, Feed, Following, JobWatch
+from jobqueue.history.fanout import BLOCK_MS, Fanout
+from jobqueue.history.followers import Feed, Following, JobWatch
 from jobqueue.history.lookup import read_job
 from jobqueue.history.pages import Page, newest_first, read_page
 from jobqueue.history.streams import Event

@@ -17,8 +17,8 @@ from jobqueue.history.vocabulary import EVENT_STATUS, TERMINAL_EVENTS, EventType
 from jobqueue.store import streams
 from jobqueue.store.streams import StreamEntry
 
-if TYPE_CHECKING:  # (the fan-out hands these events on: it imports this module)
-    from jobqueue.history.fanout import Feed, JobWatch
+if TYPE_CHECKING:  # (they hold these events: they import this module)
+    from jobqueue.history.followers import Feed, JobWatch
 
 PAGE = 100  # entries per read of the all-jobs stream's past
 

@@ -11,7 +11,7 @@ import pytest
 from arq.connections import ArqRedis
 from arq.constants import abort_jobs_ss, in_progress_key_prefix, result_key_prefix
 
-from jobqueue.history.fanout import JobWatch
+from jobqueue.history.followers import JobWatch
 from tests.helpers import eventually
 from tests.helpers.redis_data import plant_result
 

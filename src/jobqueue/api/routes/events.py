@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 from jobqueue.api.dependencies import QueueDep
 from jobqueue.api.errors import NOT_FOUND, Responses
 from jobqueue.api.schemas import ErrorBody
-from jobqueue.history.fanout import Following
+from jobqueue.history.followers import Following
 from jobqueue.history.streams import Event, resume_point
 
 log = structlog.get_logger("jobqueue.events")
