@@ -7,23 +7,30 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from jobqueue.store import streams
 from tests.helpers import eventually
-from tests.helpers.services import RedisServer, service_env, start_api
+from tests.helpers.services import RedisServer, connect, service_env, start_api
 from tests.helpers.sse import RawStream
 
 MAX_STREAMS = 3
 
 
 @pytest.fixture(scope="module")
-def capped_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    workdir = tmp_path_factory.mktemp("capped")
-    server = RedisServer(workdir / "redis")
+def capped_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("capped") / "redis")
     server.start()
-    env = {**service_env(server.url), "JOBQUEUE_MAX_STREAMS": str(MAX_STREAMS)}
-    api, url = start_api(env, workdir, name="capped-api")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def capped_api(
+    capped_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    env = {**service_env(capped_redis.url), "JOBQUEUE_MAX_STREAMS": str(MAX_STREAMS)}
+    api, url = start_api(env, tmp_path_factory.mktemp("capped-api"), name="capped-api")
     yield url
     api.stop()
-    server.stop()
 
 
 async def queued_job(url: str) -> str:
@@ -86,3 +93,14 @@ async def test_long_polls_whose_clients_hang_up_free_their_places_at_once(
     for poll in polls:  # (still waiting for their answer: hang up on them)
         poll.close()
     await eventually(lambda: _accepted(capped_api), timeout=2, what="the places to be freed")
+
+
+async def test_last_event_id_of_the_largest_id_reads_nothing_after_it_from_redis(
+    capped_api: str, capped_redis: RedisServer
+) -> None:
+    await queued_job(capped_api)  # (the all-jobs stream has an entry)
+    redis = connect(capped_redis.url)
+    try:  # Redis itself refuses an exclusive range from there ("invalid start ID")
+        assert await streams.read_range(redis, streams.ALL_JOBS, streams.MAX_ID) == []
+    finally:
+        await redis.aclose()
