@@ -79,6 +79,20 @@ class JobQueue:
         if (await self._capacity.fill(fresh=True)).full:
             raise QueueUnavailable("Redis is out of memory (maxmemory reached)")
 
+    @unavailable_on_outage
+    async def check_followable(self) -> None:
+        """Returns if every job's events can be followed; raises `QueueUnavailable` if not.
+        While the event reader reads, that is known without a round trip: opening a thousand
+        followers at once then takes no pooled connection (a full Redis does not matter)."""
+        if not self.fanout.reading:
+            await ping(self._redis)
+
+    @unavailable_on_outage
+    async def start_event_reader(self) -> None:
+        """Start the process's reader of every job's events now (else the first follower
+        does), so that followers open without a Redis round trip from the first."""
+        await self.fanout.start()
+
     async def _admit(self) -> None:
         """New work is refused (503) while Redis is full or nearly, or the queue too long."""
         refusal = await self._capacity.refusal()

@@ -121,6 +121,9 @@ async def test_followers_end_when_redis_goes_and_the_event_reader_heals_unrestar
             assert await follower.ended()  # the follower ends; its client resumes later
             await poll.read_head()
         assert poll.status == 503
+        refused = await RawStream.open(url, "/v1/events")  # (its reader is not reading)
+        assert refused.status == 503
+        refused.close()
         fragile_stack.redis.start()
 
         async def ready() -> bool:

@@ -3,6 +3,7 @@ back at once (SSE followers and long-polls). Its own redis-server and API, no wo
 stay queued, so long-polls wait."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,12 +24,11 @@ def capped_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def capped_api(
-    capped_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+@pytest.fixture
+def capped_api(capped_redis: RedisServer, tmp_path: Path) -> Iterator[str]:
+    """A fresh API per test: no place is still held by a stream of the test before."""
     env = {**service_env(capped_redis.url), "JOBQUEUE_MAX_STREAMS": str(MAX_STREAMS)}
-    api, url = start_api(env, tmp_path_factory.mktemp("capped-api"), name="capped-api")
+    api, url = start_api(env, tmp_path, name="capped-api")
     yield url
     api.stop()
 

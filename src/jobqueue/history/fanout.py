@@ -65,6 +65,7 @@ class Fanout:
         self._unsent: list[Event] = []  # for the feeds, at the next flush
         self._flush: asyncio.TimerHandle | None = None
         self._flushed_at = 0.0
+        self.reading = False  # its last read of Redis succeeded: Redis answers (a health signal)
 
     @property
     def subscribers(self) -> int:
@@ -112,6 +113,7 @@ class Fanout:
                     self._cursor = await streams.latest_id(self._redis, streams.ALL_JOBS)
                 loop = asyncio.get_running_loop()
                 self._reader = loop.create_task(self._read_forever(), name="events-fanout")
+                self.reading = True
 
     async def aclose(self) -> None:
         if self._flush is not None:
@@ -121,11 +123,13 @@ class Fanout:
             with suppress(asyncio.CancelledError):
                 await self._reader
             self._reader = None
+        self.reading = False
         self._end_all(StreamEnded("the server is shutting down"))
 
     async def _read_forever(self) -> None:
         failures = 0
         async for entries in self._batches():
+            self.reading = entries is not None
             if entries is None:
                 failures += 1
                 await asyncio.sleep(min(RETRY_MAX_S, RETRY_FIRST_S * 2 ** (failures - 1)))

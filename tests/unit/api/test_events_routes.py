@@ -9,6 +9,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from jobqueue import queue as queue_module
 from jobqueue.api.app import create_app
 from jobqueue.api.dependencies import Services
 from jobqueue.api.routes import events
@@ -199,3 +200,21 @@ async def test_an_sse_follower_whose_client_hangs_up_frees_its_place(app: FastAP
     async with asyncio.timeout(5):
         await app(http_get("/v1/events"), receive, send)
     assert fanout_of(app).subscribers == 0
+
+
+async def test_a_feed_opens_without_a_redis_round_trip_while_the_reader_reads(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pings: list[object] = []
+
+    async def ping(redis: object) -> None:
+        pings.append(redis)
+
+    monkeypatch.setattr(queue_module, "ping", ping)
+    services: Services = app.state.services
+    assert services.queue.fanout.reading  # started with the app
+    await services.queue.check_followable()
+    assert pings == []
+    services.queue.fanout.reading = False  # as after a failed read: Redis is asked
+    await services.queue.check_followable()
+    assert len(pings) == 1

@@ -98,5 +98,5 @@ async def job_events(
 )
 async def all_events(queue: QueueDep, last_event_id: LastEventId = None) -> EventSourceResponse:
     """Every job's transitions as they happen; send `Last-Event-ID` to resume after a gap."""
-    await queue.check_ready()
+    await queue.check_followable()  # 503 before the stream starts
     return _Streamed(queue.all_events(last_event_id))
