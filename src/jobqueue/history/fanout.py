@@ -3,7 +3,8 @@
 Each SSE follower and long-poll used to loop on a blocking XREAD of its own, holding a pooled
 Redis connection as long as it lived (1,000 streams: 1,004 Redis clients, POST p50 1.15 → 156
 ms). Now one task reads `jobqueue:events` (one blocking XREAD at a time, on a connection of the
-process's pool, so the pool's bound holds) and hands each batch on:
+process's pool, so the pool's bound holds; started with the app, or by the first follower if
+Redis was away then) and hands each batch on:
 
 - a `Feed` (a `/v1/events` follower) gets the events themselves (their ids are that stream's),
   into a bounded buffer: one that falls `FEED_BUFFER` events behind is ended (its client
@@ -20,7 +21,8 @@ subscribes first, then reads the past, and the reader's position was fixed befor
 (`start`): whatever is newer than its read reaches it live; what both bring it skips by id.
 Redis unreachable: every subscription ends with the error, as each follower's own read used to
 (`ending_streams_on_outage`); the reader retries with backoff from where it was, unrestarted.
-At most `max_streams` subscriptions at once: `TooManyStreams` (503) past it.
+At most `max_streams` subscriptions at once: `TooManyStreams` (503) past it. While the reader
+reads, `reading` says Redis answers: a new feed needs no round trip to know it.
 """
 
 import asyncio
