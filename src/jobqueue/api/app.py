@@ -45,6 +45,7 @@ def create_app(
         app.state.services = Services(queue, operations, registry, settings, metrics)
         try:
             await queue.check_ready()
+            await queue.start_event_reader()
         except QueueUnavailable as exc:  # serve anyway: /readyz reports it, and we heal
             log.warning("redis.unavailable_at_startup", error=exc.detail)
         await warn_of_config_risks(redis, log)
@@ -52,6 +53,7 @@ def create_app(
         try:
             yield
         finally:
+            await queue.fanout.aclose()  # the event reader, started by the first follower
             await redis.aclose()
 
     app = FastAPI(

@@ -32,7 +32,7 @@ UNAVAILABLE: Responses = {503: _description("Redis is unreachable; retry after `
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, JobQueueError)
-    headers = {"Retry-After": RETRY_AFTER_SECONDS} if isinstance(exc, QueueUnavailable) else None
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if exc.status_code == 503 else None
     if isinstance(exc, QueueUnavailable):
         log.warning("redis.unavailable", error=exc.detail)
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)

@@ -11,7 +11,7 @@ import pytest
 from arq.connections import ArqRedis
 from arq.constants import abort_jobs_ss, in_progress_key_prefix, result_key_prefix
 
-from jobqueue.store import streams
+from jobqueue.history.followers import JobWatch
 from tests.helpers import eventually
 from tests.helpers.redis_data import plant_result
 
@@ -226,13 +226,13 @@ async def test_result_waits_until_the_job_finishes(
     client: httpx.AsyncClient, redis: ArqRedis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     waiting = asyncio.Event()
-    read_after = streams.read_after
+    news = JobWatch.news
 
-    async def read_after_noted(*args: Any, **kwargs: Any) -> Any:
-        waiting.set()  # the long-poll now blocks on the job's event stream
-        return await read_after(*args, **kwargs)
+    async def news_noted(watch: JobWatch, timeout: float | None = None) -> bool:
+        waiting.set()  # the long-poll now waits for the job's news
+        return await news(watch, timeout)
 
-    monkeypatch.setattr(streams, "read_after", read_after_noted)
+    monkeypatch.setattr(JobWatch, "news", news_noted)
 
     async def finish_once_waited_for() -> None:
         await waiting.wait()

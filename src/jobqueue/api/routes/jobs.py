@@ -2,10 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from jobqueue.api.dependencies import QueueDep
+from jobqueue.api.disconnects import CLIENT_CLOSED_REQUEST, unless_disconnected
 from jobqueue.api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE
 from jobqueue.api.schemas import BulkRetryRequest, BulkRetryResult, JobPage
 from jobqueue.history.pages import MAX_PAGE, InvalidCursor
@@ -67,12 +68,15 @@ async def get_job(job_id: str, queue: QueueDep) -> JobView:
 )
 async def wait_for_job(
     job_id: str,
+    request: Request,
     response: Response,
     queue: QueueDep,
     timeout: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS)] = 0,
-) -> JobView:
+) -> JobView | Response:
     """Wait up to `timeout` seconds for the job to finish: 200 once it has, else 202."""
-    view = await queue.wait(job_id, timeout)
+    view = await unless_disconnected(request, queue.wait(job_id, timeout))
+    if view is None:  # the client hung up: its wait is over
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
     response.status_code = status.HTTP_200_OK if view.status.is_terminal else 202
     return view
 
