@@ -9,8 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
+from jobqueue.api import json_limits
 from jobqueue.api.dependencies import ServicesDep, request_id_of, services_of
-from jobqueue.api.errors import CONFLICT, TOO_LARGE, UNAVAILABLE
+from jobqueue.api.errors import CONFLICT, UNAVAILABLE, UNPARSABLE
 from jobqueue.api.schemas import (
     ENQUEUE_EXAMPLES,
     BatchEnqueueRequest,
@@ -18,6 +19,7 @@ from jobqueue.api.schemas import (
     BatchItemResult,
     EnqueueRequest,
 )
+from jobqueue.api.validation_details import safe_details
 from jobqueue.errors import JobConflict, JobRejected
 from jobqueue.history.view import JobView
 from jobqueue.jobs.declaration import JobDefinition, JobRegistry
@@ -43,6 +45,18 @@ def _validated_args(
                     "loc": ("body", "function"),
                     "msg": f"unknown function {request.function!r}; registered: {known}",
                     "input": request.function,
+                }
+            ]
+        )
+    unstorable = json_limits.violation(request.args)
+    if unstorable is not None:
+        raise RequestValidationError(
+            [
+                {
+                    "type": unstorable.type,
+                    "loc": ("body", "args", *unstorable.loc),
+                    "msg": unstorable.msg,
+                    "input": unstorable.input,
                 }
             ]
         )
@@ -143,14 +157,14 @@ router.add_api_route(
             "model": JobView,
             "description": "A job with this `job_id`, function and args exists",
         },
+        **UNPARSABLE,
         **CONFLICT,
-        **TOO_LARGE,
         **UNAVAILABLE,
     },
 )
 
 
-@router.post("/batch", response_model=BatchEnqueueResult, responses={**TOO_LARGE, **UNAVAILABLE})
+@router.post("/batch", response_model=BatchEnqueueResult, responses={**UNPARSABLE, **UNAVAILABLE})
 async def enqueue_jobs(
     request: BatchEnqueueRequest, http_request: Request, services: ServicesDep
 ) -> Response:
@@ -168,7 +182,7 @@ async def enqueue_jobs(
                 if isinstance(exc, RequestValidationError)
                 else [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
             )
-            detail = [_item_error(e, i) for e in errors]
+            detail = safe_details(_item_error(e, i) for e in errors)
             results[i] = BatchItemResult(status_code=422, detail=detail)
             continue
         valid.append((i, definition.name, args, _options(item, request_id_of(http_request))))
