@@ -53,6 +53,7 @@ def _within_deferral_limit(moment: datetime) -> datetime:
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
+
 def _next_month() -> str:
     """The first of next month, 09:00 in UTC+1: ahead and within `MAX_DEFERRAL_SECONDS`."""
     today = datetime.now(UTC)
