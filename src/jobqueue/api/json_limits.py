@@ -67,7 +67,7 @@ def violation(value: Any, loc: Location = (), depth: int = 0) -> Violation | Non
     if isinstance(value, dict | list):
         if depth >= MAX_DEPTH:
             msg = f"JSON should be nested at most {MAX_DEPTH} levels deep"
-            return Violation(loc, "json_too_deep", msg, None)
+            return Violation(loc, "json_too_deep", msg, value)
         return _container_violation(value, loc, depth + 1)
     return None
 
