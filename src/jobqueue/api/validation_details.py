@@ -17,6 +17,7 @@ from jobqueue.api.json_limits import MAX_INT, MIN_INT, has_lone_surrogate
 
 MAX_ECHOED_CHARS = 1000
 MAX_ECHOED_DEPTH = 8
+_MAX_INT_BITS_AS_TEXT = 256
 _ELIDED = object()
 _NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}  # as the client wrote them
 
@@ -43,6 +44,10 @@ def _safe_error(error: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return _NON_FINITE[str(value)]
+    if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS_AS_TEXT:
+        return f"a {value.bit_length()}-bit integer"  # (str() refuses past 4,300 digits)
     text = value if isinstance(value, str) else str(value)
     if has_lone_surrogate(text):
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
@@ -56,10 +61,8 @@ def _safe(value: Any, depth: int, budget: list[int]) -> Any:
         return value
     if isinstance(value, int) and MIN_INT <= value <= MAX_INT:
         return _spend(value, len(str(value)), budget)
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return _spend(value, 24, budget)
-        value = _NON_FINITE[str(value)]
+    if isinstance(value, float) and math.isfinite(value):
+        return _spend(value, 24, budget)
     if isinstance(value, Mapping | list | tuple):
         if depth >= MAX_ECHOED_DEPTH:
             return _ELIDED
