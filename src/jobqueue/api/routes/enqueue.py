@@ -130,7 +130,8 @@ class _EnqueueRoute(APIRoute):
     from `app.state`, skipping FastAPI's generic dependency solving and body parsing (about a
     third of the route's cost). Anything else (not JSON, empty, invalid) goes through FastAPI's
     own handler, so error responses stay exactly FastAPI's. OpenAPI is generated as usual,
-    from `enqueue_job`'s signature. (`get_route_handler` is FastAPI's documented hook for this.)
+    from `enqueue_job`'s signature, then its body described per function by
+    `api.enqueue_schema`. (`get_route_handler` is FastAPI's documented hook for this.)
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
