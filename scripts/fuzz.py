@@ -56,8 +56,8 @@ def fuzz(
         api, url = _start_api(redis.url, workdir)
         run = subprocess.run(
             _schemathesis_args(url, max_examples, max_time, seed),
-            cwd=REPO_ROOT,
-            env={**_clean_environment(), "SCHEMATHESIS_HOOKS": HOOKS_MODULE},
+            cwd=workdir,  # where it keeps its cache (`.schemathesis/`): not in the checkout
+            env={**_clean_environment(), "SCHEMATHESIS_HOOKS": HOOKS_MODULE, **_importable()},
             capture_output=True,
             text=True,
             check=False,
@@ -106,6 +106,12 @@ def _start_api(redis_url: str, workdir: Path) -> tuple[ServiceProcess, str]:
         what="the API to start",
     )
     return api, url
+
+
+def _importable() -> dict[str, str]:
+    """PYTHONPATH with this checkout first, for schemathesis to import `HOOKS_MODULE`."""
+    given = os.environ.get("PYTHONPATH")
+    return {"PYTHONPATH": os.pathsep.join([str(REPO_ROOT), *([given] if given else [])])}
 
 
 def _clean_environment() -> dict[str, str]:
