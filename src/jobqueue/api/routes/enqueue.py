@@ -1,7 +1,7 @@
 """Enqueueing: `POST /v1/jobs` (the hot route, with its arguments resolved by hand) and
 `POST /v1/jobs/batch`."""
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Request, Response, status
@@ -48,33 +48,31 @@ def _validated_args(
                 }
             ]
         )
+    # First what our codec could not store (NaN, 65-bit integers, lone surrogates, deep
+    # nesting: see json_limits), then the job's own model.
     unstorable = json_limits.violation(request.args)
     if unstorable is not None:
-        raise RequestValidationError(
-            [
-                {
-                    "type": unstorable.type,
-                    "loc": ("body", "args", *unstorable.loc),
-                    "msg": unstorable.msg,
-                    "input": unstorable.input,
-                }
-            ]
-        )
+        raise _args_error([vars(unstorable)])
     try:
         args = definition.validate_args(request.args, settings)
     except ValidationError as exc:
-        raise RequestValidationError(
-            [
-                {
-                    "type": e["type"],
-                    "loc": ("body", "args", *e["loc"]),
-                    "msg": e["msg"],
-                    "input": e["input"],
-                }
-                for e in exc.errors(include_url=False)
-            ]
-        ) from None
+        raise _args_error(exc.errors(include_url=False)) from None
     return definition, args.model_dump(mode="json")
+
+
+def _args_error(errors: Iterable[Mapping[str, Any]]) -> RequestValidationError:
+    """Errors located in the args (`loc` relative to them) as the 422 of the whole body."""
+    return RequestValidationError(
+        [
+            {
+                "type": e["type"],
+                "loc": ("body", "args", *e["loc"]),
+                "msg": e["msg"],
+                "input": e["input"],
+            }
+            for e in errors
+        ]
+    )
 
 
 def _options(request: EnqueueRequest, request_id: str | None) -> EnqueueOptions:
