@@ -40,7 +40,8 @@ def _in_utc(moment: datetime) -> datetime:
 
 
 def _within_deferral_limit(moment: datetime) -> datetime:
-    """A `defer_until` in the past means "now" (kept as given: the store runs it at once)."""
+    """At most `MAX_DEFERRAL_SECONDS` ahead; one in the past means "now" (the store runs it
+    at once), however far back."""
     moment = _in_utc(moment)
     if moment - datetime.now(UTC) > timedelta(seconds=MAX_DEFERRAL_SECONDS):
         raise PydanticCustomError(
