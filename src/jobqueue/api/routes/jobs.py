@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 
 from jobqueue.api.dependencies import QueueDep
 from jobqueue.api.disconnects import CLIENT_CLOSED_REQUEST, unless_disconnected
-from jobqueue.api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE
+from jobqueue.api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE, UNPARSABLE
 from jobqueue.api.schemas import BulkRetryRequest, BulkRetryResult, JobPage
 from jobqueue.history.pages import MAX_PAGE, InvalidCursor
 from jobqueue.history.view import JobView
@@ -36,7 +36,7 @@ async def list_jobs(
     return JobPage(jobs=page.jobs, next_cursor=page.next_cursor)
 
 
-@router.post("/retry", response_model=BulkRetryResult, responses={**UNAVAILABLE})
+@router.post("/retry", response_model=BulkRetryResult, responses={**UNPARSABLE, **UNAVAILABLE})
 async def retry_jobs(request: BulkRetryRequest, queue: QueueDep) -> BulkRetryResult:
     """Re-run failed (or aborted) jobs matching the filter, newest first, each at most once."""
     outcome = await queue.retry_many(
@@ -71,7 +71,7 @@ async def wait_for_job(
     request: Request,
     response: Response,
     queue: QueueDep,
-    timeout: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS)] = 0,
+    timeout: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS, allow_inf_nan=False)] = 0,
 ) -> JobView | Response:
     """Wait up to `timeout` seconds for the job to finish: 200 once it has, else 202."""
     view = await unless_disconnected(request, queue.wait(job_id, timeout))
