@@ -6,11 +6,12 @@ PORT   ?= 8000
 # Plain `=`, not `?=`: some shells export HOST as the machine's name, and `make run` must not
 # listen beyond loopback unless asked on the command line (make run HOST=0.0.0.0).
 HOST   = 127.0.0.1
+SECONDS ?= 300
 SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 CHECKED := src tests scripts bench faults worker_settings.py
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench faults clean
+.PHONY: help install run test lint format bench faults fuzz clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -43,6 +44,10 @@ bench: install ## Benchmarks against arq, SAQ, dramatiq, taskiq and bare FastAPI
 faults: install ## Fault injection (killed workers, deploys, Redis killed/full/paused, crons, idempotency); writes docs/reliability.md
 	@command -v redis-server >/dev/null || { echo "faults needs redis-server (apt-get install redis-server)"; exit 1; }
 	$(BIN)/python -m faults.run --into docs/reliability.json
+
+fuzz: install ## Fuzz the API from its OpenAPI with schemathesis for 5 minutes (make fuzz SECONDS=60 for less)
+	@command -v redis-server >/dev/null || { echo "fuzz needs redis-server (apt-get install redis-server)"; exit 1; }
+	$(BIN)/python -m scripts.fuzz --max-time $(SECONDS)
 
 format: install ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix $(CHECKED)

@@ -23,6 +23,12 @@ class QueueUnavailable(JobQueueError):
     status_code = 503
 
 
+class TooManyStreams(JobQueueError):
+    """The process follows as many event streams and long-polls as it may (`max_streams`)."""
+
+    status_code = 503
+
+
 class JobRejected(JobQueueError):
     """Redis refused one job's arguments (its enqueue script checks each job before writing
     any of it); nothing of that job was written, and the jobs sent with it are unaffected."""

@@ -6,7 +6,7 @@ Enqueue, read, wait for, abort and re-run jobs, list them and follow their event
 """
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +21,8 @@ from jobqueue.errors import (
     QueueUnavailable,
 )
 from jobqueue.history import streams
+from jobqueue.history.fanout import BLOCK_MS, Fanout
+from jobqueue.history.followers import Feed, Following, JobWatch
 from jobqueue.history.lookup import read_job
 from jobqueue.history.pages import Page, newest_first, read_page
 from jobqueue.history.records import UNKNOWN_FUNCTION
@@ -62,6 +64,10 @@ class JobQueue:
         self._settings = settings
         self._queue = settings.queue_name
         self._capacity = Capacity(redis, settings)
+        block_ms = min(BLOCK_MS, int(settings.redis_timeout * 500))  # under the socket timeout
+        self.fanout = Fanout(
+            redis, redis.circuit, max_streams=settings.max_streams, block_ms=max(1, block_ms)
+        )
 
     @property
     def circuit(self) -> Circuit:
@@ -73,6 +79,20 @@ class JobQueue:
         await ping(self._redis)
         if (await self._capacity.fill(fresh=True)).full:
             raise QueueUnavailable("Redis is out of memory (maxmemory reached)")
+
+    @unavailable_on_outage
+    async def check_followable(self) -> None:
+        """Returns if every job's events can be followed; raises `QueueUnavailable` if not.
+        While the event reader reads, that is known without a round trip: opening a thousand
+        followers at once then takes no pooled connection (a full Redis does not matter)."""
+        if not self.fanout.reading:
+            await ping(self._redis)
+
+    @unavailable_on_outage
+    async def start_event_reader(self) -> None:
+        """Start the process's reader of every job's events now (else the first follower
+        does), so that followers open without a Redis round trip from the first."""
+        await self.fanout.start()
 
     async def _admit(self) -> None:
         """New work is refused (503) while Redis is full or nearly, or the queue too long."""
@@ -138,16 +158,23 @@ class JobQueue:
     async def wait(self, job_id: str, timeout: float) -> JobView:
         """The job's view once terminal, or its current view after `timeout` seconds.
 
-        Sleeps on the job's event stream, so it wakes as soon as the job ends.
+        Waits for the process's event reader to tell it the job has news, so it wakes as soon
+        as the job ends, holding no Redis connection meanwhile. While it waits it counts
+        towards `max_streams` (`TooManyStreams` past it); cancelled, it frees its place.
         """
         deadline = time.monotonic() + timeout
-        while True:
-            last_id = await streams.latest_job_event_id(self._redis, job_id)
-            view = await self.get(job_id)
-            remaining = deadline - time.monotonic()
-            if view.status.is_terminal or remaining <= 0:
-                return view
-            await streams.wait_for_change(self._redis, job_id, last_id, int(remaining * 1000))
+        view = await self.get(job_id)
+        if view.status.is_terminal or timeout <= 0:
+            return view
+        with self.fanout.watch(job_id) as watch:
+            await watch.start()
+            while True:
+                view = await self.get(job_id)  # (after subscribing: no news is missed)
+                remaining = deadline - time.monotonic()
+                if view.status.is_terminal or remaining <= 0:
+                    return view
+                if not await watch.news(remaining):
+                    return await self.get(job_id)
 
     @unavailable_on_outage
     async def abort(self, job_id: str) -> JobView:
@@ -218,17 +245,33 @@ class JobQueue:
             self._redis, status=status, function=function, limit=limit, cursor=cursor
         )
 
-    async def job_events(self, job_id: str, after: str | None) -> AsyncIterator[Event]:
-        """The job's past events (after `after`), then live ones until it ends."""
-        async with ending_streams_on_outage(self.circuit):
-            async for event in streams.job_events(self._redis, self._queue, job_id, after):
-                yield event
+    def job_events(self, job_id: str, after: str | None) -> Following:
+        """The job's past events (after `after`), then live ones until it ends. Takes its place
+        among `max_streams` now (`TooManyStreams` past it), before any event is read."""
+        watch = self.fanout.watch(job_id)
+        return Following(watch, self._job_events(watch, job_id, after))
 
-    async def all_events(self, after: str | None) -> AsyncIterator[Event]:
-        """Every job's events as they happen, after `after` (resume) or from now."""
-        async with ending_streams_on_outage(self.circuit):
-            async for event in streams.all_events(self._redis, after):
-                yield event
+    async def _job_events(
+        self, watch: JobWatch, job_id: str, after: str | None
+    ) -> AsyncGenerator[list[Event], None]:
+        events = streams.job_events(self._redis, self._queue, watch, job_id, after)
+        with watch:
+            async with ending_streams_on_outage(self.circuit), aclosing(events):
+                async for event in events:
+                    yield event
+
+    def all_events(self, after: str | None) -> Following:
+        """Every job's events as they happen, after `after` (resume) or from now. Takes its
+        place among `max_streams` now (`TooManyStreams` past it)."""
+        feed = self.fanout.feed()
+        return Following(feed, self._all_events(feed, after))
+
+    async def _all_events(self, feed: Feed, after: str | None) -> AsyncGenerator[list[Event], None]:
+        events = streams.all_events(self._redis, feed, after)
+        with feed:
+            async with ending_streams_on_outage(self.circuit), aclosing(events):
+                async for event in events:
+                    yield event
 
 
 def _spec(function: str, args: dict[str, Any], options: EnqueueOptions) -> EnqueueSpec:

@@ -38,7 +38,12 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="seconds a client has to send a request's body"
     )
     max_connections: int = Field(
-        default=2048, gt=0, description="open HTTP connections; a request past them gets 503"
+        default=4096, gt=0, description="open HTTP connections; a request past them gets 503"
+    )
+    max_streams: int = Field(
+        default=2000,
+        gt=0,
+        description="API: SSE streams and waiting long-polls at once per process (503 past it)",
     )
 
     # Jobs
@@ -101,6 +106,16 @@ class Settings(BaseSettings):
         if not croniter.is_valid(value):
             raise ValueError(f"not a cron expression: {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _streams_leave_room_for_requests(self) -> "Settings":
+        # Every stream holds a connection: at the connection cap no other request could be served.
+        if self.max_streams >= self.max_connections:
+            raise ValueError(
+                f"max_streams ({self.max_streams}) must be below max_connections "
+                f"({self.max_connections}): each stream holds one of the connections"
+            )
+        return self
 
     @model_validator(mode="after")
     def _liveness_outlasts_beats(self) -> "Settings":

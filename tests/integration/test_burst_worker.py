@@ -131,8 +131,9 @@ async def enqueue(
 
 async def events_of(queue: JobQueue, job_id: str) -> list[dict[str, Any]]:
     found = []
-    async for event in queue.job_events(job_id, None):
-        found.append(event.data)
+    async for batch in queue.job_events(job_id, None):
+        found += [event.data for event in batch]
+    await queue.fanout.aclose()  # (the event reader it started)
     return found
 
 

@@ -400,7 +400,7 @@ async def test_a_feed_of_the_wrong_type_waits_and_goes_on_once_fixed(
     try:
         async with asyncio.timeout(15), api.stream("GET", "/v1/events") as response:
             assert response.status_code == 200
-            await eventually(lambda: malformed_logged(planted.api, since, key=keys.EVENTS))
+            await eventually(lambda: lines(planted.api, "events.reader_failed", since) > 0)
             client.delete(keys.EVENTS)
             client.rename(backup, keys.EVENTS)
             job = await enqueue(api, "echo", args={"message": "fixed"})

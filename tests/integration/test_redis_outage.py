@@ -17,6 +17,7 @@ from tests.helpers.services import (
     start_api,
     start_worker,
 )
+from tests.helpers.sse import RawStream
 
 
 @pytest.fixture
@@ -103,3 +104,41 @@ async def test_while_redis_is_down_64_concurrent_requests_all_get_503_within_2_s
             return (await api.get("/readyz")).status_code == 200
 
         await eventually(healed, timeout=10, what="the circuit to close")
+
+
+async def test_followers_end_when_redis_goes_and_the_event_reader_heals_unrestarted(
+    fragile_stack: Stack,
+) -> None:
+    url = fragile_stack.api_url
+    async with httpx.AsyncClient(base_url=url, timeout=30, trust_env=False) as api:
+        deferred = await api.post(
+            "/v1/jobs", json={"function": "echo", "args": {"message": "d"}, "defer_by": 60}
+        )
+        follower = await RawStream.open(url, "/v1/events")
+        poll = await RawStream.send(url, f"/v1/jobs/{deferred.json()['job_id']}/result?timeout=30")
+        fragile_stack.redis.stop()
+        async with asyncio.timeout(10):  # not the 30 s it would wait
+            assert await follower.ended()  # the follower ends; its client resumes later
+            await poll.read_head()
+        assert poll.status == 503
+        refused = await RawStream.open(url, "/v1/events")  # (its reader is not reading)
+        assert refused.status == 503
+        refused.close()
+        fragile_stack.redis.start()
+
+        async def ready() -> bool:
+            return (await api.get("/readyz")).status_code == 200
+
+        await eventually(ready, what="the API to see Redis again")
+        healed = await RawStream.open(url, "/v1/events")
+        job = await api.post("/v1/jobs", json={"function": "echo", "args": {"message": "back"}})
+        job_id = job.json()["job_id"]
+        async with asyncio.timeout(10):
+            await healed.read_until(f'"job_id": "{job_id}"'.encode())  # the reader is back
+        done = await api.get(f"/v1/jobs/{job_id}/result", params={"timeout": 20})
+        assert (done.status_code, done.json()["status"]) == (200, "succeeded")
+    for stream in (follower, poll, healed):
+        stream.close()
+    assert fragile_stack.api.is_running()
+    assert '"events.reader_healed"' in fragile_stack.api.log_text()
+    assert "Traceback" not in fragile_stack.api.log_text()

@@ -60,3 +60,10 @@ def test_settings_are_frozen() -> None:
 
 def test_the_default_queue_is_arqs() -> None:
     assert Settings().queue_name == keys.DEFAULT_QUEUE
+
+
+def test_max_streams_must_stay_below_max_connections() -> None:
+    """Each stream holds an HTTP connection: at the cap no other request could get one."""
+    with pytest.raises(ValidationError, match="max_streams"):
+        Settings(max_streams=100, max_connections=100)
+    assert Settings(max_streams=99, max_connections=100).max_streams == 99

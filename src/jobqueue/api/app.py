@@ -7,7 +7,8 @@ import structlog
 from fastapi import FastAPI
 
 from jobqueue.api.dependencies import Services
-from jobqueue.api.errors import install_error_handlers
+from jobqueue.api.enqueue_schema import install_enqueue_schema
+from jobqueue.api.errors import TOO_LARGE, install_error_handlers
 from jobqueue.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from jobqueue.api.routes import enqueue, events, functions, health, jobs, operations
 from jobqueue.errors import QueueUnavailable
@@ -45,6 +46,7 @@ def create_app(
         app.state.services = Services(queue, operations, registry, settings, metrics)
         try:
             await queue.check_ready()
+            await queue.start_event_reader()
         except QueueUnavailable as exc:  # serve anyway: /readyz reports it, and we heal
             log.warning("redis.unavailable_at_startup", error=exc.detail)
         await warn_of_config_risks(redis, log)
@@ -52,6 +54,7 @@ def create_app(
         try:
             yield
         finally:
+            await queue.fanout.aclose()  # the event reader, started by the first follower
             await redis.aclose()
 
     app = FastAPI(
@@ -62,6 +65,7 @@ def create_app(
         # Our telemetry is structlog and Prometheus. FastAPI's OpenTelemetry hooks would look
         # up the global OTel providers on every request, and the image ships no OTel SDK.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        responses=TOO_LARGE,  # the body limit applies to every route, whatever its method
     )
     metrics = ApiMetrics()
     app.include_router(enqueue.router)
@@ -71,6 +75,7 @@ def create_app(
     app.include_router(operations.router)
     app.include_router(health.router)
     install_error_handlers(app)
+    install_enqueue_schema(app, registry)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: ids even for 413
     return app

@@ -4,11 +4,13 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
+from jobqueue.api.disconnects import CLIENT_CLOSED_REQUEST
 from jobqueue.api.schemas import ErrorBody
+from jobqueue.api.validation_details import safe_details
 from jobqueue.errors import JobQueueError, QueueUnavailable
 
 log = structlog.get_logger("jobqueue.api")
@@ -26,16 +28,26 @@ def _description(text: str) -> dict[str, Any]:
 # For OpenAPI: the error responses routes can return.
 NOT_FOUND: Responses = {404: _description("No such job, or its result has expired")}
 CONFLICT: Responses = {409: _description("Conflicts with the job's current state")}
+# FastAPI's answer to a body it cannot parse before validation: not UTF-8, or JSON nested past
+# Python's parser's recursion limit (about 1,000 levels).
+UNPARSABLE: Responses = {400: _description("The body could not be parsed (not UTF-8, or too deep)")}
 TOO_LARGE: Responses = {413: _description("The request body is over the configured limit")}
 UNAVAILABLE: Responses = {503: _description("Redis is unreachable; retry after `Retry-After`")}
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, JobQueueError)
-    headers = {"Retry-After": RETRY_AFTER_SECONDS} if isinstance(exc, QueueUnavailable) else None
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if exc.status_code == 503 else None
     if isinstance(exc, QueueUnavailable):
         log.warning("redis.unavailable", error=exc.detail)
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client hung up before its body arrived (or the body deadline closed it): nothing to
+    answer and no bug to report. (FastAPI's generic routes turn this into its 400 themselves.)"""
+    log.info("http.client_disconnected")
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -45,17 +57,15 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's 422 body, with exception objects in `ctx` (e.g. from a model validator)
-    turned into their messages instead of `{}`."""
+    """FastAPI's 422 body, made only of values JSON can carry (see `validation_details`): exception
+    objects in `ctx` (e.g. from a model validator) become their messages instead of `{}`, and
+    an input of NaN or a lone surrogate no longer makes the error handler itself fail."""
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {**error, "ctx": {k: str(v) for k, v in error["ctx"].items()}} if "ctx" in error else error
-        for error in exc.errors()
-    ]
-    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+    return JSONResponse({"detail": safe_details(exc.errors())}, status_code=422)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(JobQueueError, _domain_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected_error)

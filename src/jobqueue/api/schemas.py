@@ -1,13 +1,67 @@
 """Request and response bodies of the REST API (the job view itself is `jobqueue.history.view`)."""
 
-from typing import Any, Self
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
+from jobqueue.api import json_limits
 from jobqueue.history.view import JobView
 from jobqueue.history.vocabulary import RetryableStatus
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+
+# How far ahead a job may be scheduled, and how long it may wait: ten years (a date in an example
+# or a config stays valid for a while; anything longer is a schedule, not a deferral). It also
+# keeps the enqueue's arithmetic in range (epoch ms, Redis expiry times, datetimes in views).
+MAX_DEFERRAL_SECONDS = 10 * 365 * 86400
+MIN_EXPIRES_SECONDS = 0.001  # Redis expiries are whole milliseconds: less would round to none
+
+
+def _valid_unicode(text: str) -> str:
+    if json_limits.has_lone_surrogate(text):
+        raise PydanticCustomError(
+            "string_unicode", "Input should be valid Unicode (no lone surrogates)"
+        )
+    return text
+
+
+ValidText = Annotated[str, AfterValidator(_valid_unicode)]
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """`moment` in UTC; one that UTC cannot represent (`0001-01-01T00:00+14:00`) is clamped to
+    the earliest or latest representable time rather than failing later with an OverflowError."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        offset = moment.utcoffset() or timedelta()
+        return (datetime.min if offset > timedelta() else datetime.max).replace(tzinfo=UTC)
+
+
+def _within_deferral_limit(moment: datetime) -> datetime:
+    """At most `MAX_DEFERRAL_SECONDS` ahead; one in the past means "now" (the store runs it
+    at once), however far back."""
+    moment = _in_utc(moment)
+    if moment - datetime.now(UTC) > timedelta(seconds=MAX_DEFERRAL_SECONDS):
+        raise PydanticCustomError(
+            "defer_until_too_far",
+            "defer_until should be at most {max_seconds} seconds ahead",
+            {"max_seconds": MAX_DEFERRAL_SECONDS},
+        )
+    return moment
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+
+
+def _next_month() -> str:
+    """The first of next month, 09:00 in UTC+1: ahead and within `MAX_DEFERRAL_SECONDS`."""
+    today = datetime.now(UTC)
+    year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+    return f"{year}-{month:02d}-01T09:00:00+01:00"
+
 
 # Swagger UI sends the first as "Try it out"'s body: each is a valid request as it stands.
 ENQUEUE_EXAMPLES: dict[str, Any] = {
@@ -24,26 +78,36 @@ ENQUEUE_EXAMPLES: dict[str, Any] = {
         "value": {
             "function": "webhook",
             "args": {"url": "https://example.com/hooks/order", "payload": {"order": 42}},
-            "defer_until": "2040-01-01T09:00:00+01:00",
+            "defer_until": _next_month(),
         },
     },
 }
 
 
 class EnqueueRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    function: str = Field(description="a registered job's name (see GET /v1/functions)")
+    function: ValidText = Field(description="a registered job's name (see GET /v1/functions)")
     args: dict[str, Any] = Field(default_factory=dict, description="the job's keyword arguments")
     job_id: str | None = Field(
         default=None,
         pattern=JOB_ID_PATTERN,
         description="your id for the job; makes the request idempotent",
     )
-    defer_by: float | None = Field(default=None, ge=0, description="seconds to wait before running")
-    defer_until: AwareDatetime | None = Field(default=None, description="when to run (with zone)")
+    defer_by: float | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_DEFERRAL_SECONDS,
+        description="seconds to wait before running (at most a year)",
+    )
+    defer_until: Annotated[AwareDatetime, AfterValidator(_within_deferral_limit)] | None = Field(
+        default=None, description="when to run (with zone; at most a year ahead; past: now)"
+    )
     expires: float | None = Field(
-        default=None, gt=0, description="seconds after which a job not yet started is dropped"
+        default=None,
+        ge=MIN_EXPIRES_SECONDS,
+        le=MAX_DEFERRAL_SECONDS,
+        description="seconds after which a job not yet started is dropped (at most a year)",
     )
 
     @model_validator(mode="after")
@@ -78,11 +142,11 @@ class JobPage(BaseModel):
 
 
 class BulkRetryRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     status: RetryableStatus = "failed"
-    function: str | None = None
-    since: AwareDatetime | None = Field(default=None, description="only jobs enqueued since then")
+    function: ValidText | None = None
+    since: UtcDatetime | None = Field(default=None, description="only jobs enqueued since then")
     limit: int = Field(default=100, ge=1, le=1000, description="at most this many re-runs")
 
 
@@ -96,7 +160,7 @@ MAX_BATCH = 1000
 
 
 class BatchEnqueueRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     jobs: list[dict[str, Any]] = Field(
         min_length=1,

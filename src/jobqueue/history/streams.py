@@ -1,12 +1,13 @@
 """A job's past and live events, and the live feed of every job's.
 
-Stream ids double as SSE event ids, so `Last-Event-ID` resumes exactly. Live reads block on
-Redis (no polling), at most `BLOCK_MS` at a time.
+Stream ids double as SSE event ids, so `Last-Event-ID` resumes exactly. Live events come from
+the process's one reader (`jobqueue.history.fanout`): no follower holds a Redis connection
+while it waits.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arq.connections import ArqRedis
 
@@ -16,11 +17,13 @@ from jobqueue.history.vocabulary import EVENT_STATUS, TERMINAL_EVENTS, EventType
 from jobqueue.store import streams
 from jobqueue.store.streams import StreamEntry
 
-BLOCK_MS = 1000  # must stay under the pool's socket timeout
-BATCH = 100
+if TYPE_CHECKING:  # (they hold these events: they import this module)
+    from jobqueue.history.followers import Feed, JobWatch
+
+PAGE = 100  # entries per read of the all-jobs stream's past
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # (hashed by identity: the API caches its encoding)
 class Event:
     id: str
     type: str
@@ -62,49 +65,73 @@ async def _past(redis: ArqRedis, job_id: str, after: str | None) -> list[Event]:
     return [Event.from_entry(e) for e in await streams.read_job_history(redis, job_id, after)]
 
 
-async def follow(redis: ArqRedis, stream: str, after: str) -> AsyncIterator[Event]:
-    """Live events after `after`, forever (the caller stops iterating)."""
-    while True:
-        for entry in await streams.read_after(redis, stream, after, block_ms=BLOCK_MS, count=BATCH):
-            after = entry.id
-            yield Event.from_entry(entry)
+def _until_terminal(events: list[Event]) -> list[Event]:
+    """The events up to the job's end (nothing after it is shown)."""
+    for n, event in enumerate(events):
+        if event.is_terminal:
+            return events[: n + 1]
+    return events
 
 
 async def job_events(
-    redis: ArqRedis, queue: str, job_id: str, after: str | None
-) -> AsyncIterator[Event]:
-    """The job's past events (after `after`), then live ones until it ends."""
-    stream = streams.of_job(job_id)
-    last = after or "0-0"
-    for event in await _past(redis, job_id, after):
-        last = event.id
-        yield event
-        if event.is_terminal:
-            return
+    redis: ArqRedis, queue: str, watch: "JobWatch", job_id: str, after: str | None
+) -> AsyncGenerator[list[Event], None]:
+    """The job's past events (after `after`), then live ones until it ends, a batch at a time.
+    `watch` says when it has news; they are read from the job's own stream, whose ids clients
+    resume with."""
+    await watch.start()  # before the past is read: nothing falls between the two
+    past = await _past(redis, job_id, after)
+    shown = _until_terminal(past)
+    if shown:
+        yield shown
+    if len(shown) < len(past) or (shown and shown[-1].is_terminal):
+        return
+    last = shown[-1].id if shown else after
     view = await read_job(redis, queue, job_id)
     if view is None or view.status.is_terminal:
-        for event in await _past(redis, job_id, last):  # it ended just now
-            yield event
+        if rest := await _past(redis, job_id, last):  # it ended just now
+            yield rest
         return
-    async for event in follow(redis, stream, last):
-        yield event
-        if event.is_terminal:
-            return
+    while await watch.news():
+        entries = await streams.read_range(redis, streams.of_job(job_id), last)
+        if fresh := _until_terminal([Event.from_entry(entry) for entry in entries]):
+            yield fresh
+            if fresh[-1].is_terminal:
+                return
+            last = fresh[-1].id
 
 
-async def all_events(redis: ArqRedis, after: str | None) -> AsyncIterator[Event]:
-    """Every job's events as they happen, after `after` (resume) or from now."""
-    start = after or await streams.latest_id(redis, streams.ALL_JOBS)
-    async for event in follow(redis, streams.ALL_JOBS, start):
-        yield event
+async def all_events(
+    redis: ArqRedis, feed: "Feed", after: str | None
+) -> AsyncGenerator[list[Event], None]:
+    """Every job's events as they happen, after `after` (resume) or from now, a batch at a
+    time (the batches the fan-out hands on are shared by every follower)."""
+    await feed.start()  # before the past is read: nothing falls between the two
+    last = after
+    while last is not None:  # the past, a page at a time
+        page = [
+            Event.from_entry(entry)
+            for entry in await streams.read_range(redis, streams.ALL_JOBS, last, count=PAGE)
+        ]
+        if not page:
+            break
+        yield page
+        last = page[-1].id
+    while (events := await feed.next_events()) is not None:
+        if last is not None and not streams.is_after(events[0].id, last):
+            events = [e for e in events if streams.is_after(e.id, last)]  # the past brought it
+        if events:
+            yield events
+            last = None  # (ids only grow from here: no need to compare them)
 
 
-async def wait_for_change(redis: ArqRedis, job_id: str, after: str, timeout_ms: int) -> None:
-    """Return once the job has an event after `after`, or after `timeout_ms` (≤ `BLOCK_MS`)."""
-    await streams.read_after(
-        redis, streams.of_job(job_id), after, block_ms=max(1, min(BLOCK_MS, timeout_ms)), count=1
-    )
-
-
-async def latest_job_event_id(redis: ArqRedis, job_id: str) -> str:
-    return await streams.latest_id(redis, streams.of_job(job_id))
+def resume_point(last_event_id: str) -> str:
+    """A client's `Last-Event-ID` as the stream id to read after (`ms-seq`, digits); raises
+    ValueError if Redis would refuse it (each part is an unsigned 64-bit integer)."""
+    if not streams.is_valid_id(last_event_id) or "-" not in last_event_id:
+        raise ValueError(
+            f"Last-Event-ID must be a stream id `ms-seq`, each part at most "
+            f"{streams.MAX_ID_PART}: {last_event_id[:64]!r} is not"
+        )
+    ms, seq = streams.stream_id(last_event_id)
+    return f"{ms}-{seq}"  # (leading zeros gone: the id compares as Redis compares it)

@@ -1,16 +1,18 @@
 """The event streams: `jobqueue:events` (every job) and `jobqueue:events:{id}` (one job).
 
-Entries are written by the enqueue and transition scripts with the fields `type`, `job_id`,
-`function` and `data` (JSON). Live reads are blocking XREADs, each bounded to stay under the
-pool's socket timeout; callers loop. Stream ids double as SSE event ids.
+Entries are written by the enqueue, claim and transition scripts with the fields `type`,
+`job_id`, `function` and `data` (JSON), to both streams in the same script call, each with an id
+of its own stream (`XADD ... *`): a job's entry has the same place in both, not the same id.
+Stream ids double as SSE event ids. The one live read is the API's reader of the all-jobs
+stream (`read_new`: a blocking XREAD, bounded to stay under the pool's socket timeout); a job's
+followers read their own stream's range when it tells them the job has news.
 
 Every read returns well-formed entries only: one without a `type` or `job_id`, or whose `data`
-is not a JSON object, is skipped with a warning (`malformed`), and a read never stops at it
-(live reads go on past entries that are all malformed). A stream key of the wrong type reads as
-empty (logged; a live read still waits its `block_ms`, so a follower does not spin).
+is not a JSON object, is skipped with a warning (`malformed`), and a read never stops at it (a
+page of them is read past). A stream key of the wrong type reads as empty (logged), but for the
+live read, whose reader backs off and retries.
 """
 
-import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +25,8 @@ from jobqueue.store import keys, malformed
 from jobqueue.store.records import decode_hash
 
 ALL_JOBS = keys.EVENTS
+MAX_ID_PART = 2**64 - 1  # each part of a stream id is an unsigned 64-bit integer
+MAX_ID = f"{MAX_ID_PART}-{MAX_ID_PART}"  # nothing can come after it
 
 
 def of_job(job_id: str) -> str:
@@ -73,7 +77,7 @@ def _entries(stream: str, raw: Iterable[RawEntry]) -> list[StreamEntry]:
 async def latest_id(redis: ArqRedis, stream: str) -> str:
     """The id of the newest entry, or "0-0" for an empty stream: a safe point to read after.
     (For a key of the wrong type, the id Redis would give an entry now: once the key is fixed,
-    a follower reads what is added, not what it holds.)"""
+    a reader reads what is added, not what it holds.)"""
     try:
         newest: list[tuple[bytes, Any]] = await redis.xrevrange(stream, count=1)
     except ResponseError as error:
@@ -83,42 +87,54 @@ async def latest_id(redis: ArqRedis, stream: str) -> str:
     return newest[0][0].decode() if newest else "0-0"
 
 
-async def read_after(
-    redis: ArqRedis, stream: str, after: str, *, block_ms: int, count: int
+async def read_new(
+    redis: ArqRedis, after: str, *, block_ms: int, count: int
+) -> tuple[str, list[StreamEntry]]:
+    """The all-jobs stream's well-formed entries after `after`, waiting up to `block_ms` for the
+    first one, and the id to read after next (past a malformed entry too, which is left out).
+    A stream of the wrong type fails the read: its reader (`jobqueue.history.fanout`) backs off
+    and reads again until it is fixed."""
+    reply = await redis.xread({ALL_JOBS: after}, count=count, block=block_ms)
+    found: list[RawEntry] = [entry for _, entries in reply for entry in entries]
+    if not found:
+        return after, []
+    return found[-1][0].decode(), _entries(ALL_JOBS, found)
+
+
+async def read_range(
+    redis: ArqRedis, stream: str, after: str | None, *, count: int | None = None
 ) -> list[StreamEntry]:
-    """Well-formed entries after `after`, waiting up to `block_ms` for the first one."""
-    while True:
+    """Every well-formed entry after `after` (from the start when None), at most `count` of
+    them (fewer only at the stream's end: a page of malformed entries is read past)."""
+    while after != MAX_ID:  # (Redis refuses an exclusive start there)
+        start = f"({after}" if after else "-"
         try:
-            reply = await redis.xread({stream: after}, count=count, block=block_ms)
+            raw: list[RawEntry] = await redis.xrange(stream, min=start, max="+", count=count)
         except ResponseError as error:
             malformed.wrong_type(stream, error)
-            await asyncio.sleep(block_ms / 1000)  # as if it had waited for entries in vain
             return []
-        raw: list[RawEntry] = [entry for _, entries in reply for entry in entries]
         found = _entries(stream, raw)
-        if found or not raw:
+        if found or not raw or count is None:
             return found
-        after = raw[-1][0].decode()  # all malformed: read on past them
+        after = raw[-1][0].decode()
+    return []
 
 
-async def read_range(redis: ArqRedis, stream: str, after: str | None) -> list[StreamEntry]:
-    """Every well-formed entry after `after` (from the start when None)."""
-    start = f"({after}" if after else "-"
-    try:
-        raw: list[RawEntry] = await redis.xrange(stream, min=start, max="+")
-    except ResponseError as error:
-        malformed.wrong_type(stream, error)
-        return []
-    return _entries(stream, raw)
-
-
-def _stream_id(entry_id: str) -> tuple[int, int]:
+def stream_id(entry_id: str) -> tuple[int, int]:
+    """A stream id as the pair Redis orders entries by (an id without `-seq` has seq 0)."""
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)
 
 
-def _after(entry_id: str, after: str | None) -> bool:
-    return after is None or _stream_id(entry_id) > _stream_id(after)
+def is_valid_id(entry_id: str) -> bool:
+    """Whether Redis takes `entry_id` (digits `ms-seq`, each part unsigned 64-bit) as an id."""
+    ms, dash, seq = entry_id.partition("-")
+    parts = (ms, seq) if dash else (ms,)
+    return all(p.isascii() and p.isdigit() and int(p) <= MAX_ID_PART for p in parts)
+
+
+def is_after(entry_id: str, after: str | None) -> bool:
+    return after is None or stream_id(entry_id) > stream_id(after)
 
 
 async def read_job_history(redis: ArqRedis, job_id: str, after: str | None) -> list[StreamEntry]:
@@ -143,7 +159,7 @@ async def read_job_history(redis: ArqRedis, job_id: str, after: str | None) -> l
     return [
         StreamEntry(id=f"{ms}-{seq}", type=kind, job_id=job_id, function=function, data=data)
         for (ms, seq), kind, data in kept
-        if _after(f"{ms}-{seq}", after)
+        if is_after(f"{ms}-{seq}", after)
     ]
 
 
@@ -152,12 +168,11 @@ def _kept_event(
 ) -> tuple[tuple[int, int], str, dict[str, Any]] | None:
     """A record's copy of an event (`[type, data]` under `e:{stream id}`), or None (logged)."""
     entry_id = field.removeprefix(keys.KEPT_EVENT_PREFIX)
-    ms, _, seq = entry_id.partition("-")
     try:
         event = orjson.loads(value)
     except orjson.JSONDecodeError:
         event = None
-    if not (ms.isascii() and ms.isdigit() and seq.isascii() and (seq.isdigit() or not seq)):
+    if not is_valid_id(entry_id):
         malformed.warn(key, "not a kept event's field name", field=field)
         return None
     if not (
@@ -168,7 +183,7 @@ def _kept_event(
     ):
         malformed.warn(key, "not a kept event ([type, data])", field=field)
         return None
-    return (int(ms), int(seq or 0)), event[0], event[1]
+    return stream_id(entry_id), event[0], event[1]
 
 
 async def trim_before(redis: ArqRedis, oldest_kept_ms: int) -> int:

@@ -2,7 +2,7 @@
 
 import asyncio
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import fakeredis
@@ -11,7 +11,7 @@ import pytest
 from arq.connections import ArqRedis
 from arq.constants import abort_jobs_ss, in_progress_key_prefix, result_key_prefix
 
-from jobqueue.store import streams
+from jobqueue.history.followers import JobWatch
 from tests.helpers import eventually
 from tests.helpers.redis_data import plant_result
 
@@ -104,7 +104,8 @@ async def test_unknown_function_error_lists_the_registered_ones(client: httpx.As
 
 
 async def test_both_deferrals_at_once_is_a_422(client: httpx.AsyncClient) -> None:
-    response = await enqueue(client, defer_by=5, defer_until="2030-01-01T00:00:00Z")
+    soon = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    response = await enqueue(client, defer_by=5, defer_until=soon)
     assert response.status_code == 422
     assert "either defer_by or defer_until" in response.json()["detail"][0]["msg"]
 
@@ -155,9 +156,11 @@ async def test_defer_by_makes_the_job_deferred(client: httpx.AsyncClient) -> Non
 
 
 async def test_defer_until_sets_the_scheduled_time(client: httpx.AsyncClient) -> None:
-    job = (await enqueue(client, defer_until="2099-01-01T00:00:00+01:00")).json()
+    when = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+    in_paris = when.astimezone(timezone(timedelta(hours=1))).isoformat()
+    job = (await enqueue(client, defer_until=in_paris)).json()
     assert job["status"] == "deferred"
-    assert job["scheduled_for"] == "2098-12-31T23:00:00Z"
+    assert job["scheduled_for"] == when.isoformat().replace("+00:00", "Z")
 
 
 async def test_get_unknown_job_returns_404(client: httpx.AsyncClient) -> None:
@@ -226,13 +229,13 @@ async def test_result_waits_until_the_job_finishes(
     client: httpx.AsyncClient, redis: ArqRedis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     waiting = asyncio.Event()
-    read_after = streams.read_after
+    news = JobWatch.news
 
-    async def read_after_noted(*args: Any, **kwargs: Any) -> Any:
-        waiting.set()  # the long-poll now blocks on the job's event stream
-        return await read_after(*args, **kwargs)
+    async def news_noted(watch: JobWatch, timeout: float | None = None) -> bool:
+        waiting.set()  # the long-poll now waits for the job's news
+        return await news(watch, timeout)
 
-    monkeypatch.setattr(streams, "read_after", read_after_noted)
+    monkeypatch.setattr(JobWatch, "news", news_noted)
 
     async def finish_once_waited_for() -> None:
         await waiting.wait()

@@ -36,14 +36,27 @@ async def test_a_malformed_entry_is_skipped_by_a_range_read(
 
 
 @pytest.mark.parametrize("fields", [c[1] for c in MALFORMED_ENTRIES], ids=IDS)
-async def test_a_live_read_goes_on_past_malformed_entries(
+async def test_the_live_read_goes_on_past_malformed_entries(
     redis: TrackedRedis, fields: dict[str, str]
 ) -> None:
     start = await redis.xadd(keys.EVENTS, GOOD)  # type: ignore[arg-type]
     for _ in range(3):  # a whole batch of them
+        bad = await redis.xadd(keys.EVENTS, fields)  # type: ignore[arg-type]
+    last = await redis.xadd(keys.EVENTS, GOOD)  # type: ignore[arg-type]
+    after, entries = await streams.read_new(redis, start.decode(), block_ms=10, count=3)
+    assert (after, entries) == (bad.decode(), [])  # (read past them, none shown)
+    after, entries = await streams.read_new(redis, after, block_ms=10, count=3)
+    assert [e.id for e in entries] == [last.decode()]
+
+
+@pytest.mark.parametrize("fields", [c[1] for c in MALFORMED_ENTRIES], ids=IDS)
+async def test_a_paged_read_goes_on_past_a_page_of_malformed_entries(
+    redis: TrackedRedis, fields: dict[str, str]
+) -> None:
+    for _ in range(3):
         await redis.xadd(keys.EVENTS, fields)  # type: ignore[arg-type]
     last = await redis.xadd(keys.EVENTS, GOOD)  # type: ignore[arg-type]
-    entries = await streams.read_after(redis, keys.EVENTS, start.decode(), block_ms=10, count=2)
+    entries = await streams.read_range(redis, keys.EVENTS, None, count=2)
     assert [e.id for e in entries] == [last.decode()]
 
 

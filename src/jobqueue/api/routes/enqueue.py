@@ -1,7 +1,7 @@
 """Enqueueing: `POST /v1/jobs` (the hot route, with its arguments resolved by hand) and
 `POST /v1/jobs/batch`."""
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Request, Response, status
@@ -9,8 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
+from jobqueue.api import json_limits
 from jobqueue.api.dependencies import ServicesDep, request_id_of, services_of
-from jobqueue.api.errors import CONFLICT, TOO_LARGE, UNAVAILABLE
+from jobqueue.api.errors import CONFLICT, UNAVAILABLE, UNPARSABLE
 from jobqueue.api.schemas import (
     ENQUEUE_EXAMPLES,
     BatchEnqueueRequest,
@@ -18,6 +19,7 @@ from jobqueue.api.schemas import (
     BatchItemResult,
     EnqueueRequest,
 )
+from jobqueue.api.validation_details import safe_details
 from jobqueue.errors import JobConflict, JobRejected
 from jobqueue.history.view import JobView
 from jobqueue.jobs.declaration import JobDefinition, JobRegistry
@@ -46,21 +48,31 @@ def _validated_args(
                 }
             ]
         )
+    # First what our codec could not store (NaN, 65-bit integers, lone surrogates, deep
+    # nesting: see json_limits), then the job's own model.
+    unstorable = json_limits.violation(request.args)
+    if unstorable is not None:
+        raise _args_error([vars(unstorable)])
     try:
         args = definition.validate_args(request.args, settings)
     except ValidationError as exc:
-        raise RequestValidationError(
-            [
-                {
-                    "type": e["type"],
-                    "loc": ("body", "args", *e["loc"]),
-                    "msg": e["msg"],
-                    "input": e["input"],
-                }
-                for e in exc.errors(include_url=False)
-            ]
-        ) from None
+        raise _args_error(exc.errors(include_url=False)) from None
     return definition, args.model_dump(mode="json")
+
+
+def _args_error(errors: Iterable[Mapping[str, Any]]) -> RequestValidationError:
+    """Errors located in the args (`loc` relative to them) as the 422 of the whole body."""
+    return RequestValidationError(
+        [
+            {
+                "type": e["type"],
+                "loc": ("body", "args", *e["loc"]),
+                "msg": e["msg"],
+                "input": e["input"],
+            }
+            for e in errors
+        ]
+    )
 
 
 def _options(request: EnqueueRequest, request_id: str | None) -> EnqueueOptions:
@@ -116,7 +128,8 @@ class _EnqueueRoute(APIRoute):
     from `app.state`, skipping FastAPI's generic dependency solving and body parsing (about a
     third of the route's cost). Anything else (not JSON, empty, invalid) goes through FastAPI's
     own handler, so error responses stay exactly FastAPI's. OpenAPI is generated as usual,
-    from `enqueue_job`'s signature. (`get_route_handler` is FastAPI's documented hook for this.)
+    from `enqueue_job`'s signature, then its body described per function by
+    `api.enqueue_schema`. (`get_route_handler` is FastAPI's documented hook for this.)
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -143,14 +156,14 @@ router.add_api_route(
             "model": JobView,
             "description": "A job with this `job_id`, function and args exists",
         },
+        **UNPARSABLE,
         **CONFLICT,
-        **TOO_LARGE,
         **UNAVAILABLE,
     },
 )
 
 
-@router.post("/batch", response_model=BatchEnqueueResult, responses={**TOO_LARGE, **UNAVAILABLE})
+@router.post("/batch", response_model=BatchEnqueueResult, responses={**UNPARSABLE, **UNAVAILABLE})
 async def enqueue_jobs(
     request: BatchEnqueueRequest, http_request: Request, services: ServicesDep
 ) -> Response:
@@ -168,7 +181,7 @@ async def enqueue_jobs(
                 if isinstance(exc, RequestValidationError)
                 else [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
             )
-            detail = [_item_error(e, i) for e in errors]
+            detail = safe_details(_item_error(e, i) for e in errors)
             results[i] = BatchItemResult(status_code=422, detail=detail)
             continue
         valid.append((i, definition.name, args, _options(item, request_id_of(http_request))))

@@ -2,11 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from jobqueue.api.dependencies import QueueDep
-from jobqueue.api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE
+from jobqueue.api.disconnects import CLIENT_CLOSED_REQUEST, unless_disconnected
+from jobqueue.api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE, UNPARSABLE
 from jobqueue.api.schemas import BulkRetryRequest, BulkRetryResult, JobPage
 from jobqueue.history.pages import MAX_PAGE, InvalidCursor
 from jobqueue.history.view import JobView
@@ -35,7 +36,7 @@ async def list_jobs(
     return JobPage(jobs=page.jobs, next_cursor=page.next_cursor)
 
 
-@router.post("/retry", response_model=BulkRetryResult, responses={**UNAVAILABLE})
+@router.post("/retry", response_model=BulkRetryResult, responses={**UNPARSABLE, **UNAVAILABLE})
 async def retry_jobs(request: BulkRetryRequest, queue: QueueDep) -> BulkRetryResult:
     """Re-run failed (or aborted) jobs matching the filter, newest first, each at most once."""
     outcome = await queue.retry_many(
@@ -67,12 +68,15 @@ async def get_job(job_id: str, queue: QueueDep) -> JobView:
 )
 async def wait_for_job(
     job_id: str,
+    request: Request,
     response: Response,
     queue: QueueDep,
-    timeout: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS)] = 0,
-) -> JobView:
+    timeout: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS, allow_inf_nan=False)] = 0,
+) -> JobView | Response:
     """Wait up to `timeout` seconds for the job to finish: 200 once it has, else 202."""
-    view = await queue.wait(job_id, timeout)
+    view = await unless_disconnected(request, queue.wait(job_id, timeout))
+    if view is None:  # the client hung up: its wait is over
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
     response.status_code = status.HTTP_200_OK if view.status.is_terminal else 202
     return view
 

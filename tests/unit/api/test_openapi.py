@@ -1,0 +1,56 @@
+"""Every status a route can return is declared in OpenAPI, by rule over the real routes."""
+
+from typing import Any
+
+import httpx
+from fastapi.routing import APIRoute
+
+from jobqueue.api.routes import enqueue, events, functions, health, jobs, operations
+
+# Routes that touch no Redis (everything else answers 503 while Redis is unreachable).
+WITHOUT_REDIS = {"/healthz", "/v1/functions"}
+ERROR_BODIES = {"#/components/schemas/ErrorBody", "#/components/schemas/HTTPValidationError"}
+
+
+ROUTERS = (enqueue, jobs, events, functions, operations, health)
+
+
+def routes() -> list[tuple[str, str, APIRoute]]:
+    """Every route of the routers the app includes (the test checks OpenAPI has no other)."""
+    return [
+        (method.lower(), route.path, route)
+        for module in ROUTERS
+        for route in module.router.routes
+        if isinstance(route, APIRoute) and route.include_in_schema
+        for method in route.methods or ()
+    ]
+
+
+def expected(route: APIRoute) -> set[int]:
+    """What a route can answer besides its successes."""
+    dependant = route.dependant
+    codes = {413}  # the body limit is a middleware: any route, any method
+    if dependant.path_params or dependant.query_params or route.body_field is not None:
+        codes.add(422)
+    if route.body_field is not None:
+        codes.add(400)  # a body FastAPI cannot parse (not UTF-8, nested past the parser)
+    if dependant.path_params:
+        codes.add(404)
+    if route.path not in WITHOUT_REDIS:
+        codes.add(503)
+    return codes
+
+
+async def test_openapi_declares_every_status(client: httpx.AsyncClient) -> None:
+    paths: dict[str, Any] = (await client.get("/openapi.json")).json()["paths"]
+    assert {(m, p) for m, p, _ in routes()} == {
+        (m, p) for p, operations in paths.items() for m in operations
+    }
+    for method, path, route in routes():
+        responses = paths[path][method]["responses"]
+        declared = {int(code) for code in responses}
+        missing = expected(route) - declared
+        assert not missing, f"{method.upper()} {path} does not declare {sorted(missing)}"
+        for code in declared & {400, 404, 409, 413, 422, 503}:
+            schema = responses[str(code)]["content"]["application/json"]["schema"]
+            assert schema["$ref"] in ERROR_BODIES, (method, path, code)
