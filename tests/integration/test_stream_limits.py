@@ -65,6 +65,14 @@ async def test_max_streams_is_503_with_retry_after(capped_api: str) -> None:
     await eventually(lambda: _accepted(capped_api), timeout=2, what="the places to be freed")
 
 
+async def open_streams(url: str) -> float:
+    """What the API's `/metrics` says it serves now."""
+    async with httpx.AsyncClient(base_url=url, trust_env=False) as api:
+        text = (await api.get("/metrics")).text
+    line = next(line for line in text.splitlines() if line.startswith("jobqueue_api_open_streams "))
+    return float(line.split()[1])
+
+
 async def _accepted(url: str) -> bool:
     return not await refused(url)
 
@@ -89,7 +97,13 @@ async def test_long_polls_whose_clients_hang_up_free_their_places_at_once(
     job_id = await queued_job(capped_api)
     path = f"/v1/jobs/{job_id}/result?timeout=60"
     polls = [await RawStream.send(capped_api, path) for _ in range(MAX_STREAMS)]
-    await eventually(lambda: refused(capped_api), what="the long-polls to take every place")
+
+    # (a probe before they all wait would take a place itself and leave one of them a 503)
+    async def all_waiting() -> bool:
+        return await open_streams(capped_api) == MAX_STREAMS
+
+    await eventually(all_waiting, what="the long-polls to take every place")
+    assert await refused(capped_api)
     for poll in polls:  # (still waiting for their answer: hang up on them)
         poll.close()
     await eventually(lambda: _accepted(capped_api), timeout=2, what="the places to be freed")

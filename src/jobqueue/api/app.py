@@ -44,6 +44,7 @@ def create_app(
         queue = JobQueue(redis, settings)
         operations = Operations(redis, settings, queue)
         app.state.services = Services(queue, operations, registry, settings, metrics)
+        metrics.open_streams.set_function(lambda: queue.fanout.subscribers)
         try:
             await queue.check_ready()
             await queue.start_event_reader()

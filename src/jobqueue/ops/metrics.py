@@ -10,7 +10,7 @@ Two sources, one scrape target:
 from collections.abc import Iterator
 
 from arq.connections import ArqRedis
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
@@ -42,6 +42,11 @@ class ApiMetrics:
             "jobqueue_http_request_duration_seconds",
             "HTTP request latency by method and route template",
             ["method", "route"],
+            registry=self.registry,
+        )
+        self.open_streams = Gauge(  # read at scrape time (`set_function`, by the app)
+            "jobqueue_api_open_streams",
+            "SSE streams and waiting long-polls this API process serves (JOBQUEUE_MAX_STREAMS)",
             registry=self.registry,
         )
 

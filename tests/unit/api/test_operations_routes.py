@@ -263,6 +263,7 @@ async def test_metrics_parse_as_prometheus_text(
     assert {
         "jobqueue_http_requests",
         "jobqueue_http_request_duration_seconds",
+        "jobqueue_api_open_streams",
         "jobqueue_enqueue_requests",
         "jobqueue_jobs_finished",
         "jobqueue_job_duration_seconds",
@@ -280,6 +281,7 @@ async def test_metrics_parse_as_prometheus_text(
         s for s in families["jobqueue_enqueue_requests"].samples if s.name.endswith("_total")
     ]
     assert any(s.labels == {"function": "echo", "outcome": "created"} for s in enqueued)
+    assert families["jobqueue_api_open_streams"].samples[0].value == 0  # no stream open
 
 
 async def test_events_of_an_unknown_job_is_a_404(client: httpx.AsyncClient) -> None:
