@@ -15,8 +15,9 @@ USAGE = "usage: python -m jobqueue serve [uvicorn options, e.g. --host 127.0.0.1
 def main(argv: list[str]) -> None:
     if not argv or argv[0] != "serve":
         sys.exit(USAGE)
-    options = ["jobqueue.main:app", "--http", "jobqueue.main:http_protocol", *argv[1:]]
-    uvicorn.main.main(options, prog_name="python -m jobqueue serve")
+    # (No WebSockets: the API has none, and uvicorn would answer an upgrade with a bare 403.)
+    options = ["jobqueue.main:app", "--http", "jobqueue.main:http_protocol", "--ws", "none"]
+    uvicorn.main.main([*options, *argv[1:]], prog_name="python -m jobqueue serve")
 
 
 if __name__ == "__main__":

@@ -4,15 +4,19 @@
 from jobqueue.api.app import create_app
 from jobqueue.heap import freeze_startup_objects
 from jobqueue.logging import configure_logging
-from jobqueue.serving.slow_clients import guarded_protocol
+from jobqueue.serving.slow_clients import ClientLimits, guarded_protocol
 from jobqueue.settings import Settings
 
 settings = Settings()
 configure_logging(settings.log_level, settings.log_format)
 app = create_app(settings)
 http_protocol = guarded_protocol(
-    header_timeout=settings.header_timeout,
-    body_timeout=settings.body_timeout,
-    max_connections=settings.max_connections,
+    ClientLimits(
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        send_timeout=settings.send_timeout,
+        max_header_bytes=settings.max_header_bytes,
+        max_connections=settings.max_connections,
+    )
 )
 freeze_startup_objects()  # last: the app and everything imported live as long as the process

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     body_timeout: float = Field(
         default=30.0, gt=0, description="seconds a client has to send a request's body"
     )
+    send_timeout: float = Field(
+        default=30.0, gt=0, description="seconds a client may read none of a response we send"
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="a request's line and headers at most (431 past)"
+    )
     max_connections: int = Field(
         default=4096, gt=0, description="open HTTP connections; a request past them gets 503"
     )

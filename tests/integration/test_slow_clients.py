@@ -3,6 +3,7 @@ are all answered 408 and closed once `JOBQUEUE_HEADER_TIMEOUT` passes, and the A
 answering everyone else meanwhile."""
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,3 +49,24 @@ async def test_slowloris_connections_are_closed_at_the_header_timeout(guarded_ap
     elapsed = time.monotonic() - started
     assert all(reply.startswith(b"HTTP/1.1 408 ") for reply in replies)
     assert elapsed < HEADER_TIMEOUT + 5
+
+
+async def test_an_endless_header_is_refused_before_it_ends(guarded_api: str) -> None:
+    """A 10 MiB header line (the probe's 100 MiB one grew the API by 150 MiB and stalled it) is
+    refused with 431 once past 64 KiB and its connection closed: the client cannot send much
+    more (the 431 itself may be lost to the reset that closing under its data causes)."""
+    port = int(guarded_api.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: ")
+    sent, reply = 0, b""
+    with contextlib.suppress(ConnectionError):
+        while sent < 10 * 2**20:
+            writer.write(b"a" * 65536)
+            await asyncio.wait_for(writer.drain(), 5)
+            sent += 65536
+        reply = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert sent < 10 * 2**20  # the API closed the connection long before the header's end
+    assert reply == b"" or reply.startswith(b"HTTP/1.1 431 ")
+    async with httpx.AsyncClient(base_url=guarded_api, trust_env=False, timeout=5) as api:
+        assert (await api.get("/healthz")).status_code == 200

@@ -102,6 +102,18 @@ SEAMS = [
     ("uvicorn.protocols.http.httptools_impl.HttpToolsProtocol.on_message_complete",
      "1fbad42dc31fc01f", "jobqueue.serving.slow_clients",
      "called once the body is complete (disarms the body deadline)"),
+    ("uvicorn.protocols.http.httptools_impl.HttpToolsProtocol.data_received",
+     "010a7ae59a5d3b1a", "jobqueue.serving.slow_clients",
+     "feeds the parser (the callbacks run inside it); our byte count wraps it"),
+    ("uvicorn.protocols.http.httptools_impl.HttpToolsProtocol.pause_writing",
+     "17a8fd215d96a13c", "jobqueue.serving.slow_clients",
+     "called when the write buffer is full (arms the send deadline)"),
+    ("uvicorn.protocols.http.httptools_impl.HttpToolsProtocol.resume_writing",
+     "7844bbaa8cceb1ef", "jobqueue.serving.slow_clients",
+     "called once it drains (disarms it)"),
+    ("uvicorn.protocols.http.httptools_impl.HttpToolsProtocol.send_400_response",
+     "ae5a4a3782b646fd", "jobqueue.serving.slow_clients",
+     "how a malformed request is refused (replaced: JSON)"),
 ]  # fmt: skip
 
 ARQ_KEYS = {  # arq's key names, which our Lua scripts and readers use

@@ -4,6 +4,7 @@ A real uvicorn server (in this test's event loop, on a loopback port) with the g
 and a small ASGI app; clients are raw sockets, so they can be as slow as an attacker."""
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -14,19 +15,26 @@ import pytest
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
-from jobqueue.serving.slow_clients import guarded_protocol
+from jobqueue.serving.slow_clients import ClientLimits, guarded_protocol
 
 
 class Limits(Protocol):
     """Starts a server with these limits; returns its port."""
 
     async def __call__(
-        self, *, header_timeout: float = 5, body_timeout: float = 5, max_connections: int = 100
+        self,
+        *,
+        header_timeout: float = 5,
+        body_timeout: float = 5,
+        send_timeout: float = 5,
+        max_header_bytes: int = 65536,
+        max_connections: int = 100,
     ) -> int: ...
 
 
 async def _app(scope: Scope, receive: Receive, send: Send) -> None:
-    """Reads the whole body, waits `?wait=S` seconds, answers with the body's length."""
+    """Reads the whole body, waits `?wait=S` seconds, answers with the body's length (or with
+    `?size=N` bytes)."""
     if scope["type"] != "http":
         return
     size, more = 0, True
@@ -39,7 +47,7 @@ async def _app(scope: Scope, receive: Receive, send: Send) -> None:
     query = scope["query_string"].decode()
     if query.startswith("wait="):
         await asyncio.sleep(float(query.removeprefix("wait=")))
-    body = str(size).encode()
+    body = b"x" * int(query.removeprefix("size=")) if query.startswith("size=") else b"%d" % size
     headers = [(b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
@@ -50,15 +58,19 @@ async def server() -> AsyncIterator[Limits]:
     running: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
 
     async def start(
-        *, header_timeout: float = 5, body_timeout: float = 5, max_connections: int = 100
+        *,
+        header_timeout: float = 5,
+        body_timeout: float = 5,
+        send_timeout: float = 5,
+        max_header_bytes: int = 65536,
+        max_connections: int = 100,
     ) -> int:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
-        protocol = guarded_protocol(
-            header_timeout=header_timeout,
-            body_timeout=body_timeout,
-            max_connections=max_connections,
+        limits = ClientLimits(
+            header_timeout, body_timeout, send_timeout, max_header_bytes, max_connections
         )
+        protocol = guarded_protocol(limits)
         config = uvicorn.Config(_app, http=protocol, log_config=None, lifespan="off")
         instance = uvicorn.Server(config)
         task = asyncio.create_task(instance.serve(sockets=[sock]))
@@ -193,3 +205,54 @@ async def test_under_max_connections_requests_are_served(server: Limits) -> None
         writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert (await _read_all(reader, within=3)).startswith(b"HTTP/1.1 200")
         writer.close()
+
+
+async def test_headers_over_max_header_bytes_get_431_before_they_end(server: Limits) -> None:
+    """One endless header line: refused once past the limit, not buffered to its end."""
+    port = await server(max_header_bytes=4096)
+    reader, writer = await _open(port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 8192)
+    reply = await _read_all(reader, within=3)
+    status, detail = _status_and_detail(reply)
+    assert status == 431
+    assert "JOBQUEUE_MAX_HEADER_BYTES" in detail
+    writer.close()
+
+
+async def test_headers_under_max_header_bytes_and_a_large_body_are_served(server: Limits) -> None:
+    port = await server(max_header_bytes=4096)
+    reader, writer = await _open(port)
+    body = b"b" * 200_000  # in one write with its headers: only the headers count
+    writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n" + body)
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 3)
+    assert head.startswith(b"HTTP/1.1 200")
+    assert await asyncio.wait_for(reader.readexactly(6), 2) == b"200000"
+    writer.close()
+
+
+async def test_a_client_that_reads_none_of_its_response_is_dropped(server: Limits) -> None:
+    port = await server(send_timeout=0.5)
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window, never read
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(b"GET /?size=20000000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        started = time.monotonic()
+        sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(1.5)  # (reading nothing is the point: the server must give up)
+        received = 0
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := await asyncio.wait_for(loop.sock_recv(sock, 1 << 20), 3):
+                received += len(chunk)
+        assert received < 20_000_000  # the rest of the response was dropped with the connection
+        assert time.monotonic() - started < 5
+
+
+async def test_a_malformed_request_is_refused_in_json(server: Limits) -> None:
+    port = await server()
+    reader, writer = await _open(port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n")
+    status, detail = _status_and_detail(await _read_all(reader, within=3))
+    assert status == 400
+    assert detail == "Invalid HTTP request received."
+    writer.close()
