@@ -98,16 +98,16 @@ class EnqueueRequest(BaseModel):
         default=None,
         ge=0,
         le=MAX_DEFERRAL_SECONDS,
-        description="seconds to wait before running (at most a year)",
+        description="seconds to wait before running (at most ten years)",
     )
     defer_until: Annotated[AwareDatetime, AfterValidator(_within_deferral_limit)] | None = Field(
-        default=None, description="when to run (with zone; at most a year ahead; past: now)"
+        default=None, description="when to run (with zone; at most ten years ahead; past: now)"
     )
     expires: float | None = Field(
         default=None,
         ge=MIN_EXPIRES_SECONDS,
         le=MAX_DEFERRAL_SECONDS,
-        description="seconds after which a job not yet started is dropped (at most a year)",
+        description="seconds after which a job not yet started is dropped (at most ten years)",
     )
 
     @model_validator(mode="after")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from arq.connections import ArqRedis
 
-from jobqueue.clock import iso
+from jobqueue.clock import iso, now_ms
 from jobqueue.history.lookup import read_job
 from jobqueue.history.vocabulary import EVENT_STATUS, TERMINAL_EVENTS, EventType, JobStatus
 from jobqueue.store import streams
@@ -125,6 +125,10 @@ async def all_events(
             last = None  # (ids only grow from here: no need to compare them)
 
 
+# Stream ids are Redis's clock in ms; ours may trail it by this much (another host).
+FUTURE_ID_SLACK_MS = 60_000
+
+
 def resume_point(last_event_id: str) -> str:
     """A client's `Last-Event-ID` as the stream id to read after (`ms-seq`, digits); raises
     ValueError if Redis would refuse it (each part is an unsigned 64-bit integer)."""
@@ -134,4 +138,9 @@ def resume_point(last_event_id: str) -> str:
             f"{streams.MAX_ID_PART}: {last_event_id[:64]!r} is not"
         )
     ms, seq = streams.stream_id(last_event_id)
+    if ms > now_ms() + FUTURE_ID_SLACK_MS:  # no event has it: following would skip every one
+        raise ValueError(
+            f"Last-Event-ID {ms}-{seq} is in the future (its time, {ms} ms, is ahead of this "
+            "server's clock): resume with the id of an event you received"
+        )
     return f"{ms}-{seq}"  # (leading zeros gone: the id compares as Redis compares it)

@@ -1,6 +1,7 @@
 """The stream routes' edges: `Last-Event-ID` checked, the `max_streams` cap, places freed."""
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 
@@ -55,8 +56,22 @@ async def finished_job(client: httpx.AsyncClient, redis: TrackedRedis) -> str:
 
 @pytest.mark.parametrize(
     "last_event_id",
-    [f"{TOO_LARGE}-0", f"0-{TOO_LARGE}", f"1-{'9' * 30}", "1-2-3"],
-    ids=["ms-past-64-bits", "seq-past-64-bits", "30-digit-seq", "three-parts"],
+    [
+        f"{TOO_LARGE}-0",
+        f"0-{TOO_LARGE}",
+        f"1-{'9' * 30}",
+        "1-2-3",
+        f"{2**64 - 1}-{2**64 - 1}",
+        f"{int(time.time() * 1000) + 3_600_000}-0",
+    ],
+    ids=[
+        "ms-past-64-bits",
+        "seq-past-64-bits",
+        "30-digit-seq",
+        "three-parts",
+        "largest-id",
+        "an-hour-ahead",
+    ],
 )
 @pytest.mark.parametrize("route", ["/v1/events", "/v1/jobs/{job}/events"])
 async def test_last_event_id_out_of_range_is_422(
@@ -69,13 +84,15 @@ async def test_last_event_id_out_of_range_is_422(
     assert error["loc"] == ["header", "last-event-id"]
 
 
-async def test_last_event_id_of_the_largest_id_resumes_with_nothing_after_it(
+async def test_a_future_last_event_id_is_422_not_a_stream_that_never_ends(
     client: httpx.AsyncClient, redis: TrackedRedis
 ) -> None:
+    """No event can have it: following would skip every one (and a job's stream its end)."""
     job_id = await finished_job(client, redis)
-    largest = f"{2**64 - 1}-{2**64 - 1}"
-    response = await client.get(f"/v1/jobs/{job_id}/events", headers={"Last-Event-ID": largest})
-    assert (response.status_code, response.text) == (200, "")
+    ahead = f"{int(time.time() * 1000) + 3_600_000}-0"
+    response = await client.get(f"/v1/jobs/{job_id}/events", headers={"Last-Event-ID": ahead})
+    assert response.status_code == 422
+    assert "in the future" in response.json()["detail"][0]["msg"]
 
 
 async def test_last_event_id_with_leading_zeros_resumes_as_redis_reads_it(
