@@ -114,6 +114,13 @@ class EnqueueRequest(BaseModel):
     def _one_deferral(self) -> Self:
         if self.defer_by is not None and self.defer_until is not None:
             raise ValueError("give either defer_by or defer_until, not both")
+        wait = self.defer_by
+        if self.defer_until is not None:
+            wait = (self.defer_until - datetime.now(UTC)).total_seconds()
+        if self.expires is not None and wait is not None and self.expires <= wait:
+            raise ValueError(  # it counts from the enqueue: the job would expire before it is due
+                f"expires ({self.expires:g} s) must be longer than the deferral ({wait:g} s)"
+            )
         return self
 
 

@@ -80,7 +80,7 @@ class WebhookArgs(BaseModel):
         "JSON media type (application/json or application/<type>+json)",
         json_schema_extra={"maxProperties": MAX_HEADERS, "additionalProperties": False},
     )
-    timeout: float = Field(default=10.0, gt=0, le=MAX_REQUEST_TIMEOUT)
+    timeout: float = Field(default=10.0, ge=0.1, le=MAX_REQUEST_TIMEOUT)  # less always fails
 
     @field_validator("url")
     @classmethod

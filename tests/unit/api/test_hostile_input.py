@@ -89,10 +89,10 @@ async def test_defer_by_and_expires_of_exactly_the_deferral_limit_are_accepted(
     client: httpx.AsyncClient,
 ) -> None:
     limit = MAX_DEFERRAL_SECONDS
-    raw = f'{{{ECHO}, "defer_by": {limit}, "expires": {limit}}}'
+    raw = f'{{{ECHO}, "defer_by": {limit - 1}, "expires": {limit}}}'  # (it must outlast it)
     job = (await post(client, "/v1/jobs", raw)).json()
     assert job["status"] == "deferred"
-    scheduled = datetime.fromisoformat(job["scheduled_for"]) - timedelta(seconds=limit)
+    scheduled = datetime.fromisoformat(job["scheduled_for"]) - timedelta(seconds=limit - 1)
     assert abs(scheduled - datetime.fromisoformat(job["enqueue_time"])) < timedelta(seconds=1)
 
 
@@ -297,3 +297,23 @@ async def test_a_filter_that_is_not_utf8_finds_nothing(client: httpx.AsyncClient
 
 async def test_an_unknown_query_parameter_is_ignored(client: httpx.AsyncClient) -> None:
     assert (await client.get("/v1/jobs?bogus=1&limit=1")).status_code == 200
+
+
+async def test_expires_before_the_deferral_ends_is_422(client: httpx.AsyncClient) -> None:
+    """The job could never run: it would expire before it is due."""
+    body = {"function": "echo", "args": {"message": "m"}, "defer_by": 60, "expires": 1}
+    response = await client.post("/v1/jobs", json=body)
+    assert response.status_code == 422
+    assert "must be longer than the deferral" in response.json()["detail"][0]["msg"]
+    until = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    body = {"function": "echo", "args": {"message": "m"}, "defer_until": until, "expires": 1}
+    assert (await client.post("/v1/jobs", json=body)).status_code == 422
+
+
+async def test_a_webhook_timeout_under_a_tenth_of_a_second_is_422(
+    client: httpx.AsyncClient,
+) -> None:
+    args = {"url": "https://example.com/h", "payload": {}, "timeout": 5e-324}
+    response = await client.post("/v1/jobs", json={"function": "webhook", "args": args})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "args", "timeout"]
