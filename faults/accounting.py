@@ -6,9 +6,10 @@ the ledger saw delivered.
 - stuck: not finished when the drain ends;
 - duplicated: a delivery that arrived while an earlier one of the same job was still held (two
   runs at once), or after an earlier one had been answered (the job had done its work, yet ran
-  again); one after an answer whose deliverer was killed within
-  `KILL_WINDOW_S` of the answer is told apart (it died before it could record the end:
-  at-least-once, as the README warns);
+  again); one after an answer whose deliverer was then killed, before the job ran again, is
+  told apart when the kill came within `KILL_WINDOW_S` of the answer or the deliverer's log
+  shows it never reached the run's end (it died before it could record the end: at-least-once,
+  as the README warns; on a starved machine a worker can take over a second to get there);
 - redelivered: a delivery after a cut one (its worker died or dropped it): expected;
 - tries burnt: tries beyond the first, summed over the jobs.
 """
@@ -18,6 +19,7 @@ import itertools
 import math
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,8 +109,11 @@ def account(
     deliveries: list[Delivery],
     kills: list[tuple[int, float]],
     drain_s: float,
+    logged_end: Callable[[int, str], bool] = lambda pid, job_id: True,
 ) -> Accounts:
-    """`kills`: (pid, when) of every worker killed or stopped during the scenario."""
+    """`kills`: (pid, when) of every worker killed or stopped during the scenario;
+    `logged_end(pid, job_id)`: whether that worker's log shows it reached the end of the job's
+    run (by default: it did, so only the time window excuses)."""
     by_job: dict[str, list[Delivery]] = defaultdict(list)
     for delivery in sorted(deliveries, key=lambda d: d.arrived):
         by_job[delivery.job_id].append(delivery)
@@ -140,9 +145,8 @@ def account(
             elif earlier.outcome == CUT:
                 redelivered += 1
             elif earlier.outcome == ANSWERED:
-                death = killed_at.get(earlier.pid or -1)
-                in_window = death is not None and 0 <= death - (earlier.ended or 0) <= KILL_WINDOW_S
-                (after_kill if in_window else duplicated).append(job_id)
+                excused = _died_before_recording(earlier, later, killed_at, logged_end)
+                (after_kill if excused else duplicated).append(job_id)
     return Accounts(
         acknowledged=len(acknowledged),
         succeeded=succeeded,
@@ -158,3 +162,19 @@ def account(
         max_stalls=max_stalls,
         drain_s=drain_s,
     )
+
+
+def _died_before_recording(
+    answered: Delivery,
+    again: Delivery,
+    killed_at: dict[int, float],
+    logged_end: Callable[[int, str], bool],
+) -> bool:
+    """The answered run's worker was killed after the answer and before the job's next
+    delivery, and either soon after the answer or before its log reached the run's end."""
+    if answered.pid is None or (death := killed_at.get(answered.pid)) is None:
+        return False
+    if not (answered.ended or 0) <= death <= again.arrived:
+        return False
+    soon = death - (answered.ended or 0) <= KILL_WINDOW_S
+    return soon or not logged_end(answered.pid, answered.job_id)

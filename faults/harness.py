@@ -43,6 +43,9 @@ class Harness:
     def worker_pids(self) -> list[int]:
         return [pid for pool in self.pools for pid in pool.pids()]
 
+    def logged_end(self, pid: int, job_id: str) -> bool:
+        return any(pool.logged_end(pid, job_id) for pool in self.pools)
+
     def admin(self) -> Redis:
         return Redis(port=self.redis.port, socket_timeout=10, client_name="faults-admin")
 
@@ -63,7 +66,7 @@ class Harness:
         acknowledged = list(enqueuer.tally.acknowledged)
         views, took = await drain(self.api, acknowledged, DRAIN_S)
         deliveries = self.ledger.deliveries(f"{enqueuer.prefix}-")
-        accounts = account(acknowledged, views, deliveries, kills, took)
+        accounts = account(acknowledged, views, deliveries, kills, took, self.logged_end)
         tally = enqueuer.tally
         http = {
             "enqueue_answers": {str(k): v for k, v in sorted(tally.statuses().items())},

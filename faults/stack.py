@@ -15,6 +15,8 @@ import httpx
 from scripts.processes import API_COMMAND, BIN, RedisServer, ServiceProcess, free_port, wait_until
 
 # Every acknowledged write on disk before the reply: a kill -9 may lose nothing acknowledged.
+# The job wrapper's lines for a run's end (worker/execution.py).
+END_EVENTS = ("job.succeeded", "job.failed", "job.retrying", "job.interrupted", "job.cancelled")
 DURABLE = ["--appendfsync", "always", "--maxmemory-policy", "noeviction"]
 
 
@@ -81,6 +83,17 @@ class WorkerPool:
         """How many lines logging `event` every worker it started wrote (killed ones too)."""
         needle = f'"event":"{event}"'  # (the service's JSON logs, as orjson writes them)
         return sum(w.log_text().count(needle) for w in self.started)
+
+    def logged_end(self, pid: int, job_id: str) -> bool:
+        """Whether the worker `pid` (one this pool started) logged an end of `job_id`'s last run
+        it began: its log lines are flushed one by one, so a SIGKILLed worker's log says how
+        far it got."""
+        worker = next((w for w in self.started if w.pid == pid), None)
+        if worker is None:
+            return False
+        needle = f'"job_id":"{job_id}"'
+        last = [line for line in worker.log_text().splitlines() if needle in line][-1:]
+        return any(f'"event":"{event}"' in line for line in last for event in END_EVENTS)
 
     def spawn(self, prefix: str) -> ServiceProcess:
         """Start a worker without waiting for it (replacements start while load runs)."""

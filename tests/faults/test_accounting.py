@@ -37,6 +37,28 @@ def test_an_answer_then_a_kill_within_the_window_is_told_apart() -> None:
     assert (accounts.duplicated, accounts.duplicated_after_kill) == ([], ["j"])
 
 
+def test_a_later_kill_excuses_only_a_worker_that_never_logged_the_end() -> None:
+    deliveries = [delivery("j", 0.0, 1.0, ANSWERED, pid=7), delivery("j", 5.0, 6.0, ANSWERED, 8)]
+    kills = [(7, 2.5)]  # past the window: the worker had time to record the end
+
+    def starved(pid: int, job_id: str) -> bool:
+        return False  # its log stops before the run's end
+
+    def finished(pid: int, job_id: str) -> bool:
+        return True
+
+    excused = account(["j"], {"j": SUCCEEDED}, deliveries, kills, 0.0, starved)
+    assert (excused.duplicated, excused.duplicated_after_kill) == ([], ["j"])
+    counted = account(["j"], {"j": SUCCEEDED}, deliveries, kills, 0.0, finished)
+    assert (counted.duplicated, counted.duplicated_after_kill) == (["j"], [])
+
+
+def test_a_kill_after_the_job_ran_again_excuses_nothing() -> None:
+    deliveries = [delivery("j", 0.0, 1.0, ANSWERED, pid=7), delivery("j", 1.2, 2.0, ANSWERED, 8)]
+    accounts = account(["j"], {"j": SUCCEEDED}, deliveries, [(7, 1.5)], 0.0)
+    assert (accounts.duplicated, accounts.duplicated_after_kill) == (["j"], [])
+
+
 def test_a_failed_job_is_counted_and_a_missing_one_lost() -> None:
     views: dict[str, dict[str, Any] | None] = {
         "failed": {"status": "failed", "error": {"type": "MaxTries"}},

@@ -88,4 +88,5 @@ def test_workers_and_the_api_heal_after_redis_is_killed(run: dict[str, dict[str,
 
 def test_every_target_of_the_run_is_met(run: dict[str, dict[str, Any]]) -> None:
     missed = [(k, t) for k, s in run.items() for t in s["targets"] if not t["met"]]
-    assert not missed
+    evidence = {k: run[k]["figures"].get("evidence") for k, _ in missed}  # (job ids to look up)
+    assert not missed, evidence
