@@ -64,7 +64,7 @@ def _options() -> argparse.Namespace:
 
 def _sizes(quick: bool) -> dict[str, Any]:
     if quick:
-        return {"rounds": 1, "jobs": 200, "window": 2.0, "idle_seconds": 1.0, "rest_rounds": 1,
+        return {"rounds": 1, "jobs": 200, "window": 2.0, "idle_seconds": 0.5, "rest_rounds": 1,
                 "seconds": 1.0, "connections": 8, "e2e_samples": 10,
                 "history_jobs": history_memory.QUICK_JOBS}  # fmt: skip
     return {"rounds": 5, "jobs": 5000, "window": 10.0, "idle_seconds": 3.0, "rest_rounds": 7,

@@ -21,6 +21,20 @@ def _no_jobqueue_environment() -> Iterator[None]:
         yield
 
 
+def _plain_structlog_defaults() -> None:
+    """structlog's defaults, but tracebacks printed plainly: its default (rich, with every
+    frame's locals) takes seconds of CPU per logged exception, as in tests of a 500."""
+    structlog.reset_defaults()
+    *processors, _ = structlog.get_config()["processors"]
+    renderer = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
+    structlog.configure(processors=[*processors, renderer])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _plain_tracebacks() -> None:
+    _plain_structlog_defaults()
+
+
 @pytest.fixture
 def process_state_restored() -> Iterator[None]:
     """For tests that run a process's start-up (it configures logging onto pytest's captured
@@ -28,6 +42,6 @@ def process_state_restored() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     yield
-    structlog.reset_defaults()
+    _plain_structlog_defaults()
     root.handlers[:], root.level = handlers, level
     gc.unfreeze()

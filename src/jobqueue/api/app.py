@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from jobqueue.api.dependencies import Services
 from jobqueue.api.enqueue_schema import install_enqueue_schema
-from jobqueue.api.errors import TOO_LARGE, install_error_handlers
+from jobqueue.api.errors import EVERY_ROUTE, install_error_handlers
 from jobqueue.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from jobqueue.api.routes import enqueue, events, functions, health, jobs, operations
 from jobqueue.errors import QueueUnavailable
@@ -66,7 +66,7 @@ def create_app(
         # Our telemetry is structlog and Prometheus. FastAPI's OpenTelemetry hooks would look
         # up the global OTel providers on every request, and the image ships no OTel SDK.
         telemetry={"tracing": False, "metrics": False, "logs": False},
-        responses=TOO_LARGE,  # the body limit applies to every route, whatever its method
+        responses=EVERY_ROUTE,  # the server's limits apply to every route, whatever its method
     )
     metrics = ApiMetrics()
     app.include_router(enqueue.router)

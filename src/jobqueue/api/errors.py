@@ -32,7 +32,19 @@ CONFLICT: Responses = {409: _description("Conflicts with the job's current state
 # Python's parser's recursion limit (about 1,000 levels).
 UNPARSABLE: Responses = {400: _description("The body could not be parsed (not UTF-8, or too deep)")}
 TOO_LARGE: Responses = {413: _description("The request body is over the configured limit")}
-UNAVAILABLE: Responses = {503: _description("Redis is unreachable; retry after `Retry-After`")}
+UNAVAILABLE: Responses = {
+    503: _description(
+        "Redis is unreachable, or the server is at its connection limit; retry after `Retry-After`"
+    )
+}
+# What the server answers to any request, whatever its route (jobqueue.serving.slow_clients,
+# under `python -m jobqueue serve`), and the body limit (a middleware).
+EVERY_ROUTE: Responses = {
+    408: _description("The request's headers or body did not arrive within the deadline"),
+    413: TOO_LARGE[413],
+    431: _description("The request's line and headers are over the configured limit"),
+    503: _description("The server is at its connection limit; retry after `Retry-After`"),
+}
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:

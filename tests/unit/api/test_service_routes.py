@@ -77,26 +77,27 @@ async def test_swaggers_example_enqueue_bodies_are_valid_as_sent(
         assert response.status_code == 202, (name, response.text)
 
 
-# Every route may answer 413 (the body limit is a middleware, before routing).
+# Every route may answer 408, 413, 431 and 503 (the body limit, a middleware, and the
+# server's deadlines, header limit and connection cap, before routing).
 DECLARED = {
-    ("post", "/v1/jobs"): {200, 202, 400, 409, 413, 422, 503},
-    ("post", "/v1/jobs/batch"): {200, 400, 413, 422, 503},
-    ("post", "/v1/jobs/retry"): {200, 400, 413, 422, 503},
-    ("get", "/v1/jobs"): {200, 413, 422, 503},
-    ("get", "/v1/jobs/{job_id}"): {200, 404, 413, 422, 503},
-    ("get", "/v1/jobs/{job_id}/result"): {200, 202, 404, 413, 422, 503},
-    ("delete", "/v1/jobs/{job_id}"): {202, 404, 409, 413, 422, 503},
-    ("post", "/v1/jobs/{job_id}/retry"): {200, 202, 404, 409, 413, 422, 503},
-    ("get", "/v1/jobs/{job_id}/events"): {200, 404, 413, 422, 503},
-    ("get", "/v1/events"): {200, 413, 422, 503},
-    ("post", "/v1/cron/{name}/run"): {202, 404, 409, 413, 422, 503},
-    ("get", "/v1/cron"): {200, 413, 503},
-    ("get", "/v1/queues"): {200, 413, 503},
-    ("get", "/v1/workers"): {200, 413, 503},
-    ("get", "/metrics"): {200, 413, 503},
-    ("get", "/v1/functions"): {200, 413},
-    ("get", "/healthz"): {200, 413},
-    ("get", "/readyz"): {200, 413, 503},
+    ("post", "/v1/jobs"): {200, 202, 400, 408, 409, 413, 422, 431, 503},
+    ("post", "/v1/jobs/batch"): {200, 400, 408, 413, 422, 431, 503},
+    ("post", "/v1/jobs/retry"): {200, 400, 408, 413, 422, 431, 503},
+    ("get", "/v1/jobs"): {200, 408, 413, 422, 431, 503},
+    ("get", "/v1/jobs/{job_id}"): {200, 404, 408, 413, 422, 431, 503},
+    ("get", "/v1/jobs/{job_id}/result"): {200, 202, 404, 408, 413, 422, 431, 503},
+    ("delete", "/v1/jobs/{job_id}"): {202, 404, 408, 409, 413, 422, 431, 503},
+    ("post", "/v1/jobs/{job_id}/retry"): {200, 202, 404, 408, 409, 413, 422, 431, 503},
+    ("get", "/v1/jobs/{job_id}/events"): {200, 404, 408, 413, 422, 431, 503},
+    ("get", "/v1/events"): {200, 408, 413, 422, 431, 503},
+    ("post", "/v1/cron/{name}/run"): {202, 404, 408, 409, 413, 422, 431, 503},
+    ("get", "/v1/cron"): {200, 408, 413, 431, 503},
+    ("get", "/v1/queues"): {200, 408, 413, 431, 503},
+    ("get", "/v1/workers"): {200, 408, 413, 431, 503},
+    ("get", "/metrics"): {200, 408, 413, 431, 503},
+    ("get", "/v1/functions"): {200, 408, 413, 431, 503},
+    ("get", "/healthz"): {200, 408, 413, 431, 503},
+    ("get", "/readyz"): {200, 408, 413, 431, 503},
 }
 
 
