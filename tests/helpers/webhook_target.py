@@ -1,4 +1,5 @@
-"""A local HTTP server that answers webhook calls with scripted status codes."""
+"""A local HTTP server that answers webhook calls with scripted status codes, and an
+in-process client that records what a webhook sends."""
 
 import json
 import threading
@@ -6,7 +7,20 @@ from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
+
 from scripts.processes import free_port
+
+
+def recording_client() -> tuple[httpx.AsyncClient, list[httpx.Request]]:
+    """An HTTP client whose every request is kept (in the list) and answered 204, in process."""
+    sent: list[httpx.Request] = []
+
+    def target(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(204)
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(target)), sent
 
 
 class WebhookTarget:

@@ -3,7 +3,6 @@ import ipaddress
 import socket
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import ValidationError
 
@@ -20,6 +19,7 @@ from jobqueue.jobs.destinations import (
 from jobqueue.jobs.webhook import WebhookArgs, WebhookResult, webhook
 from jobqueue.settings import Settings
 from jobqueue.store.client import TrackedRedis
+from tests.helpers.webhook_target import recording_client
 
 
 @pytest.mark.parametrize(
@@ -189,13 +189,8 @@ async def test_a_name_with_any_private_address_is_refused(resolver: list[str]) -
 async def test_the_webhook_connects_to_the_address_it_checked_not_to_a_new_lookup(
     resolver: list[str], redis: TrackedRedis, settings: Settings
 ) -> None:
-    sent: list[httpx.Request] = []
-
-    def target(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
-        return httpx.Response(204)
-
-    async with httpx.AsyncClient(transport=httpx.MockTransport(target)) as http:
+    client, sent = recording_client()
+    async with client as http:
         ctx = JobContext("hook-1", 1, 5, settings, redis, http, JobTracker(settings))
         args = WebhookArgs(
             url="https://hooks.example.com:8443/in?x=1",

@@ -24,6 +24,7 @@ from jobqueue.jobs.webhook_headers import (
 from jobqueue.settings import Settings
 from jobqueue.store.client import TrackedRedis
 from jobqueue.worker.execution import InvalidJobArgs, _validated
+from tests.helpers.webhook_target import recording_client
 
 TARGET = "http://127.0.0.1:9/hook"  # allow-listed in the unit settings
 
@@ -140,14 +141,9 @@ async def test_content_encoding_is_refused(client: httpx.AsyncClient) -> None:
 async def test_a_json_content_type_is_sent_instead_of_ours(
     settings: Settings, redis: TrackedRedis
 ) -> None:
-    sent: list[httpx.Request] = []
-
-    def target(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
-        return httpx.Response(204)
-
     media_type = "application/cloudevents+json; charset=utf-8"
-    async with httpx.AsyncClient(transport=httpx.MockTransport(target)) as http:
+    client, sent = recording_client()
+    async with client as http:
         args = _args(settings, headers={"content-type": media_type})
         await webhook.func(_context(settings, redis, http), args)
     (request,) = sent
@@ -246,13 +242,8 @@ async def test_the_operator_log_says_why_a_connection_failed(
 async def test_the_request_carries_our_framing_and_content_type_only(
     settings: Settings, redis: TrackedRedis
 ) -> None:
-    sent: list[httpx.Request] = []
-
-    def target(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
-        return httpx.Response(204)
-
-    async with httpx.AsyncClient(transport=httpx.MockTransport(target)) as http:
+    client, sent = recording_client()
+    async with client as http:
         args = _args(settings, payload={"a": 1}, headers={"X-Sig": "s"})
         await webhook.func(_context(settings, redis, http), args)
     (request,) = sent

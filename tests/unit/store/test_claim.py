@@ -83,21 +83,7 @@ async def test_a_record_the_service_did_not_write_does_not_stop_the_claim(
     # a record with no function and a non-numeric enqueue time, marked in progress
     await redis.hset(keys.record("odd"), mapping={"status": "in_progress", "enqueue_ms": "x"})  # type: ignore[misc]
     await redis.hdel(keys.record("odd"), "function")  # type: ignore[misc]
-    claimed = await claim(
-        redis,
-        QUEUE,
-        ["odd", "fine"],
-        now_ms=int(time.time() * 1000) + 1000,
-        lease_ms=15_000,
-        owner="w1",
-        aborts=False,
-        limit=2,
-        events_max_length=1000,
-        max_tries={},
-        history_ttl_ms=60_000,
-    )
-    for job in claimed:
-        redis.forget(job.opening)
+    claimed = await claim_now(redis, ["odd", "fine"], aborts=False)
     assert [job.job_id for job in claimed] == ["odd", "fine"]
     assert (await record(redis, "fine"))["status"] == "in_progress"
     assert (await record(redis, "odd"))["status"] == "in_progress"  # (left as it was)
@@ -139,16 +125,17 @@ async def test_a_bad_argument_is_refused_before_anything_is_written(
     assert await redis.get(keys.in_progress("fine")) is None
 
 
-async def _claim_both(redis: TrackedRedis) -> list[Claimed]:
+async def claim_now(redis: TrackedRedis, job_ids: list[str], *, aborts: bool) -> list[Claimed]:
+    """Claim `job_ids` (all due) for worker w1; their openings forgotten (as the worker does)."""
     claimed = await claim(
         redis,
         QUEUE,
-        ["spoilt", "fine"],
+        job_ids,
         now_ms=int(time.time() * 1000) + 1000,
         lease_ms=15_000,
         owner="w1",
-        aborts=True,
-        limit=2,
+        aborts=aborts,
+        limit=len(job_ids),
         events_max_length=1000,
         max_tries={},
         history_ttl_ms=60_000,
@@ -184,7 +171,7 @@ async def test_a_key_of_the_wrong_type_is_named_and_the_claim_goes_on(
         await redis.hset(key, "planted", "1")  # type: ignore[misc]
     else:
         await redis.set(key, "planted" if kind == "string" else kind)
-    spoilt, fine = await _claim_both(redis)
+    spoilt, fine = await claim_now(redis, ["spoilt", "fine"], aborts=True)
     assert key in spoilt.wrong_type
     assert fine.job_id == "fine"
     assert await redis.get(keys.in_progress("fine")) == b"w1"
@@ -197,5 +184,5 @@ async def test_a_lease_set_of_the_wrong_type_refuses_the_claim_before_any_write(
     await redis.enqueue_job("echo", _job_id="fine", message="hi")
     await redis.set(keys.leases("w1"), "planted")
     with pytest.raises(ResponseError, match="lease set"):
-        await _claim_both(redis)
+        await claim_now(redis, ["spoilt", "fine"], aborts=True)
     assert await redis.get(keys.in_progress("fine")) is None

@@ -10,8 +10,13 @@ other seams (in `jobqueue.store`), and tests/unit/test_seams.py pins the source 
   (a key of the wrong type) is logged, not the end of the worker.
 
 Installed once, from the composition root (`worker_settings.py`). Tests that run an arq worker
-in-process install them for their own scope only (`installed`). If a third piece of arq's
-worker ever has to be replaced, vendor arq's worker instead of patching more.
+in-process install them for their own scope only (`installed`).
+
+When to vendor arq's worker instead: three of its methods are replaced outright (`start_jobs`,
+`poll`, `close`); the other three are wrapped, arq's own code still running inside. Kept as
+swaps because each is small and pinned, where a vendored worker (~900 lines) would have to be
+kept in step with arq by hand. Vendor it if a fourth method must be replaced outright, or if
+any piece of `run_job` must (../shared/CONVENTIONS.md).
 """
 
 from collections.abc import Iterator
