@@ -90,3 +90,24 @@ async def test_sweep_logs_a_structured_summary(stack: Stack) -> None:
         what="a sweep summary line",
     )
     assert {"stale_aborts_removed", "expired_entries_removed"} <= set(lines[-1])
+
+
+async def test_a_scheduled_runs_id_cannot_be_taken_first_so_the_run_still_happens(
+    api: httpx.AsyncClient,
+) -> None:
+    # arq names a run `<cron name>:<slot in ms>`, and its slots end in 123 ms; it skips a slot
+    # whose id is already taken. Here the stack runs queue_stats every second.
+    slot_ms = (int(time.time()) + 3) * 1000 + 123
+    job_id = f"cron:queue_stats:{slot_ms}"
+    squat = {"function": "echo", "args": {"message": "squat"}, "job_id": job_id}
+    refused = await api.post("/v1/jobs", json=squat)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"][0]["type"] == "job_id_reserved"
+
+    async def ran() -> dict[str, Any] | None:
+        response = await api.get(f"/v1/jobs/{job_id}")
+        view: dict[str, Any] = response.json()
+        return view if response.status_code == 200 and view["status"] == "succeeded" else None
+
+    view = await eventually(ran, timeout=15, interval=0.2, what="the scheduled run at its slot")
+    assert view["function"] == "cron:queue_stats"

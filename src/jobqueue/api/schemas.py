@@ -1,5 +1,6 @@
 """Request and response bodies of the REST API (the job view itself is `jobqueue.history.view`)."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Self
 
@@ -11,6 +12,10 @@ from jobqueue.history.view import JobView
 from jobqueue.history.vocabulary import RetryableStatus
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+# Ids the service makes itself: arq names each scheduled run `cron:<job>:<slot in ms>` (and a
+# manual run `cron:<job>:manual:<s>`), predictably. A client taking one first would suppress
+# that run (arq skips a slot whose id exists), so clients may not choose them.
+RESERVED_JOB_ID_PREFIXES = ("cron:",)
 
 # How far ahead a job may be scheduled, and how long it may wait: ten years (a date in an example
 # or a config stays valid for a while; anything longer is a schedule, not a deferral). It also
@@ -28,6 +33,37 @@ def _valid_unicode(text: str) -> str:
 
 
 ValidText = Annotated[str, AfterValidator(_valid_unicode)]
+
+
+def _not_reserved(job_id: str) -> str:
+    for prefix in RESERVED_JOB_ID_PREFIXES:
+        if job_id.lower().startswith(prefix):
+            raise PydanticCustomError(
+                "job_id_reserved",
+                "Job ids starting with '{prefix}' are reserved for the service's scheduled runs",
+                {"prefix": prefix},
+            )
+    return job_id
+
+
+def _any_case(prefix: str) -> str:
+    """`^[cC][rR][oO][nN]:` for "cron:" (JSON Schema's regexes have no case-blind flag)."""
+    return "^" + "".join(
+        f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in prefix
+    )
+
+
+# (in OpenAPI as a pattern and a `not`, so that generated clients and fuzzers keep to it)
+ClientJobId = Annotated[
+    str,
+    Field(
+        pattern=JOB_ID_PATTERN,
+        json_schema_extra={
+            "not": {"anyOf": [{"pattern": _any_case(p)} for p in RESERVED_JOB_ID_PREFIXES]}
+        },
+    ),
+    AfterValidator(_not_reserved),
+]
 
 
 def _in_utc(moment: datetime) -> datetime:
@@ -89,10 +125,9 @@ class EnqueueRequest(BaseModel):
 
     function: ValidText = Field(description="a registered job's name (see GET /v1/functions)")
     args: dict[str, Any] = Field(default_factory=dict, description="the job's keyword arguments")
-    job_id: str | None = Field(
+    job_id: ClientJobId | None = Field(
         default=None,
-        pattern=JOB_ID_PATTERN,
-        description="your id for the job; makes the request idempotent",
+        description="your id for the job; makes the request idempotent (not starting `cron:`)",
     )
     defer_by: float | None = Field(
         default=None,

@@ -317,3 +317,34 @@ async def test_a_webhook_timeout_under_a_tenth_of_a_second_is_422(
     response = await client.post("/v1/jobs", json={"function": "webhook", "args": args})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "args", "timeout"]
+
+
+# --- Reserved job ids -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "job_id", ["cron:queue_stats:1790000000123", "cron:sweep:manual:1790000000", "CRON:x"]
+)
+async def test_a_job_id_in_the_scheduled_runs_namespace_is_422(
+    client: httpx.AsyncClient, job_id: str
+) -> None:
+    found = error(await post(client, "/v1/jobs", "{" + ECHO + f', "job_id": "{job_id}"}}'))
+    assert (found["type"], found["loc"]) == ("job_id_reserved", ["body", "job_id"])
+    assert "'cron:'" in found["msg"]
+    assert (await client.get(f"/v1/jobs/{job_id}")).status_code == 404  # nothing written
+
+
+async def test_a_reserved_job_id_in_a_batch_is_422_for_that_item_only(
+    client: httpx.AsyncClient,
+) -> None:
+    raw = '{"jobs": [{"function": "echo", "job_id": "cron:x:1"}, {' + ECHO + "}]}"
+    results = (await post(client, "/v1/jobs/batch", raw)).json()["results"]
+    assert results[0]["status_code"] == 422
+    assert results[0]["detail"][0]["type"] == "job_id_reserved"
+    assert results[1]["status_code"] == 202
+
+
+async def test_an_id_that_only_mentions_cron_is_accepted(client: httpx.AsyncClient) -> None:
+    for job_id in ("cronjob-1", "nightly:cron:1"):
+        response = await post(client, "/v1/jobs", "{" + ECHO + f', "job_id": "{job_id}"}}')
+        assert response.status_code == 202, response.text
