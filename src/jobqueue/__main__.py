@@ -1,4 +1,5 @@
-"""`python -m jobqueue serve [uvicorn's options]`: the API as deployed.
+"""`python -m jobqueue serve [uvicorn's options]`: the API as deployed; `python -m jobqueue keys
+create …` mints an API key (`jobqueue.access.cli`).
 
 That is `uvicorn jobqueue.main:app --http jobqueue.main:http_protocol`: uvicorn's own command
 line (so `--host`, `--port`, `--fd`, TLS, `--proxy-headers`, `UVICORN_*` variables all work),
@@ -9,10 +10,18 @@ import sys
 
 import uvicorn.main
 
-USAGE = "usage: python -m jobqueue serve [uvicorn options, e.g. --host 127.0.0.1 --port 8000]"
+USAGE = (
+    "usage: python -m jobqueue serve [uvicorn options, e.g. --host 127.0.0.1 --port 8000]\n"
+    "       python -m jobqueue keys create NAME --scopes jobs:read,jobs:write [--tenant T] "
+    "[--rate N]"
+)
 
 
 def main(argv: list[str]) -> None:
+    if argv[:1] == ["keys"]:
+        from jobqueue.access import cli  # (not imported to serve)
+
+        sys.exit(cli.main(argv[1:]))
     if not argv or argv[0] != "serve":
         sys.exit(USAGE)
     # (No WebSockets: the API has none, and uvicorn would answer an upgrade with a bare 403.)

@@ -1,0 +1,1 @@
+"""Who may do what: API keys (`tokens`, `keyring`) and the scopes they carry (`scopes`)."""
