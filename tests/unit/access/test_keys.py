@@ -118,7 +118,11 @@ def test_keys_create_prints_the_token_then_an_entry_that_authenticates_it(
     token, *entry = capsys.readouterr().out.splitlines()
     key = parse("\n".join(entry)).authenticate(token)
     assert key is not None
-    assert (key.name, key.tenant_name, key.scopes) == ("ops", "t1", {Scope.ops_read, Scope.admin})
+    assert (key.name, key.tenant_name, key.scopes) == (
+        "ops",
+        "t1",
+        frozenset({Scope.ops_read, Scope.admin}),
+    )
     assert token not in "\n".join(entry)
 
 
