@@ -39,10 +39,12 @@ def render(raw: dict[str, Any]) -> str:
         "view, after a drain of at most 30 s.",
         "",
         "Definitions: **lost**: acknowledged, then 404, or `succeeded` with no answered "
-        "delivery; **stuck**: not finished after the drain; **duplicated**: a delivery after an "
-        "*answered* one of the same job (its deliverer not killed within 2 s of the answer, "
-        "which is counted apart); **redelivered after a cut**: the at-least-once re-run of a "
-        "delivery its worker never finished; **tries burnt**: tries beyond the first.",
+        "delivery; **stuck**: not finished after the drain; **duplicated**: a delivery while "
+        "an earlier one of the same job was still held, or after an *answered* one (unless its "
+        "deliverer was killed before the rerun, within 1 s of the answer or before its log "
+        "reached the run's end: that at-least-once rerun is counted apart); **redelivered "
+        "after a cut**: the at-least-once re-run of a delivery its worker never finished; "
+        "**tries burnt**: tries beyond the first.",
         "",
         "## Targets",
         "",
