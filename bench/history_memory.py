@@ -33,7 +33,7 @@ import redis
 from bench import report
 from bench.batch import BATCH_SIZE
 from bench.harness import REPO_ROOT, Meter, Process, RedisServer, start_http
-from bench.history_sections import KINDS, TRANSIENT, kind_of, per_job
+from bench.history_sections import JUDGED_FROM_JOBS, KINDS, TRANSIENT, kind_of, per_job
 from bench.systems import Setup
 from jobqueue.history.vocabulary import StoredStatus
 from jobqueue.store import keys
@@ -41,7 +41,7 @@ from scripts.processes import wait_until
 
 YEARLY = "0 0 1 1 *"
 CRONS_OFF = {"JOBQUEUE_STATS_SCHEDULE": YEARLY, "JOBQUEUE_SWEEP_SCHEDULE": YEARLY}
-FULL_JOBS, QUICK_JOBS = 5000, 300
+FULL_JOBS, QUICK_JOBS = JUDGED_FROM_JOBS, 300
 PIPELINE = 1000  # commands a round trip: keeps the server's client buffers small
 
 

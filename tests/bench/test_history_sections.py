@@ -82,8 +82,14 @@ def test_the_report_states_the_target_the_figure_and_the_jobs() -> None:
 
 
 def test_the_report_says_when_the_target_was_missed() -> None:
-    text = "\n".join(history_memory({"history_memory": _section(KIB + 1)}))
+    text = "\n".join(history_memory({"history_memory": _section(KIB + 1, jobs=5000)}))
     assert "(**missed** in this run)" in text
+
+
+def test_a_quick_runs_few_jobs_are_measured_but_not_judged() -> None:
+    text = "\n".join(history_memory({"history_memory": _section(KIB + 100, jobs=300)}))
+    assert "**1,124 bytes** a job (not judged with 300 jobs:" in text
+    assert "missed" not in text
 
 
 def test_a_run_from_before_the_section_renders_without_it() -> None:
