@@ -14,9 +14,9 @@ import httpx
 
 from scripts.processes import API_COMMAND, BIN, RedisServer, ServiceProcess, free_port, wait_until
 
-# Every acknowledged write on disk before the reply: a kill -9 may lose nothing acknowledged.
 # The job wrapper's lines for a run's end (worker/execution.py).
 END_EVENTS = ("job.succeeded", "job.failed", "job.retrying", "job.interrupted", "job.cancelled")
+# Every acknowledged write on disk before the reply: a kill -9 may lose nothing acknowledged.
 DURABLE = ["--appendfsync", "always", "--maxmemory-policy", "noeviction"]
 
 

@@ -17,9 +17,11 @@ from jobqueue.access.scopes import Scope
 def _scopes(text: str) -> frozenset[Scope]:
     chosen = [part.strip() for part in text.split(",") if part.strip()]
     known = {scope.value for scope in Scope}
-    if not chosen or (unknown := sorted(set(chosen) - known)):
+    unknown = sorted(set(chosen) - known)
+    if unknown or not chosen:
         listed = ", ".join(sorted(known))
-        raise argparse.ArgumentTypeError(f"unknown scope(s) {unknown or chosen}: use {listed}")
+        given = f"unknown scope(s) {unknown}" if unknown else "no scope given"
+        raise argparse.ArgumentTypeError(f"{given}: use {listed}")
     return frozenset(Scope(part) for part in chosen)
 
 

@@ -9,7 +9,7 @@
 
 A file that does not parse, or any entry that breaks a rule, is refused whole with a message
 naming the file, the entry and the field: a half-read keys file would lock some clients out
-silently. `KeyringFile.current()` re-reads the file once it changes (its size, mtime or inode).
+silently. `KeyringFile.reload()` re-reads the file once it changes (its size, mtime or inode).
 """
 
 import os
@@ -38,7 +38,7 @@ class ApiKey(BaseModel):
     hash: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
     scopes: Annotated[frozenset[Scope], Field(min_length=1)]
     tenant: Name | None = None
-    rate_per_second: Annotated[float, Field(gt=0, le=1_000_000)] | None = None
+    rate_per_second: Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)] | None = None
 
     @property
     def tenant_name(self) -> str:

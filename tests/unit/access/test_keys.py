@@ -127,7 +127,12 @@ def test_keys_create_prints_the_token_then_an_entry_that_authenticates_it(
 
 
 def test_keys_create_refuses_an_unknown_scope_or_a_bad_name_with_exit_2() -> None:
-    for args in (["x", "--scopes", "jobs:red"], ["bad name", "--scopes", "admin"]):
+    for args in (
+        ["x", "--scopes", "jobs:red"],
+        ["x", "--scopes", ""],
+        ["bad name", "--scopes", "admin"],
+        ["x", "--scopes", "admin", "--rate", "nan"],
+    ):
         finished = subprocess.run(
             [sys.executable, "-m", "jobqueue", "keys", "create", *args],
             capture_output=True,

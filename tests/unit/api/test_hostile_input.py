@@ -9,7 +9,10 @@ import httpx
 import pytest
 
 from jobqueue.api.json_limits import MAX_DEPTH
-from jobqueue.api.schemas import MAX_DEFERRAL_SECONDS
+from jobqueue.api.schemas import MAX_DEFERRAL_SECONDS, RESERVED_JOB_ID_PREFIXES
+from jobqueue.jobs.maintenance import scheduled_jobs
+from jobqueue.ops.crons import manual_run_id
+from jobqueue.settings import Settings
 
 JSON = {"content-type": "application/json"}
 ECHO = '"function": "echo", "args": {"message": "x"}'
@@ -348,3 +351,11 @@ async def test_an_id_that_only_mentions_cron_is_accepted(client: httpx.AsyncClie
     for job_id in ("cronjob-1", "nightly:cron:1"):
         response = await post(client, "/v1/jobs", "{" + ECHO + f', "job_id": "{job_id}"}}')
         assert response.status_code == 202, response.text
+
+
+def test_every_scheduled_jobs_ids_are_in_the_reserved_namespace() -> None:
+    """arq names a scheduled run `<job name>:<slot>`: each name must be one clients cannot take."""
+    names = [definition.name for definition, _ in scheduled_jobs(Settings())]
+    assert names
+    assert all(name.startswith(RESERVED_JOB_ID_PREFIXES) for name in names), names
+    assert manual_run_id(names[0]).startswith(RESERVED_JOB_ID_PREFIXES)
