@@ -9,7 +9,8 @@ as arq runs them (`Worker.run_job` is arq's, unchanged).
 It relies on arq's `Worker` internals: `_poll_iteration` calls `self.start_jobs(job_ids)`; slots
 are counted with `sem` and `job_counter` and released by `_release_sem_dec_counter_on_complete`;
 `tasks` maps job ids to their tasks. A claim is a short lease, renewed while the job runs
-(`jobqueue.worker.leases`), in place of arq's `in_progress_timeout_s`. The canary
+(`jobqueue.worker.leases`), in place of arq's `in_progress_timeout_s`. Each tenant's jobs take
+at most its share of the slots (`jobqueue.worker.tenant_slots`). The canary
 tests in tests/unit/test_seams.py fail when any of these change. Remove when arq claims
 several jobs per round trip itself (or when arq's worker is vendored).
 """
@@ -27,37 +28,49 @@ from jobqueue.store.client import TrackedRedis
 from jobqueue.worker.leases import Leases
 from jobqueue.worker.swaps.poll_guard import throttled
 from jobqueue.worker.swaps.wakeup import WakeUp
+from jobqueue.worker.tenant_slots import Offer, TenantSlots
 
 CLAIM_MARGIN = 10
 
 
 async def start_jobs(self: Worker, job_ids: list[bytes]) -> None:
     """Claim as many of `job_ids` as there are free slots (skipping jobs that run, here or
-    elsewhere), and run them."""
+    elsewhere, and those of tenants at their cap), and run them."""
     running = self.tasks
-    candidates = [
+    remaining = [
         job_id
         for job_id in (b.decode() for b in job_ids)
         if job_id not in running or running[job_id].done()
     ]
+    tenants = tenant_slots(self)
     # Offer the script a few more jobs than there are free slots (others may hold some), and
     # the next few if that was not enough: packing every key of a 500-job poll into each call
     # cost a busy worker a tenth of its CPU.
-    offered = 0
-    while (free := self.max_jobs - self.job_counter) > 0 and offered < len(candidates):
-        ids = candidates[offered : offered + 2 * free + CLAIM_MARGIN]
-        offered += len(ids)
-        await _claim_and_run(self, ids, free)
+    while (free := self.max_jobs - self.job_counter) > 0 and remaining:
+        offer, remaining = tenants.offer(remaining, 2 * free + CLAIM_MARGIN)
+        if not offer.job_ids:
+            break  # (the rest are all of tenants at their cap)
+        await _claim_and_run(self, offer, free)
+    tenants.end_poll(remaining)
 
 
-async def _claim_and_run(worker: Worker, ids: list[str], free: int) -> None:
+def tenant_slots(worker: Worker) -> TenantSlots:
+    """The worker's count of each tenant's running jobs (made at its first poll)."""
+    slots: TenantSlots | None = worker.ctx.get("tenant_slots")
+    if slots is None:
+        settings: Settings = worker.ctx["settings"]
+        slots = worker.ctx["tenant_slots"] = TenantSlots(settings.worker_tenant_cap)
+    return slots
+
+
+async def _claim_and_run(worker: Worker, offer: Offer, free: int) -> None:
     redis: TrackedRedis = worker.pool  # type: ignore[assignment]
     leases: Leases = worker.ctx["leases"]
     settings: Settings = worker.ctx["settings"]
     claimed = await claim(
         redis,
         worker.queue_name,
-        ids,
+        offer.job_ids,
         now_ms=timestamp_ms(),
         lease_ms=leases.lease_ms,
         owner=leases.owner,
@@ -66,16 +79,21 @@ async def _claim_and_run(worker: Worker, ids: list[str], free: int) -> None:
         events_max_length=settings.events_max_length,
         max_tries=_max_tries(worker),
         history_ttl_ms=settings.history_ttl * 1000,
+        tenants=offer.tenants,
+        tenant_slots=offer.slots,
     )
+    tenants = tenant_slots(worker)
     for job in claimed:
         for key in job.wrong_type:  # (left alone by the claim; see claim.lua)
             throttled.error("worker.key_of_wrong_type", about=key, key=key, job_id=job.job_id)
         leases.hold(job.job_id, job.stalls)
         await worker.sem.acquire()  # never waits: only start_jobs takes slots, they were free
         worker.job_counter += 1
+        tenants.started(job.job_id)
         task = worker.loop.create_task(worker.run_job(job.job_id, job.score))
         task.add_done_callback(partial(_job_done, worker, redis, job))
         worker.tasks[job.job_id] = task
+    tenants.not_claimed(offer, {job.job_id for job in claimed})
 
 
 def _max_tries(worker: Worker) -> dict[str, int]:
@@ -89,6 +107,7 @@ def _max_tries(worker: Worker) -> dict[str, int]:
 def _job_done(worker: Worker, redis: TrackedRedis, job: Claimed, _: asyncio.Task[None]) -> None:
     redis.forget(job.opening)  # if the job was cancelled before run_job began
     worker.ctx["leases"].release(job.job_id)
+    tenant_slots(worker).ended(job.job_id)
     worker._release_sem_dec_counter_on_complete()
     wakeup: WakeUp | None = worker.ctx.get("wakeup")
     if wakeup is not None:
