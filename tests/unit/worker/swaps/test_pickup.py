@@ -1,5 +1,6 @@
 """Claiming jobs in one script call, and the arq internals it relies on."""
 
+import asyncio
 import inspect
 from typing import Any
 
@@ -12,7 +13,7 @@ from redis.asyncio.client import Pipeline
 
 from jobqueue.serialization import deserialize, serialize
 from jobqueue.settings import Settings
-from jobqueue.store.claim import RETRY_KEY_TTL_S
+from jobqueue.store.claim import RETRY_KEY_TTL_S, claim
 from jobqueue.store.client import TrackedRedis
 from jobqueue.worker.leases import Leases
 from jobqueue.worker.swaps import pickup
@@ -167,3 +168,83 @@ async def test_jobs_held_elsewhere_do_not_starve_the_free_slots(redis: TrackedRe
     worker = _worker(redis, max_jobs=1)
     await pickup.start_jobs(worker, [job_id.encode() for job_id in [*held, "free"]])
     assert list(worker.tasks) == ["free"]
+
+
+def _blocking_worker(redis: TrackedRedis, *, max_jobs: int, tenant_cap: int) -> Worker:
+    """A worker whose jobs run until `worker.release` is set."""
+    settings = Settings(worker_max_jobs=max_jobs, worker_tenant_max_jobs=tenant_cap)
+    worker = _worker(redis, max_jobs=max_jobs)
+    worker.ctx["settings"] = settings
+    release = asyncio.Event()
+    worker.release = release  # type: ignore[attr-defined]
+
+    async def run_job(job_id: str, score: int) -> None:
+        await release.wait()
+
+    worker.run_job = run_job  # type: ignore[method-assign]
+    return worker
+
+
+async def test_a_tenant_at_its_cap_leaves_the_other_slots_to_other_tenants(
+    redis: TrackedRedis,
+) -> None:
+    queued = [f"a~{n}" for n in range(6)] + ["b~1", "maintenance"]
+    for job_id in queued:
+        await redis.enqueue_job("noop", _job_id=job_id)
+    worker = _blocking_worker(redis, max_jobs=4, tenant_cap=2)
+    await pickup.start_jobs(worker, [job_id.encode() for job_id in queued])
+    assert list(worker.tasks) == ["a~0", "a~1", "b~1", "maintenance"]
+    for waiting in queued[2:6]:  # still queued, untouched: not claimed, no try, no lease
+        assert await redis.zscore("arq:queue", waiting) is not None
+        assert not await redis.exists(in_progress_key_prefix + waiting)
+        assert not await redis.exists(retry_key_prefix + waiting)
+    worker.release.set()  # type: ignore[attr-defined]
+    await asyncio.gather(*worker.tasks.values())
+
+
+async def test_a_capped_tenants_next_job_starts_when_one_of_its_jobs_ends(
+    redis: TrackedRedis,
+) -> None:
+    queued = [f"a~{n}" for n in range(4)]
+    for job_id in queued:
+        await redis.enqueue_job("noop", _job_id=job_id)
+    worker = _blocking_worker(redis, max_jobs=4, tenant_cap=1)
+    wakeup = worker.ctx["wakeup"] = WakeUp()
+    woken: list[int] = []
+    wakeup.slot_freed = lambda: woken.append(pickup.tenant_slots(worker).running("a"))  # type: ignore[method-assign]
+    await pickup.start_jobs(worker, [job_id.encode() for job_id in queued])
+    assert list(worker.tasks) == ["a~0"]
+    assert pickup.tenant_slots(worker).held == 3
+    worker.release.set()  # type: ignore[attr-defined]
+    await worker.tasks["a~0"]
+    await asyncio.sleep(0)  # (the done callback)
+    assert woken == [0]  # the poll is woken with a's slot free
+    await redis.zrem("arq:queue", "a~0")  # (as arq's finish does)
+    del worker.tasks["a~0"]
+    worker.release.clear()  # type: ignore[attr-defined]
+    await pickup.start_jobs(worker, [job_id.encode() for job_id in queued[1:]])
+    assert list(worker.tasks) == ["a~1"]  # the oldest of a's waiting jobs
+    worker.release.set()  # type: ignore[attr-defined]
+    await asyncio.gather(*worker.tasks.values())
+
+
+async def test_a_poll_of_only_capped_tenants_jobs_sends_redis_nothing(
+    redis: TrackedRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued = [f"a~{n}" for n in range(3)]
+    for job_id in queued:
+        await redis.enqueue_job("noop", _job_id=job_id)
+    worker = _blocking_worker(redis, max_jobs=4, tenant_cap=1)
+    await pickup.start_jobs(worker, [job_id.encode() for job_id in queued])
+    claims: list[object] = []
+    original = claim
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        claims.append(args)
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(pickup, "claim", counted)
+    await pickup.start_jobs(worker, [job_id.encode() for job_id in queued])
+    assert claims == []
+    worker.release.set()  # type: ignore[attr-defined]
+    await asyncio.gather(*worker.tasks.values())
