@@ -93,6 +93,25 @@ async def test_a_tenant_at_its_cap_leaves_another_tenants_job_to_run(
         await queue.abort(job_id)
 
 
+async def test_a_job_behind_more_of_a_capped_tenants_jobs_than_a_poll_reads_still_runs(
+    queue: JobQueue,
+) -> None:
+    # arq reads 100 due jobs a poll here (max(5 x max_jobs, 100)): e's 120 come first
+    backlog = [f"e~s{n}" for n in range(120)]
+    options = [("sleep", {"seconds": 60}, EnqueueOptions(job_id=job_id)) for job_id in backlog]
+    await queue.enqueue_batch(options)
+    await enqueue(queue, "f~e1", "echo", {"message": "behind"})
+
+    async def echo_done() -> bool:
+        [echo] = await views(queue, ["f~e1"])
+        return echo.status == JobStatus.succeeded
+
+    await eventually(echo_done, timeout=3, what="f's echo to run behind e's backlog")
+    assert in_progress(await views(queue, backlog)) == CAP
+    for job_id in backlog:
+        await queue.abort(job_id)
+
+
 async def test_a_capped_tenants_jobs_all_run_never_more_than_the_cap_at_once(
     queue: JobQueue,
 ) -> None:

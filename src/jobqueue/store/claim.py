@@ -117,3 +117,14 @@ def _due_ms(score: bytes, now_ms: int) -> int:
     """A queue score as arq's `run_job` takes it (a planted infinite one reads as now)."""
     due = float(score)
     return int(due) if math.isfinite(due) else now_ms
+
+
+async def due_jobs(
+    redis: TrackedRedis, queue: str, start: int, count: int, now_ms: int
+) -> tuple[list[str], bool]:
+    """The ids of the queue's jobs at ranks `start` to `start + count - 1` that are due by
+    `now_ms`, in queue order, and whether due jobs may follow. By rank: reaching it costs
+    O(log N), where ZRANGEBYSCORE's offset walks every job before it."""
+    page = await redis.zrange(queue, start, start + count - 1, withscores=True)
+    due = [member.decode() for member, score in page if score <= now_ms]
+    return due, len(due) == count

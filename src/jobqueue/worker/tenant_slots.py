@@ -39,6 +39,7 @@ class Offer:
 class TenantSlots:
     cap: int
     held: int = 0  # jobs the last poll held back for their tenant's cap
+    scan_from: int = 0  # where the next read past arq's page starts (`pickup`), past it
     _running: Counter[str] = field(default_factory=Counter)
     _at_cap: set[str] = field(default_factory=set)  # tenants that had jobs held back
     _held_now: Counter[str] = field(default_factory=Counter)  # this poll's, by tenant
@@ -92,12 +93,20 @@ class TenantSlots:
             if tenant and job_id not in claimed and self._running[tenant] >= self.cap:
                 self._held_now[tenant] += 1
 
-    def end_poll(self, unoffered: list[str]) -> None:
-        """Count the jobs this poll did not get to, and log each tenant's change of state."""
+    def hold_unoffered(self, unoffered: list[str]) -> None:
+        """Jobs a poll did not get to (no slot left): those of a tenant at its cap are held."""
         for job_id in unoffered:
             tenant = tenant_of(job_id)
             if tenant is not None and self._running[tenant] >= self.cap:
                 self._held_now[tenant] += 1
+
+    @property
+    def holding(self) -> bool:
+        """This poll has held jobs back."""
+        return bool(self._held_now)
+
+    def end_poll(self) -> None:
+        """Log each tenant's change of state (at its cap with jobs waiting, or no longer)."""
         held = self._held_now
         for tenant in held.keys() - self._at_cap:
             log.info("worker.tenant_at_cap", tenant=tenant, cap=self.cap, held=held[tenant])

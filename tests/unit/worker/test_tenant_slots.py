@@ -18,7 +18,8 @@ def test_a_tenant_at_its_cap_is_not_offered_and_its_jobs_are_held() -> None:
     assert offer.job_ids == ["b~1"]
     assert (offer.tenants, offer.slots) == (["b"], {"b": 2})
     assert rest == []
-    slots.end_poll(rest)
+    slots.hold_unoffered(rest)
+    slots.end_poll()
     assert slots.held == 2
 
 
@@ -59,7 +60,7 @@ def test_offered_jobs_left_by_a_claim_that_filled_the_tenant_are_held() -> None:
     offer, _ = slots.offer(["a~1", "a~2"], size=10)
     slots.started("a~1")  # as the claim took it
     slots.not_claimed(offer, {"a~1"})
-    slots.end_poll([])
+    slots.end_poll()
     assert slots.held == 1
 
 
@@ -68,11 +69,13 @@ def test_reaching_the_cap_is_logged_once_and_leaving_it_once() -> None:
     with capture_logs() as logs:
         for _ in range(3):  # three polls held at the cap: one line
             _, rest = slots.offer(["a~2", "a~3"], size=10)
-            slots.end_poll(rest)
+            slots.hold_unoffered(rest)
+            slots.end_poll()
         slots.ended("a~1")
         for _ in range(2):
             _, rest = slots.offer([], size=10)
-            slots.end_poll(rest)
+            slots.hold_unoffered(rest)
+            slots.end_poll()
     assert [(line["event"], line["tenant"]) for line in logs] == [
         ("worker.tenant_at_cap", "a"),
         ("worker.tenant_below_cap", "a"),
@@ -83,5 +86,7 @@ def test_reaching_the_cap_is_logged_once_and_leaving_it_once() -> None:
 
 def test_jobs_a_full_worker_did_not_get_to_are_held_if_their_tenant_is_capped() -> None:
     slots = running(1, "a~1")
-    slots.end_poll(["a~2", "b~1", "z"])
+    slots.hold_unoffered(["a~2", "b~1", "z"])
+    assert slots.holding
+    slots.end_poll()
     assert slots.held == 1

@@ -23,7 +23,7 @@ from arq.utils import timestamp_ms
 from arq.worker import Worker
 
 from jobqueue.settings import Settings
-from jobqueue.store.claim import Claimed, claim
+from jobqueue.store.claim import Claimed, claim, due_jobs
 from jobqueue.store.client import TrackedRedis
 from jobqueue.worker.leases import Leases
 from jobqueue.worker.swaps.poll_guard import throttled
@@ -31,27 +31,49 @@ from jobqueue.worker.swaps.wakeup import WakeUp
 from jobqueue.worker.tenant_slots import Offer, TenantSlots
 
 CLAIM_MARGIN = 10
+EXTRA_PAGES = 2  # pages read past arq's in a poll whose page capped tenants' jobs fill
 
 
 async def start_jobs(self: Worker, job_ids: list[bytes]) -> None:
     """Claim as many of `job_ids` as there are free slots (skipping jobs that run, here or
     elsewhere, and those of tenants at their cap), and run them."""
-    running = self.tasks
-    remaining = [
-        job_id
-        for job_id in (b.decode() for b in job_ids)
-        if job_id not in running or running[job_id].done()
-    ]
     tenants = tenant_slots(self)
+    await _start(self, tenants, [job_id.decode() for job_id in job_ids])
+    if tenants.holding and len(job_ids) >= self.queue_read_limit:
+        await _read_past_the_page(self, tenants)
+    tenants.end_poll()
+
+
+async def _start(worker: Worker, tenants: TenantSlots, job_ids: list[str]) -> None:
+    running = worker.tasks
+    remaining = [j for j in job_ids if j not in running or running[j].done()]
     # Offer the script a few more jobs than there are free slots (others may hold some), and
     # the next few if that was not enough: packing every key of a 500-job poll into each call
     # cost a busy worker a tenth of its CPU.
-    while (free := self.max_jobs - self.job_counter) > 0 and remaining:
+    while (free := worker.max_jobs - worker.job_counter) > 0 and remaining:
         offer, remaining = tenants.offer(remaining, 2 * free + CLAIM_MARGIN)
         if not offer.job_ids:
             break  # (the rest are all of tenants at their cap)
-        await _claim_and_run(self, offer, free)
-    tenants.end_poll(remaining)
+        await _claim_and_run(worker, offer, free)
+    tenants.hold_unoffered(remaining)
+
+
+async def _read_past_the_page(worker: Worker, tenants: TenantSlots) -> None:
+    """arq's poll reads the first `queue_read_limit` due jobs: when a capped tenant's backlog
+    fills them, other tenants' jobs wait behind it. Read on from where the last such poll
+    stopped, `EXTRA_PAGES` pages a poll at most, back to the start past the end: every due job
+    is seen within (due jobs / page) such polls, at a bounded cost each."""
+    redis: TrackedRedis = worker.pool  # type: ignore[assignment]
+    page = worker.queue_read_limit
+    for _ in range(EXTRA_PAGES):
+        if worker.job_counter >= worker.max_jobs:
+            return
+        start = page + tenants.scan_from
+        job_ids, more = await due_jobs(redis, worker.queue_name, start, page, timestamp_ms())
+        tenants.scan_from = tenants.scan_from + page if more else 0
+        await _start(worker, tenants, job_ids)
+        if not more:
+            return
 
 
 def tenant_slots(worker: Worker) -> TenantSlots:

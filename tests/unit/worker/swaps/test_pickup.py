@@ -23,6 +23,10 @@ from jobqueue.worker.swaps.wakeup import WakeUp
 def test_arqs_poll_iteration_still_starts_jobs_through_start_jobs() -> None:
     source = inspect.getsource(Worker._poll_iteration)
     assert "await self.start_jobs(job_ids)" in source
+    # a page of the first queue_read_limit due jobs (read on past it: `_read_past_the_page`)
+    assert "count = self.queue_read_limit" in source
+    assert "start=self._queue_read_offset, num=count" in source
+    assert "self._queue_read_offset = 0" in inspect.getsource(Worker.__init__)
     # the slot accounting `pickup.start_jobs` shares with arq
     assert "self.sem.release()" in inspect.getsource(Worker._release_sem_dec_counter_on_complete)
     assert "self.job_counter - 1" in inspect.getsource(Worker._release_sem_dec_counter_on_complete)
@@ -170,10 +174,13 @@ async def test_jobs_held_elsewhere_do_not_starve_the_free_slots(redis: TrackedRe
     assert list(worker.tasks) == ["free"]
 
 
-def _blocking_worker(redis: TrackedRedis, *, max_jobs: int, tenant_cap: int) -> Worker:
+def _blocking_worker(
+    redis: TrackedRedis, *, max_jobs: int, tenant_cap: int, read_limit: int = 100
+) -> Worker:
     """A worker whose jobs run until `worker.release` is set."""
     settings = Settings(worker_max_jobs=max_jobs, worker_tenant_max_jobs=tenant_cap)
     worker = _worker(redis, max_jobs=max_jobs)
+    worker.queue_read_limit = read_limit
     worker.ctx["settings"] = settings
     release = asyncio.Event()
     worker.release = release  # type: ignore[attr-defined]
@@ -246,5 +253,46 @@ async def test_a_poll_of_only_capped_tenants_jobs_sends_redis_nothing(
     monkeypatch.setattr(pickup, "claim", counted)
     await pickup.start_jobs(worker, [job_id.encode() for job_id in queued])
     assert claims == []
+    worker.release.set()  # type: ignore[attr-defined]
+    await asyncio.gather(*worker.tasks.values())
+
+
+async def _poll(worker: Worker, redis: TrackedRedis) -> None:
+    """One poll's pick-up, as arq's `_poll_iteration` reads the queue for it."""
+    limit = worker.queue_read_limit
+    page = await redis.zrangebyscore("arq:queue", "-inf", "+inf", start=0, num=limit)
+    await pickup.start_jobs(worker, page)
+
+
+async def test_a_job_behind_a_capped_tenants_backlog_is_found_past_the_page(
+    redis: TrackedRedis,
+) -> None:
+    queued = [f"a~{n}" for n in range(10)] + ["b~1"]
+    for job_id in queued:
+        await redis.enqueue_job("noop", _job_id=job_id)
+    worker = _blocking_worker(redis, max_jobs=2, tenant_cap=1, read_limit=2)
+    found_after = []
+    for _ in range(3):  # pages of 2, two more read a poll: b is at rank 10
+        await _poll(worker, redis)
+        found_after.append("b~1" in worker.tasks)
+    assert found_after == [False, False, True]
+    assert list(worker.tasks) == ["a~0", "b~1"]
+    assert pickup.tenant_slots(worker).scan_from == 0  # (the end reached: from the page again)
+    for waiting in queued[1:10]:
+        assert not await redis.exists(in_progress_key_prefix + waiting)
+    worker.release.set()  # type: ignore[attr-defined]
+    await asyncio.gather(*worker.tasks.values())
+
+
+async def test_a_poll_whose_page_holds_every_due_job_reads_no_further(
+    redis: TrackedRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for job_id in ("a~0", "a~1"):
+        await redis.enqueue_job("noop", _job_id=job_id)
+    worker = _blocking_worker(redis, max_jobs=2, tenant_cap=1, read_limit=3)
+    reads: list[object] = []
+    monkeypatch.setattr(pickup, "due_jobs", lambda *args: reads.append(args))
+    await _poll(worker, redis)
+    assert (list(worker.tasks), reads) == (["a~0"], [])
     worker.release.set()  # type: ignore[attr-defined]
     await asyncio.gather(*worker.tasks.values())
