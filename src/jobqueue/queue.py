@@ -41,6 +41,7 @@ from jobqueue.store.client import TrackedRedis
 from jobqueue.store.connection import ping
 from jobqueue.store.enqueue import EnqueueOutcome, EnqueueSpec
 from jobqueue.store.outages import Circuit, ending_streams_on_outage, unavailable_on_outage
+from jobqueue.store.tenants import new_job_id_like
 
 
 @dataclass(frozen=True)
@@ -212,7 +213,10 @@ class JobQueue:
 
     async def _rerun(self, view: JobView) -> EnqueueOutcome:
         return await self._redis.enqueue_one(
-            EnqueueSpec(view.function, view.args, retry_of=view.job_id)
+            # (a tenant's re-run stays that tenant's: under its cap in the worker)
+            EnqueueSpec(
+                view.function, view.args, job_id=new_job_id_like(view.job_id), retry_of=view.job_id
+            )
         )
 
     @unavailable_on_outage

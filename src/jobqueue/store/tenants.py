@@ -5,6 +5,7 @@ is off. `~` is in no tenant name and no client job id, so the first `~` ends the
 """
 
 import re
+import uuid
 
 SEPARATOR = "~"
 TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -32,3 +33,10 @@ def tenant_job_id(tenant: str, client_job_id: str) -> str:
     if SEPARATOR in client_job_id:
         raise ValueError(f"a client job id holds no {SEPARATOR!r}: {client_job_id!r}")
     return f"{tenant}{SEPARATOR}{client_job_id}"
+
+
+def new_job_id_like(job_id: str) -> str | None:
+    """A new job id of the tenant `job_id` belongs to, for a re-run (which must stay under its
+    tenant's cap); None for a system tenant's job (the enqueue then picks its id, as ever)."""
+    tenant = tenant_of(job_id)
+    return None if tenant is None else f"{tenant}{SEPARATOR}{uuid.uuid4().hex}"

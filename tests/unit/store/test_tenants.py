@@ -2,7 +2,7 @@
 
 import pytest
 
-from jobqueue.store.tenants import is_tenant_name, tenant_job_id, tenant_of
+from jobqueue.store.tenants import is_tenant_name, new_job_id_like, tenant_job_id, tenant_of
 
 
 def test_a_job_id_without_a_tilde_is_the_system_tenants() -> None:
@@ -36,3 +36,11 @@ def test_names_of_up_to_64_characters_are_tenant_names() -> None:
 def test_a_client_job_id_with_a_tilde_is_refused() -> None:
     with pytest.raises(ValueError, match="client job id"):
         tenant_job_id("acme", "a~b")
+
+
+def test_a_new_id_like_a_tenants_is_that_tenants_and_new() -> None:
+    first, second = new_job_id_like("acme~x"), new_job_id_like("acme~x")
+    assert first is not None
+    assert tenant_of(first) == "acme"
+    assert first != second
+    assert new_job_id_like("system-job") is None
