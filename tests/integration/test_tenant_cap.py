@@ -13,8 +13,10 @@ import redis
 
 from jobqueue.history.view import JobView
 from jobqueue.history.vocabulary import JobStatus
+from jobqueue.ops.workers import list_workers
 from jobqueue.queue import EnqueueOptions, JobQueue
 from jobqueue.settings import Settings
+from jobqueue.store.client import TrackedRedis
 from tests.helpers import eventually
 from tests.helpers.services import RedisServer, ServiceProcess, connect, service_env, start_worker
 
@@ -44,10 +46,15 @@ def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capped]:
 
 
 @pytest.fixture
-async def queue(capped: Capped) -> AsyncIterator[JobQueue]:
+async def pool(capped: Capped) -> AsyncIterator[TrackedRedis]:
     client = connect(capped.redis.url)
-    yield JobQueue(client, Settings(redis_url=capped.redis.url))
+    yield client
     await client.aclose()
+
+
+@pytest.fixture
+def queue(pool: TrackedRedis, capped: Capped) -> JobQueue:
+    return JobQueue(pool, Settings(redis_url=capped.redis.url))
 
 
 async def enqueue(queue: JobQueue, job_id: str, function: str, args: dict[str, object]) -> None:
@@ -63,7 +70,7 @@ def in_progress(jobs: list[JobView]) -> int:
 
 
 async def test_a_tenant_at_its_cap_leaves_another_tenants_job_to_run(
-    queue: JobQueue, capped: Capped
+    queue: JobQueue, pool: TrackedRedis, capped: Capped
 ) -> None:
     sleeps = [f"a~s{n}" for n in range(10)]
     for job_id in sleeps:
@@ -87,6 +94,12 @@ async def test_a_tenant_at_its_cap_leaves_another_tenants_job_to_run(
     waiting = [job for job in await views(queue, sleeps) if job.status == JobStatus.queued]
     assert len(waiting) == len(sleeps) - CAP
     assert all(job.tries == 0 for job in waiting)  # held back untouched: no try counted
+
+    async def held_in_heartbeat() -> bool:  # (what /metrics reads)
+        workers = await list_workers(pool, Settings(redis_url=capped.redis.url))
+        return [worker.held for worker in workers] == [len(waiting)]
+
+    await eventually(held_in_heartbeat, what="the worker's heartbeat to count a's held jobs")
     held = [line for line in capped.worker.log_text().splitlines() if "tenant_at_cap" in line]
     assert [json.loads(line)["tenant"] for line in held] == ["a"]  # once, not every poll
     for job_id in sleeps:  # (frees the worker for the next test)

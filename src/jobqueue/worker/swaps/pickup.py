@@ -25,6 +25,7 @@ from arq.worker import Worker
 from jobqueue.settings import Settings
 from jobqueue.store.claim import Claimed, claim, due_jobs
 from jobqueue.store.client import TrackedRedis
+from jobqueue.worker.heartbeat import WorkerStats
 from jobqueue.worker.leases import Leases
 from jobqueue.worker.swaps.poll_guard import throttled
 from jobqueue.worker.swaps.wakeup import WakeUp
@@ -42,6 +43,9 @@ async def start_jobs(self: Worker, job_ids: list[bytes]) -> None:
     if tenants.holding and len(job_ids) >= self.queue_read_limit:
         await _read_past_the_page(self, tenants)
     tenants.end_poll()
+    stats: WorkerStats | None = self.ctx.get("stats")
+    if stats is not None:  # (for its heartbeat, and so /metrics)
+        stats.held = tenants.held
 
 
 async def _start(worker: Worker, tenants: TenantSlots, job_ids: list[str]) -> None:
