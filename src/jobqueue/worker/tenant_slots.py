@@ -68,7 +68,10 @@ class TenantSlots:
         slots: dict[str, int] = {}
         offered: Counter[str] = Counter()
         rest: list[str] = []
-        for job_id in remaining:
+        for i, job_id in enumerate(remaining):
+            if len(job_ids) == size:
+                rest += remaining[i:]  # (a full offer: a busy poll reads no further)
+                break
             tenant = tenant_of(job_id)
             if tenant is None:
                 fits = True
@@ -78,7 +81,7 @@ class TenantSlots:
             else:
                 slots[tenant] = left
                 fits = offered[tenant] < 2 * left + MARGIN
-            if fits and len(job_ids) < size:
+            if fits:
                 job_ids.append(job_id)
                 tenants.append(tenant or "")
                 if tenant is not None:
@@ -95,6 +98,8 @@ class TenantSlots:
 
     def hold_unoffered(self, unoffered: list[str]) -> None:
         """Jobs a poll did not get to (no slot left): those of a tenant at its cap are held."""
+        if all(running < self.cap for running in self._running.values()):
+            return  # (none can be: the common case costs nothing per job)
         for job_id in unoffered:
             tenant = tenant_of(job_id)
             if tenant is not None and self._running[tenant] >= self.cap:
