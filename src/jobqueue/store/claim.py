@@ -60,14 +60,14 @@ async def claim(
     events_max_length: int,
     max_tries: Mapping[str, int],
     history_ttl_ms: int,
-    tenants: Sequence[str] = (),
+    tenants: Sequence[str | None] = (),
     tenant_slots: Mapping[str, int] | None = None,
 ) -> list[Claimed]:
     """Claim up to `limit` of `job_ids` (in queue order), each leased to `owner` (a worker id)
     for `lease_ms`; each claimed job's `run_job` opening is prepared on `redis`. `max_tries`:
     each function's (arq fails a job past it without running it: no start is recorded);
     `history_ttl_ms`: how long the events of a job without a record are kept. `tenants`: each
-    job's tenant ('' for one not capped; empty when none is), `tenant_slots`: how many jobs of
+    job's tenant (None for one not capped; empty when none is), `tenant_slots`: how many jobs of
     each such tenant may be claimed; a job of a tenant with none left is passed over."""
     per_job = (
         key

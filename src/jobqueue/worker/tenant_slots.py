@@ -31,7 +31,7 @@ class Offer:
     """Jobs to offer one claim, in queue order, with what it needs to keep each tenant's cap."""
 
     job_ids: list[str]
-    tenants: list[str]  # each job's tenant ('' for the system's); [] when no job has one
+    tenants: list[str | None]  # each job's tenant (None: the system's); [] when none has one
     slots: dict[str, int]  # each offered tenant's slots left in this worker
 
 
@@ -64,7 +64,7 @@ class TenantSlots:
         at its cap is dropped (held); one past its tenant's share of this offer is kept for the
         next offer."""
         job_ids: list[str] = []
-        tenants: list[str] = []
+        tenants: list[str | None] = []
         slots: dict[str, int] = {}
         offered: Counter[str] = Counter()
         rest: list[str] = []
@@ -83,7 +83,7 @@ class TenantSlots:
                 fits = offered[tenant] < 2 * left + MARGIN
             if fits:
                 job_ids.append(job_id)
-                tenants.append(tenant or "")
+                tenants.append(tenant)
                 if tenant is not None:
                     offered[tenant] += 1
             else:
@@ -93,7 +93,7 @@ class TenantSlots:
     def not_claimed(self, offer: Offer, claimed: set[str]) -> None:
         """Offered jobs the claim left: those of a tenant now at its cap count as held."""
         for job_id, tenant in zip(offer.job_ids, offer.tenants, strict=False):
-            if tenant and job_id not in claimed and self._running[tenant] >= self.cap:
+            if tenant is not None and job_id not in claimed and self._running[tenant] >= self.cap:
                 self._held_now[tenant] += 1
 
     def hold_unoffered(self, unoffered: list[str]) -> None:

@@ -106,6 +106,7 @@ async def test_a_record_the_service_did_not_write_does_not_stop_the_claim(
         (13, '{"a": "1"}'),
         (14, '["a", "b"]'),
         (14, "[1]"),
+        (14, '[{"a": 1}]'),
         (14, "{"),
         (15, ("fine", "x")),
     ],
@@ -212,7 +213,7 @@ async def test_the_claim_takes_no_more_of_a_tenants_jobs_than_its_slots(
         events_max_length=1000,
         max_tries={},
         history_ttl_ms=60_000,
-        tenants=["a", "a", "a", "b", ""],
+        tenants=["a", "a", "a", "b", None],
         tenant_slots={"a": 2, "b": 0},
     )
     for job in claimed:
@@ -247,3 +248,25 @@ async def test_a_tenants_job_running_elsewhere_takes_none_of_its_slots(
     )
     redis.forget(claimed[0].opening)
     assert [job.job_id for job in claimed] == ["a~2"]
+
+
+async def test_a_tenant_named_by_the_empty_string_is_capped_too(redis: TrackedRedis) -> None:
+    for job_id in ("~1", "~2"):
+        await redis.enqueue_job("echo", _job_id=job_id, message="hi")
+    claimed = await claim(
+        redis,
+        QUEUE,
+        ["~1", "~2"],
+        now_ms=int(time.time() * 1000) + 1000,
+        lease_ms=15_000,
+        owner="w1",
+        aborts=False,
+        limit=2,
+        events_max_length=1000,
+        max_tries={},
+        history_ttl_ms=60_000,
+        tenants=["", ""],
+        tenant_slots={"": 1},
+    )
+    redis.forget(claimed[0].opening)
+    assert [job.job_id for job in claimed] == ["~1"]

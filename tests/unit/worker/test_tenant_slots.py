@@ -43,7 +43,7 @@ def test_an_offer_holds_at_most_its_size_and_keeps_the_rest_in_order() -> None:
     slots = TenantSlots(10)
     offer, rest = slots.offer(["a~1", "x", "b~1", "y"], size=2)
     assert (offer.job_ids, rest) == (["a~1", "x"], ["b~1", "y"])
-    assert offer.tenants == ["a", ""]
+    assert offer.tenants == ["a", None]
 
 
 def test_an_ended_job_gives_its_tenant_the_slot_back() -> None:

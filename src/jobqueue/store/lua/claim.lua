@@ -23,7 +23,7 @@
 --       9 the stored status `waiting`, 10 `in_progress`, 11 the event type `started`,
 --       12 each function's max tries (a JSON object), 13 history TTL (ms, for the events of a
 --       job with no record), 14 each tenant's slots left in the worker (a JSON object), 15 each
---       job's tenant (a JSON array, '' for a job not capped; [] when no job is), then the job
+--       job's tenant (a JSON array, null for a job not capped; [] when no job is), then the job
 --       ids, in queue order
 -- Keys of another type than arq or this service writes (planted, or left by another program)
 -- never fail the call, which would leave the jobs it had claimed before unrun. The worker's
@@ -68,7 +68,9 @@ for _, left in pairs(slots) do
   if type(left) ~= 'number' then return redis.error_reply('claim: a tenant slot not a number') end
 end
 for _, tenant in ipairs(tenants) do
-  if type(tenant) ~= 'string' then return redis.error_reply('claim: a tenant not a string') end
+  if type(tenant) ~= 'string' and tenant ~= cjson.null then
+    return redis.error_reply('claim: a tenant not a string or null')
+  end
 end
 local prefix, waiting, in_progress_status, started = ARGV[7], ARGV[9], ARGV[10], ARGV[11]
 
@@ -112,10 +114,11 @@ for i = first_id, #ARGV do
   local id, at = ARGV[i], 5 * (i - first_id) + 6
   local in_progress, job, retry, record, job_events = KEYS[at], KEYS[at + 1], KEYS[at + 2],
     KEYS[at + 3], KEYS[at + 4]
-  local tenant = tenants[i - first_id + 1] or ''
-  local score = (tenant == '' or (slots[tenant] or 0) >= 1) and redis.call('ZSCORE', KEYS[1], id)
+  local tenant = tenants[i - first_id + 1]
+  local capped = tenant ~= nil and tenant ~= cjson.null
+  local score = (not capped or (slots[tenant] or 0) >= 1) and redis.call('ZSCORE', KEYS[1], id)
   if score and tonumber(score) <= now and redis.call('EXISTS', in_progress) == 0 then
-    if tenant ~= '' then slots[tenant] = slots[tenant] - 1 end
+    if capped then slots[tenant] = slots[tenant] - 1 end
     local left = {}
     -- (a record this service did not write, missing a field, is left as it is)
     local current = tolerant(left, record, 'HMGET', record, 'status', 'function', 'enqueue_ms',

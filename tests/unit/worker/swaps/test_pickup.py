@@ -298,3 +298,16 @@ async def test_a_poll_whose_page_holds_every_due_job_reads_no_further(
     assert (list(worker.tasks), reads) == (["a~0"], [])
     worker.release.set()  # type: ignore[attr-defined]
     await asyncio.gather(*worker.tasks.values())
+
+
+async def test_planted_ids_with_an_empty_tenant_are_capped_as_that_tenant(
+    redis: TrackedRedis,
+) -> None:
+    queued = ["~1", "~2", "~3"]  # (ids the API would not make: never the system tenant's)
+    for job_id in queued:
+        await redis.enqueue_job("noop", _job_id=job_id)
+    worker = _blocking_worker(redis, max_jobs=4, tenant_cap=1)
+    await pickup.start_jobs(worker, [job_id.encode() for job_id in queued])
+    assert list(worker.tasks) == ["~1"]
+    worker.release.set()  # type: ignore[attr-defined]
+    await asyncio.gather(*worker.tasks.values())
