@@ -110,6 +110,10 @@ class TenantSlots:
         """This poll has held jobs back."""
         return bool(self._held_now)
 
+    def abandon_poll(self) -> None:
+        """A poll that failed part-way: what it counted says nothing (no change is logged)."""
+        self._held_now = Counter()
+
     def end_poll(self) -> None:
         """Log each tenant's change of state (at its cap with jobs waiting, or no longer)."""
         held = self._held_now

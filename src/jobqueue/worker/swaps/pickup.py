@@ -39,9 +39,13 @@ async def start_jobs(self: Worker, job_ids: list[bytes]) -> None:
     """Claim as many of `job_ids` as there are free slots (skipping jobs that run, here or
     elsewhere, and those of tenants at their cap), and run them."""
     tenants = tenant_slots(self)
-    await _start(self, tenants, [job_id.decode() for job_id in job_ids])
-    if tenants.holding and len(job_ids) >= self.queue_read_limit:
-        await _read_past_the_page(self, tenants)
+    try:
+        await _start(self, tenants, [job_id.decode() for job_id in job_ids])
+        if tenants.holding and len(job_ids) >= self.queue_read_limit:
+            await _read_past_the_page(self, tenants)
+    except BaseException:  # (a failed call ends the poll, logged by poll_guard: count afresh)
+        tenants.abandon_poll()
+        raise
     tenants.end_poll()
     stats: WorkerStats | None = self.ctx.get("stats")
     if stats is not None:  # (for its heartbeat, and so /metrics)

@@ -10,6 +10,7 @@ from arq.constants import in_progress_key_prefix, retry_key_prefix
 from arq.jobs import Job
 from arq.worker import Worker
 from redis.asyncio.client import Pipeline
+from redis.exceptions import ResponseError
 
 from jobqueue.serialization import deserialize, serialize
 from jobqueue.settings import Settings
@@ -309,5 +310,24 @@ async def test_planted_ids_with_an_empty_tenant_are_capped_as_that_tenant(
     worker = _blocking_worker(redis, max_jobs=4, tenant_cap=1)
     await pickup.start_jobs(worker, [job_id.encode() for job_id in queued])
     assert list(worker.tasks) == ["~1"]
+    worker.release.set()  # type: ignore[attr-defined]
+    await asyncio.gather(*worker.tasks.values())
+
+
+async def test_a_poll_whose_claim_fails_leaves_no_held_count_behind(
+    redis: TrackedRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for job_id in ("a~0", "a~1", "b~0"):
+        await redis.enqueue_job("noop", _job_id=job_id)
+    worker = _blocking_worker(redis, max_jobs=4, tenant_cap=1)
+    await pickup.start_jobs(worker, [b"a~0"])
+
+    async def failing(*args: Any, **kwargs: Any) -> Any:
+        raise ResponseError("planted")
+
+    monkeypatch.setattr(pickup, "claim", failing)
+    with pytest.raises(ResponseError):
+        await pickup.start_jobs(worker, [b"a~0", b"a~1", b"b~0"])  # a~1 held, then b's claim fails
+    assert not pickup.tenant_slots(worker).holding
     worker.release.set()  # type: ignore[attr-defined]
     await asyncio.gather(*worker.tasks.values())
