@@ -70,7 +70,7 @@ async def _read_past_the_page(worker: Worker, tenants: TenantSlots) -> None:
     """arq's poll reads the first `queue_read_limit` due jobs: when a capped tenant's backlog
     fills them, other tenants' jobs wait behind it. Read on from where the last such poll
     stopped, `EXTRA_PAGES` pages a poll at most, back to the start past the end: every due job
-    is seen within (due jobs / page) such polls, at a bounded cost each."""
+    is seen within due jobs / (EXTRA_PAGES * page) such polls, at a bounded cost each."""
     redis: TrackedRedis = worker.pool  # type: ignore[assignment]
     page = worker.queue_read_limit
     for _ in range(EXTRA_PAGES):
