@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from jobqueue.access.gate import Gate
 from jobqueue.jobs.declaration import JobRegistry
 from jobqueue.ops.facade import Operations
 from jobqueue.ops.metrics import ApiMetrics
@@ -26,6 +27,7 @@ class Services:
     registry: JobRegistry
     settings: Settings
     metrics: ApiMetrics
+    gate: Gate
 
 
 def services_of(request: Request) -> Services:

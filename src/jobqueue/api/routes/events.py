@@ -10,8 +10,11 @@ from fastapi import APIRouter, Header
 from pydantic import AfterValidator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.sse import SendTimeoutError
-from starlette.types import Receive, Scope, Send
+from starlette.types import Receive, Send
+from starlette.types import Scope as AsgiScope
 
+from jobqueue.access.scopes import Scope
+from jobqueue.api.auth import guarded
 from jobqueue.api.dependencies import QueueDep
 from jobqueue.api.errors import NOT_FOUND, Responses
 from jobqueue.api.schemas import ErrorBody
@@ -69,7 +72,7 @@ class _Streamed(EventSourceResponse):
         super().__init__(_as_sse(following), ping=PING_SECONDS, send_timeout=SEND_TIMEOUT_SECONDS)
         self._following = following
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         except SendTimeoutError:
@@ -81,7 +84,7 @@ class _Streamed(EventSourceResponse):
 @router.get(
     "/v1/jobs/{job_id}/events",
     response_class=EventSourceResponse,
-    responses={**SSE_RESPONSE, **NOT_FOUND, **STREAM_UNAVAILABLE},
+    **guarded(Scope.jobs_read, responses={**SSE_RESPONSE, **NOT_FOUND, **STREAM_UNAVAILABLE}),
 )
 async def job_events(
     job_id: str, queue: QueueDep, last_event_id: LastEventId = None
@@ -94,7 +97,7 @@ async def job_events(
 @router.get(
     "/v1/events",
     response_class=EventSourceResponse,
-    responses={**SSE_RESPONSE, **STREAM_UNAVAILABLE},
+    **guarded(Scope.jobs_read, responses={**SSE_RESPONSE, **STREAM_UNAVAILABLE}),
 )
 async def all_events(queue: QueueDep, last_event_id: LastEventId = None) -> EventSourceResponse:
     """Every job's transitions as they happen; send `Last-Event-ID` to resume after a gap."""

@@ -5,6 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
+from jobqueue.access.scopes import Scope
+from jobqueue.api.auth import guarded
 from jobqueue.api.dependencies import QueueDep
 from jobqueue.api.disconnects import CLIENT_CLOSED_REQUEST, unless_disconnected
 from jobqueue.api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE, UNPARSABLE
@@ -18,7 +20,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 MAX_WAIT_SECONDS = 60
 
 
-@router.get("", response_model=JobPage, responses={**UNAVAILABLE})
+@router.get("", response_model=JobPage, **guarded(Scope.jobs_read, responses=UNAVAILABLE))
 async def list_jobs(
     queue: QueueDep,
     status: JobStatus | None = None,
@@ -36,7 +38,11 @@ async def list_jobs(
     return JobPage(jobs=page.jobs, next_cursor=page.next_cursor)
 
 
-@router.post("/retry", response_model=BulkRetryResult, responses={**UNPARSABLE, **UNAVAILABLE})
+@router.post(
+    "/retry",
+    response_model=BulkRetryResult,
+    **guarded(Scope.ops_write, audit="bulk_retry", responses={**UNPARSABLE, **UNAVAILABLE}),
+)
 async def retry_jobs(request: BulkRetryRequest, queue: QueueDep) -> BulkRetryResult:
     """Re-run failed (or aborted) jobs matching the filter, newest first, each at most once."""
     outcome = await queue.retry_many(
@@ -52,7 +58,11 @@ async def retry_jobs(request: BulkRetryRequest, queue: QueueDep) -> BulkRetryRes
     )
 
 
-@router.get("/{job_id}", response_model=JobView, responses={**NOT_FOUND, **UNAVAILABLE})
+@router.get(
+    "/{job_id}",
+    response_model=JobView,
+    **guarded(Scope.jobs_read, responses={**NOT_FOUND, **UNAVAILABLE}),
+)
 async def get_job(job_id: str, queue: QueueDep) -> JobView:
     return await queue.get(job_id)
 
@@ -60,11 +70,17 @@ async def get_job(job_id: str, queue: QueueDep) -> JobView:
 @router.get(
     "/{job_id}/result",
     response_model=JobView,
-    responses={
-        202: {"model": JobView, "description": "Not finished within `timeout`: the current view"},
-        **NOT_FOUND,
-        **UNAVAILABLE,
-    },
+    **guarded(
+        Scope.jobs_read,
+        responses={
+            202: {
+                "model": JobView,
+                "description": "Not finished within `timeout`: the current view",
+            },
+            **NOT_FOUND,
+            **UNAVAILABLE,
+        },
+    ),
 )
 async def wait_for_job(
     job_id: str,
@@ -85,7 +101,7 @@ async def wait_for_job(
     "/{job_id}",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobView,
-    responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE},
+    **guarded(Scope.jobs_write, audit="abort", responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE}),
 )
 async def abort_job(job_id: str, queue: QueueDep) -> JobView:
     """Abort a queued, deferred or running job; it ends as `aborted`."""
@@ -96,12 +112,16 @@ async def abort_job(job_id: str, queue: QueueDep) -> JobView:
     "/{job_id}/retry",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobView,
-    responses={
-        200: {"model": JobView, "description": "Already re-run: the earlier re-run's view"},
-        **NOT_FOUND,
-        **CONFLICT,
-        **UNAVAILABLE,
-    },
+    **guarded(
+        Scope.jobs_write,
+        audit="retry",
+        responses={
+            200: {"model": JobView, "description": "Already re-run: the earlier re-run's view"},
+            **NOT_FOUND,
+            **CONFLICT,
+            **UNAVAILABLE,
+        },
+    ),
 )
 async def retry_job(job_id: str, response: Response, queue: QueueDep) -> JobView:
     """Re-run a failed or aborted job with the same function and args, under a new id."""
