@@ -2,10 +2,11 @@
 
 Built once at start-up from the settings (`Gate.from_settings`), which refuses to build one
 without a keys file unless auth is turned off explicitly. The keys file is re-read when it
-changes (checked at most once a second, on a request) and on SIGHUP (`reload(force=True)`);
+changes (checked once a second, by `watch`) and on SIGHUP (`reload(force=True)`);
 a file that does not parse is reported and the keys read last stay in force.
 """
 
+import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,8 +41,6 @@ class Gate:
         self, keys: KeyringFile | None, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._keys = keys  # None: auth is off
-        self._clock = clock
-        self._checked = clock()
         self.rate_limits = RateLimits(clock)
 
     @classmethod
@@ -79,10 +78,6 @@ class Gate:
         """The principal an `Authorization` header names; `Unauthenticated` if none."""
         if self._keys is None:
             return ANONYMOUS
-        now = self._clock()
-        if now - self._checked >= RECHECK_SECONDS:
-            self._checked = now
-            self.reload()
         scheme, _, token = (authorization or "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -94,16 +89,22 @@ class Gate:
             raise Unauthenticated("the API key is not valid (unknown or revoked)", token_given=True)
         return Principal.of(key)
 
-    def authorize(self, authorization: str | None, scope: Scope) -> Principal:
-        """As `authenticate`, and `Forbidden` naming `scope` unless the key holds it."""
-        principal = self.authenticate(authorization)
+    @staticmethod
+    def require(principal: Principal, scope: Scope) -> None:
+        """`Forbidden`, naming `scope`, unless the principal holds it."""
         if not principal.may(scope):
             held = ", ".join(sorted(principal.scopes))
             raise Forbidden(
                 f"the API key {principal.name!r} lacks the scope {scope.value!r} "
                 f"(it has: {held}; `admin` holds every scope)"
             )
-        return principal
+
+    async def watch(self) -> None:
+        """Re-read the keys file whenever it changes, checking every `RECHECK_SECONDS`, until
+        cancelled (the API's lifespan runs it)."""
+        while self._keys is not None:
+            await asyncio.sleep(RECHECK_SECONDS)
+            self.reload()
 
     def charge(self, principal: Principal, jobs: int = 1) -> None:
         """Count `jobs` enqueues against the key's rate; `RateLimited` past it. (A batch over

@@ -81,10 +81,12 @@ def create_app(
         if not gate.auth_on:
             log.warning("api.auth_off", hint=AUTH_OFF_WARNING)
         log.info("api.started", queue=settings.queue_name, functions=registry.names())
+        watcher = asyncio.create_task(gate.watch(), name="keys-file-watcher")
         with reloading_keys_on_sighup(gate):
             try:
                 yield
             finally:
+                watcher.cancel()
                 await queue.fanout.aclose()  # the event reader, started by the first follower
                 await redis.aclose()
 

@@ -37,8 +37,9 @@ def authorize(request: Request, scope: Scope, audit: str | None = None) -> Princ
     if audit is not None:
         audit_as(request, audit)  # (a refused write is audited too)
     gate = services_of(request).gate
-    principal = gate.authorize(request.headers.get("authorization"), scope)
-    request.state.principal = principal
+    principal = gate.authenticate(request.headers.get("authorization"))
+    request.state.principal = principal  # (a refusal's audit line names the key)
+    gate.require(principal, scope)
     return principal
 
 
