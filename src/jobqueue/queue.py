@@ -6,12 +6,13 @@ Enqueue, read, wait for, abort and re-run jobs, list them and follow their event
 """
 
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from jobqueue.access.tenancy import Tenancy, tenant_of
 from jobqueue.clock import ms_to_datetime
 from jobqueue.errors import (
     JobConflict,
@@ -211,19 +212,29 @@ class JobQueue:
         return new, True
 
     async def _rerun(self, view: JobView) -> EnqueueOutcome:
+        """A re-run belongs to the tenant of the job it re-runs (`access.tenancy`)."""
+        tenant = tenant_of(view.job_id)
+        job_id = Tenancy(tenant).new_stored_id() if tenant else None
         return await self._redis.enqueue_one(
-            EnqueueSpec(view.function, view.args, retry_of=view.job_id)
+            EnqueueSpec(view.function, view.args, job_id=job_id, retry_of=view.job_id)
         )
 
     @unavailable_on_outage
     async def retry_many(
-        self, *, status: JobStatus, function: str | None, since: datetime | None, limit: int
+        self,
+        *,
+        status: JobStatus,
+        function: str | None,
+        since: datetime | None,
+        limit: int,
+        visible: Callable[[str], bool] | None = None,
     ) -> BulkRetry:
-        """Re-run up to `limit` jobs with `status` (newest first), enqueued since `since`."""
+        """Re-run up to `limit` jobs with `status` (newest first), enqueued since `since` (of
+        those whose stored id `visible` lets through)."""
         await self._admit()
         retried: list[str] = []
         already = 0
-        matching = newest_first(self._redis, status=status, function=function)
+        matching = newest_first(self._redis, status=status, function=function, visible=visible)
         async with aclosing(matching):
             async for job in matching:
                 if len(retried) >= limit:
@@ -239,10 +250,21 @@ class JobQueue:
 
     @unavailable_on_outage
     async def list_jobs(
-        self, *, status: JobStatus | None, function: str | None, limit: int, cursor: str | None
+        self,
+        *,
+        status: JobStatus | None,
+        function: str | None,
+        limit: int,
+        cursor: str | None,
+        visible: Callable[[str], bool] | None = None,
     ) -> Page:
         return await read_page(
-            self._redis, status=status, function=function, limit=limit, cursor=cursor
+            self._redis,
+            status=status,
+            function=function,
+            limit=limit,
+            cursor=cursor,
+            visible=visible,
         )
 
     def job_events(self, job_id: str, after: str | None) -> Following:

@@ -32,6 +32,7 @@ from tests.helpers.services import (
     start_worker,
     wait_until,
 )
+from tests.helpers.sse import read_sse
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Caller:
     token: str | None  # None: no Authorization header
     scopes: frozenset[Scope] = frozenset()
     rate: float | None = None
+    tenant: str | None = None
 
     @property
     def headers(self) -> dict[str, str]:
@@ -49,20 +51,25 @@ class Caller:
         assert self.token is not None
         return ApiKey(
             name=self.name, hash=tokens.hash_of(self.token), scopes=self.scopes,
-            rate_per_second=self.rate,
+            rate_per_second=self.rate, tenant=self.tenant,
         )  # fmt: skip
 
 
-def caller(name: str, *scopes: Scope, rate: float | None = None) -> Caller:
-    return Caller(name, tokens.mint(), frozenset(scopes), rate)
+def caller(
+    name: str, *scopes: Scope, rate: float | None = None, tenant: str | None = None
+) -> Caller:
+    return Caller(name, tokens.mint(), frozenset(scopes), rate, tenant)
 
 
-SCOPED = [caller(scope.value.replace(":", "-"), scope) for scope in Scope]
+# Each scope alone, every key in the tenant `acme` (admin keys see every tenant)
+SCOPED = [caller(scope.value.replace(":", "-"), scope, tenant="acme") for scope in Scope]
 ADMIN = next(c for c in SCOPED if Scope.admin in c.scopes)
+OWNER = caller("acme-owner", Scope.jobs_read, Scope.jobs_write, tenant="acme")
+RIVAL = caller("rival", *(set(Scope) - {Scope.admin}), tenant="rival")  # all but admin
 LIMITED = caller("limited", Scope.jobs_write, Scope.jobs_read, rate=2)  # bursts of 4
 NO_TOKEN = Caller("no-token", None)
 BAD_TOKEN = Caller("bad-token", tokens.mint())  # well formed, in no keys file
-CALLERS = [NO_TOKEN, BAD_TOKEN, *SCOPED]
+CALLERS = [NO_TOKEN, BAD_TOKEN, *SCOPED, RIVAL]
 
 
 def keys_toml(*callers: Caller) -> str:
@@ -84,7 +91,7 @@ def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyedStack]:
     server = RedisServer(workdir / "redis")
     server.start()
     keys_file = workdir / "keys.toml"
-    keys_file.write_text(keys_toml(*SCOPED, LIMITED))
+    keys_file.write_text(keys_toml(*SCOPED, OWNER, RIVAL, LIMITED))
     env = {**service_env(server.url), "JOBQUEUE_AUTH": "on"}
     worker = start_worker(env, workdir)
     api, url = start_api({**env, "JOBQUEUE_API_KEYS_FILE": str(keys_file)}, workdir)
@@ -104,17 +111,38 @@ async def admin(keyed: KeyedStack) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+@pytest.fixture
+async def owner(keyed: KeyedStack) -> AsyncIterator[httpx.AsyncClient]:
+    """acme's own client: the matrix's jobs are acme's."""
+    async with httpx.AsyncClient(
+        base_url=keyed.url, headers=OWNER.headers, timeout=30, trust_env=False
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+async def rival(keyed: KeyedStack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        base_url=keyed.url, headers=RIVAL.headers, timeout=30, trust_env=False
+    ) as client:
+        yield client
+
+
 # --- The matrix: each route, each caller, the exact status --------------------------------------
 
 
 @dataclass(frozen=True)
 class Route:
     method: str
-    path: str  # {running}: a running `sleep`; {ended}: an aborted job
+    path: str  # {running}: acme's running `sleep`; {ended}: acme's aborted job
     scope: Scope | None  # None: open to all
     ok: int  # the status for a caller holding the scope
     body: Any = None
     stream: bool = False
+
+    @property
+    def names_a_job(self) -> bool:
+        return "{" in self.path
 
 
 ROUTES = [
@@ -149,21 +177,25 @@ def expected(route: Route, who: Caller) -> int:
         return route.ok
     if who in (NO_TOKEN, BAD_TOKEN):
         return 401
-    return route.ok if route.scope in who.scopes or Scope.admin in who.scopes else 403
+    if route.scope not in who.scopes and Scope.admin not in who.scopes:
+        return 403
+    if who is RIVAL and route.names_a_job:
+        return 404  # acme's job, to another tenant: not found (never 403)
+    return route.ok
 
 
-async def running_sleep(admin: httpx.AsyncClient) -> str:
+async def running_sleep(owner: httpx.AsyncClient) -> str:
     job_id = new_id("matrix-sleep")
     body = {"function": "sleep", "args": {"seconds": 3600}, "job_id": job_id}
-    assert (await admin.post("/v1/jobs", json=body)).status_code == 202
+    assert (await owner.post("/v1/jobs", json=body)).status_code == 202
     return job_id
 
 
-async def ended_job(admin: httpx.AsyncClient) -> str:
-    job_id = await running_sleep(admin)
-    assert (await admin.delete(f"/v1/jobs/{job_id}")).status_code == 202
+async def ended_job(owner: httpx.AsyncClient) -> str:
+    job_id = await running_sleep(owner)
+    assert (await owner.delete(f"/v1/jobs/{job_id}")).status_code == 202
     await eventually(
-        lambda: _status_is(admin, job_id, "aborted"), timeout=10, what=f"{job_id} aborted"
+        lambda: _status_is(owner, job_id, "aborted"), timeout=10, what=f"{job_id} aborted"
     )
     return job_id
 
@@ -191,7 +223,7 @@ async def send(client: httpx.AsyncClient, route: Route, path: str, who: Caller) 
 
 
 async def test_every_route_answers_every_caller_exactly(
-    keyed: KeyedStack, admin: httpx.AsyncClient
+    keyed: KeyedStack, admin: httpx.AsyncClient, owner: httpx.AsyncClient
 ) -> None:
     mismatches = []
     async with httpx.AsyncClient(base_url=keyed.url, timeout=30, trust_env=False) as client:
@@ -202,16 +234,19 @@ async def test_every_route_answers_every_caller_exactly(
                     # One run at a time, one manual run a second (409 otherwise).
                     await eventually(lambda: sweep_not_running(admin), timeout=10)
                     await eventually(next_second(int(time.time())), timeout=2)
-                path = route.path.format(
-                    running=await running_sleep(admin) if "{running}" in route.path else "",
-                    ended=await ended_job(admin) if "{ended}" in route.path else "",
-                )
+                job_id = ""
+                if route.names_a_job:
+                    job = running_sleep if "{running}" in route.path else ended_job
+                    job_id = await job(owner)
+                    if who is ADMIN:  # an admin names another tenant's job by its stored id
+                        job_id = f"acme~{job_id}"
+                path = route.path.format(running=job_id, ended=job_id)
                 response = await send(client, route, path, who)
                 problem = _problem(response, want, route, who)
                 if problem:
                     mismatches.append(f"{route.method} {route.path} as {who.name}: {problem}")
     assert mismatches == [], "\n".join(mismatches)
-    assert len(ROUTES) * len(CALLERS) == 21 * 8
+    assert len(ROUTES) * len(CALLERS) == 21 * 9
 
 
 def _problem(response: httpx.Response, want: int, route: Route, who: Caller) -> str | None:
@@ -223,6 +258,8 @@ def _problem(response: httpx.Response, want: int, route: Route, who: Caller) -> 
         wanted = "Bearer" if who.token is None else 'Bearer error="invalid_token"'
         if challenge != wanted:
             return f"WWW-Authenticate {challenge!r}, expected {wanted!r}"
+    if got == 404 and "'matrix-sleep-" not in response.text:
+        return f"the 404 does not name the job as its caller knows it: {response.text!r}"
     if got == 403 and route.scope is not None:
         detail = response.json()["detail"]
         if f"'{route.scope.value}'" not in detail or f"'{who.name}'" not in detail:
@@ -253,7 +290,7 @@ async def test_writes_are_audited_with_key_tenant_route_and_outcome_and_no_token
     assert done["event"] == "audit.enqueue"
     assert (done["key"], done["tenant"], done["outcome"], done["status"]) == (
         ADMIN.name,
-        ADMIN.name,
+        "acme",
         "done",
         202,
     )
@@ -261,7 +298,7 @@ async def test_writes_are_audited_with_key_tenant_route_and_outcome_and_no_token
     refused = await eventually(lambda: by_request("audit-denied-1"), timeout=5)
     assert (refused["key"], refused["outcome"], refused["status"]) == (reader.name, "denied", 403)
     log = keyed.api.log_text()
-    assert not [c.name for c in [*CALLERS, LIMITED] if c.token and c.token in log]
+    assert not [c.name for c in [*CALLERS, OWNER, LIMITED] if c.token and c.token in log]
 
 
 # --- Rate limits ---------------------------------------------------------------------------------
@@ -348,7 +385,7 @@ async def test_sighup_rereads_the_keys_file_at_once(
     before = keys_file.stat()
     # The same file, rewritten in place to the same size with the same mtime: a change that
     # only SIGHUP finds (a hash is as long as any other; the name is the admin's length).
-    same_size = Caller(ADMIN.name, swapped.token, ADMIN.scopes)
+    same_size = Caller(ADMIN.name, swapped.token, ADMIN.scopes, tenant=ADMIN.tenant)
     keys_file.write_text(keys_toml(same_size))
     os.utime(keys_file, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert keys_file.stat().st_size == before.st_size
@@ -419,3 +456,115 @@ def test_with_auth_off_and_remote_allowed_it_starts_and_warns(tmp_path: Path) ->
         assert "api.auth_off" in api.log_text()
     finally:
         api.stop()
+
+
+# --- Tenants -------------------------------------------------------------------------------------
+
+
+async def test_two_tenants_may_use_the_same_job_id_without_seeing_each_other(
+    owner: httpx.AsyncClient, rival: httpx.AsyncClient, admin: httpx.AsyncClient
+) -> None:
+    job_id = new_id("order")
+    for client, message in ((owner, "acme's"), (rival, "rival's")):
+        body = {"function": "echo", "args": {"message": message}, "job_id": job_id}
+        created = await client.post("/v1/jobs", json=body)
+        assert created.status_code == 202, created.text
+        assert created.json()["job_id"] == job_id  # the caller's id, however it is stored
+        assert created.headers["location"] == f"/v1/jobs/{job_id}"
+    for client, message in ((owner, "acme's"), (rival, "rival's")):
+        done = await client.get(f"/v1/jobs/{job_id}/result", params={"timeout": 10})
+        assert done.status_code == 200
+        assert (done.json()["job_id"], done.json()["result"]) == (job_id, {"message": message})
+    # An admin sees both, by their stored ids.
+    for tenant, message in (("acme", "acme's"), ("rival", "rival's")):
+        seen = await admin.get(f"/v1/jobs/{tenant}~{job_id}")
+        assert seen.json()["args"] == {"message": message}
+    # The same id and args again: the tenant's own job (idempotent), not the other's.
+    again = {"function": "echo", "args": {"message": "rival's"}, "job_id": job_id}
+    assert (await rival.post("/v1/jobs", json=again)).status_code == 200
+    assert (await owner.post("/v1/jobs", json=again)).status_code == 409  # acme's differs
+
+
+async def test_another_tenants_job_is_not_found_on_every_route_and_no_id_leaks(
+    owner: httpx.AsyncClient, rival: httpx.AsyncClient
+) -> None:
+    job_id = await ended_job(owner)  # acme's, aborted: retryable
+    for method, path in [
+        ("GET", f"/v1/jobs/{job_id}"),
+        ("GET", f"/v1/jobs/{job_id}/result?timeout=1"),
+        ("GET", f"/v1/jobs/{job_id}/events"),
+        ("DELETE", f"/v1/jobs/{job_id}"),
+        ("POST", f"/v1/jobs/{job_id}/retry"),
+        ("GET", f"/v1/jobs/acme~{job_id}"),  # naming it by its stored id does not help
+    ]:
+        response = await rival.request(method, path)
+        assert response.status_code == 404, (method, path, response.text)
+        assert response.json()["detail"].startswith(f"job '{path.split('/')[3].split('?')[0]}'")
+    # The owner's retry runs in the owner's tenant, under an id the owner knows.
+    retried = await owner.post(f"/v1/jobs/{job_id}/retry")
+    assert retried.status_code == 202
+    rerun = retried.json()
+    assert "~" not in rerun["job_id"]
+    assert rerun["retry_of"] == job_id
+    assert (await owner.get(f"/v1/jobs/{rerun['job_id']}")).json()["retry_of"] == job_id
+    assert (await owner.get(f"/v1/jobs/{job_id}")).json()["retried_as"] == rerun["job_id"]
+    assert (await rival.get(f"/v1/jobs/{rerun['job_id']}")).status_code == 404
+
+
+async def test_listings_and_bulk_retry_hold_the_callers_tenants_jobs_only(
+    owner: httpx.AsyncClient, rival: httpx.AsyncClient, admin: httpx.AsyncClient
+) -> None:
+    function = "webhook"  # to a loopback name: the worker refuses it, the job fails
+    body = {"function": function, "args": {"url": "http://localhost/hooks/t", "payload": {}}}
+    ids = {}
+    for name, client in (("acme", owner), ("rival", rival)):
+        ids[name] = new_id(f"failing-{name}")
+        assert (
+            await client.post("/v1/jobs", json={**body, "job_id": ids[name]})
+        ).status_code == 202
+    for name, client in (("acme", owner), ("rival", rival)):
+        await eventually(
+            lambda c=client, j=ids[name]: _status_is(c, j, "failed"),  # type: ignore[misc]
+            timeout=15,
+            what=f"{name}'s webhook to fail",
+        )
+    listed = (await rival.get("/v1/jobs", params={"function": function, "limit": 500})).json()
+    listed_ids = {job["job_id"] for job in listed["jobs"]}
+    assert ids["rival"] in listed_ids
+    assert ids["acme"] not in listed_ids
+    assert not [i for i in listed_ids if "~" in i or i.startswith("failing-acme")]
+    everything = (await admin.get("/v1/jobs", params={"function": function, "limit": 500})).json()
+    assert {f"acme~{ids['acme']}", f"rival~{ids['rival']}"} <= {
+        job["job_id"] for job in everything["jobs"]
+    }
+    # Bulk retry (ops:write): rival's failures only.
+    bulk = await rival.post("/v1/jobs/retry", json={"function": function, "limit": 1000})
+    assert bulk.status_code == 200
+    assert (await owner.get(f"/v1/jobs/{ids['acme']}")).json()["retried_as"] is None
+    rival_view = (await rival.get(f"/v1/jobs/{ids['rival']}")).json()
+    assert rival_view["retried_as"] in bulk.json()["job_ids"]
+    assert all("~" not in job_id for job_id in bulk.json()["job_ids"])
+
+
+async def test_the_live_feed_carries_the_callers_tenants_events_only(
+    keyed: KeyedStack, owner: httpx.AsyncClient, rival: httpx.AsyncClient
+) -> None:
+    acme_id, rival_id = new_id("feed-acme"), new_id("feed-rival")
+    seen: list[dict[str, Any]] = []
+    async with (
+        httpx.AsyncClient(base_url=keyed.url, timeout=30, trust_env=False) as reader,
+        reader.stream("GET", "/v1/events", headers=RIVAL.headers) as stream,
+    ):
+        assert stream.status_code == 200
+        echo = {"function": "echo", "args": {"message": "feed"}}
+        assert (await owner.post("/v1/jobs", json={**echo, "job_id": acme_id})).status_code == 202
+        assert (await rival.post("/v1/jobs", json={**echo, "job_id": rival_id})).status_code == 202
+        async with asyncio.timeout(15):
+            async for event in read_sse(stream):
+                seen.append(event.data)
+                if event.data["job_id"] == rival_id and event.type == "succeeded":
+                    break
+    seen_ids = {data["job_id"] for data in seen}
+    assert rival_id in seen_ids
+    assert acme_id not in seen_ids  # (enqueued before rival's, it ran before it too)
+    assert not [i for i in seen_ids if "~" in i]

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from jobqueue.access.keyring import ApiKey
 from jobqueue.access.scopes import Scope, grants
+from jobqueue.access.tenancy import SYSTEM, Tenancy
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,11 @@ class Principal:
 
     def may(self, scope: Scope) -> bool:
         return grants(self.scopes, scope)
+
+    @property
+    def tenancy(self) -> Tenancy:
+        """Which jobs it sees: its tenant's, or every one (an admin, or auth off)."""
+        return SYSTEM if self.is_admin or self.tenant is None else Tenancy(self.tenant)
 
 
 # With JOBQUEUE_AUTH=off every request is this one: an admin of the system tenant.

@@ -27,11 +27,6 @@ def audit_as(request: Request, action: str) -> None:
     request.state.audit = action
 
 
-def principal_of(request: Request) -> Principal:
-    principal: Principal = request.state.principal
-    return principal
-
-
 def authorize(request: Request, scope: Scope, audit: str | None = None) -> Principal:
     """The request's principal, if it holds `scope` (else 401 or 403, raised)."""
     if audit is not None:

@@ -11,11 +11,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from jobqueue.access.gate import Gate
+from jobqueue.access.principal import Principal
 from jobqueue.jobs.declaration import JobRegistry
 from jobqueue.ops.facade import Operations
 from jobqueue.ops.metrics import ApiMetrics
 from jobqueue.queue import JobQueue
 from jobqueue.settings import Settings
+from jobqueue.tenant_queue import TenantQueue
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,20 @@ async def _registry(request: Request) -> JobRegistry:
     return services_of(request).registry
 
 
+def principal_of(request: Request) -> Principal:
+    """Who the request's key is (set by the route's guard, `api.auth`, before anything else)."""
+    principal: Principal = request.state.principal
+    return principal
+
+
+def tenant_queue_of(request: Request) -> TenantQueue:
+    return TenantQueue(services_of(request).queue, principal_of(request).tenancy)
+
+
+async def _tenant_queue(request: Request) -> TenantQueue:
+    return tenant_queue_of(request)
+
+
 def request_id_of(request: Request) -> str | None:
     request_id: str | None = getattr(request.state, "request_id", None)
     return request_id
@@ -58,5 +74,6 @@ def request_id_of(request: Request) -> str | None:
 
 ServicesDep = Annotated[Services, Depends(_services)]
 QueueDep = Annotated[JobQueue, Depends(_queue)]
+TenantQueueDep = Annotated[TenantQueue, Depends(_tenant_queue)]  # the caller's jobs
 OperationsDep = Annotated[Operations, Depends(_operations)]
 RegistryDep = Annotated[JobRegistry, Depends(_registry)]

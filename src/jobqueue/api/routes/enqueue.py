@@ -13,8 +13,15 @@ from jobqueue.access.gate import burst_of
 from jobqueue.access.principal import Principal
 from jobqueue.access.scopes import Scope
 from jobqueue.api import json_limits
-from jobqueue.api.auth import authorize, guarded, principal_of
-from jobqueue.api.dependencies import Services, ServicesDep, request_id_of, services_of
+from jobqueue.api.auth import authorize, guarded
+from jobqueue.api.dependencies import (
+    Services,
+    ServicesDep,
+    principal_of,
+    request_id_of,
+    services_of,
+    tenant_queue_of,
+)
 from jobqueue.api.errors import CONFLICT, RATE_LIMITED, UNAVAILABLE, UNPARSABLE
 from jobqueue.api.schemas import (
     ENQUEUE_EXAMPLES,
@@ -100,7 +107,7 @@ async def enqueue_job(
     definition, args = _validated_args(request, services.registry, services.settings)
     options = _options(request, request_id_of(http_request))
     try:
-        view, created = await services.queue.enqueue(definition.name, args, options)
+        view, created = await tenant_queue_of(http_request).enqueue(definition.name, args, options)
     except JobConflict:
         services.metrics.enqueued.labels(definition.name, "conflict").inc()
         raise
@@ -205,7 +212,8 @@ async def enqueue_jobs(
             results[i] = BatchItemResult(status_code=422, detail=detail)
             continue
         valid.append((i, definition.name, args, _options(item, request_id_of(http_request))))
-    outcomes = await services.queue.enqueue_batch([(f, a, o) for _, f, a, o in valid])
+    queue = tenant_queue_of(http_request)
+    outcomes = await queue.enqueue_batch([(f, a, o) for _, f, a, o in valid])
     metrics = services.metrics
     for (i, function, _, _), outcome in zip(valid, outcomes, strict=True):
         if isinstance(outcome, JobConflict):

@@ -15,7 +15,7 @@ from starlette.types import Scope as AsgiScope
 
 from jobqueue.access.scopes import Scope
 from jobqueue.api.auth import guarded
-from jobqueue.api.dependencies import QueueDep
+from jobqueue.api.dependencies import TenantQueueDep
 from jobqueue.api.errors import NOT_FOUND, Responses
 from jobqueue.api.schemas import ErrorBody
 from jobqueue.history.followers import Following
@@ -87,7 +87,7 @@ class _Streamed(EventSourceResponse):
     **guarded(Scope.jobs_read, responses={**SSE_RESPONSE, **NOT_FOUND, **STREAM_UNAVAILABLE}),
 )
 async def job_events(
-    job_id: str, queue: QueueDep, last_event_id: LastEventId = None
+    job_id: str, queue: TenantQueueDep, last_event_id: LastEventId = None
 ) -> EventSourceResponse:
     """The job's past transitions, then live ones and progress; ends after it finishes."""
     await queue.get(job_id)  # 404 or 503 before the stream starts
@@ -99,7 +99,9 @@ async def job_events(
     response_class=EventSourceResponse,
     **guarded(Scope.jobs_read, responses={**SSE_RESPONSE, **STREAM_UNAVAILABLE}),
 )
-async def all_events(queue: QueueDep, last_event_id: LastEventId = None) -> EventSourceResponse:
+async def all_events(
+    queue: TenantQueueDep, last_event_id: LastEventId = None
+) -> EventSourceResponse:
     """Every job's transitions as they happen; send `Last-Event-ID` to resume after a gap."""
     await queue.check_followable()  # 503 before the stream starts
     return _Streamed(queue.all_events(last_event_id))

@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 
 from jobqueue.access.scopes import Scope
 from jobqueue.api.auth import guarded
-from jobqueue.api.dependencies import QueueDep
+from jobqueue.api.dependencies import TenantQueueDep
 from jobqueue.api.disconnects import CLIENT_CLOSED_REQUEST, unless_disconnected
 from jobqueue.api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE, UNPARSABLE
 from jobqueue.api.schemas import BulkRetryRequest, BulkRetryResult, JobPage
@@ -22,7 +22,7 @@ MAX_WAIT_SECONDS = 60
 
 @router.get("", response_model=JobPage, **guarded(Scope.jobs_read, responses=UNAVAILABLE))
 async def list_jobs(
-    queue: QueueDep,
+    queue: TenantQueueDep,
     status: JobStatus | None = None,
     function: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
@@ -43,7 +43,7 @@ async def list_jobs(
     response_model=BulkRetryResult,
     **guarded(Scope.ops_write, audit="bulk_retry", responses={**UNPARSABLE, **UNAVAILABLE}),
 )
-async def retry_jobs(request: BulkRetryRequest, queue: QueueDep) -> BulkRetryResult:
+async def retry_jobs(request: BulkRetryRequest, queue: TenantQueueDep) -> BulkRetryResult:
     """Re-run failed (or aborted) jobs matching the filter, newest first, each at most once."""
     outcome = await queue.retry_many(
         status=JobStatus(request.status),
@@ -63,7 +63,7 @@ async def retry_jobs(request: BulkRetryRequest, queue: QueueDep) -> BulkRetryRes
     response_model=JobView,
     **guarded(Scope.jobs_read, responses={**NOT_FOUND, **UNAVAILABLE}),
 )
-async def get_job(job_id: str, queue: QueueDep) -> JobView:
+async def get_job(job_id: str, queue: TenantQueueDep) -> JobView:
     return await queue.get(job_id)
 
 
@@ -86,7 +86,7 @@ async def wait_for_job(
     job_id: str,
     request: Request,
     response: Response,
-    queue: QueueDep,
+    queue: TenantQueueDep,
     timeout: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS, allow_inf_nan=False)] = 0,
 ) -> JobView | Response:
     """Wait up to `timeout` seconds for the job to finish: 200 once it has, else 202."""
@@ -103,7 +103,7 @@ async def wait_for_job(
     response_model=JobView,
     **guarded(Scope.jobs_write, audit="abort", responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE}),
 )
-async def abort_job(job_id: str, queue: QueueDep) -> JobView:
+async def abort_job(job_id: str, queue: TenantQueueDep) -> JobView:
     """Abort a queued, deferred or running job; it ends as `aborted`."""
     return await queue.abort(job_id)
 
@@ -123,7 +123,7 @@ async def abort_job(job_id: str, queue: QueueDep) -> JobView:
         },
     ),
 )
-async def retry_job(job_id: str, response: Response, queue: QueueDep) -> JobView:
+async def retry_job(job_id: str, response: Response, queue: TenantQueueDep) -> JobView:
     """Re-run a failed or aborted job with the same function and args, under a new id."""
     view, created = await queue.retry(job_id)
     response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
