@@ -23,6 +23,7 @@ from jobqueue.queue import BulkRetry, EnqueueOptions, JobQueue
 class TenantQueue:
     queue: JobQueue
     tenancy: Tenancy
+    by: str | None = None  # the caller's key name, recorded on what it enqueues and aborts
 
     @contextmanager
     def _as_caller(self, stored: str, shown: str) -> Iterator[None]:
@@ -38,6 +39,7 @@ class TenantQueue:
         await self.queue.check_followable()
 
     def _options(self, options: EnqueueOptions) -> EnqueueOptions:
+        options = replace(options, by=self.by)
         if self.tenancy.sees_all:
             return options
         given = options.job_id
@@ -80,12 +82,12 @@ class TenantQueue:
     async def abort(self, job_id: str) -> JobView:
         stored = self.tenancy.stored_id(job_id)
         with self._as_caller(stored, job_id):
-            return self.tenancy.show(await self.queue.abort(stored))
+            return self.tenancy.show(await self.queue.abort(stored, self.by))
 
     async def retry(self, job_id: str) -> tuple[JobView, bool]:
         stored = self.tenancy.stored_id(job_id)
         with self._as_caller(stored, job_id):
-            view, created = await self.queue.retry(stored)
+            view, created = await self.queue.retry(stored, self.by)
         return self.tenancy.show(view), created
 
     def _visible(self) -> Callable[[str], bool] | None:
@@ -95,7 +97,12 @@ class TenantQueue:
         self, *, status: JobStatus, function: str | None, since: datetime | None, limit: int
     ) -> BulkRetry:
         outcome = await self.queue.retry_many(
-            status=status, function=function, since=since, limit=limit, visible=self._visible()
+            status=status,
+            function=function,
+            since=since,
+            limit=limit,
+            visible=self._visible(),
+            by=self.by,
         )
         return BulkRetry(
             [self.tenancy.shown_id(i) for i in outcome.retried], outcome.already_retried

@@ -568,3 +568,23 @@ async def test_the_live_feed_carries_the_callers_tenants_events_only(
     assert rival_id in seen_ids
     assert acme_id not in seen_ids  # (enqueued before rival's, it ran before it too)
     assert not [i for i in seen_ids if "~" in i]
+
+
+async def test_a_jobs_view_and_events_say_which_key_enqueued_aborted_and_retried_it(
+    keyed: KeyedStack, owner: httpx.AsyncClient
+) -> None:
+    writer = next(c for c in SCOPED if c.scopes == {Scope.jobs_write})
+    job_id = await running_sleep(owner)
+    view = (await owner.get(f"/v1/jobs/{job_id}")).json()
+    assert (view["enqueued_by"], view["aborted_by"]) == (OWNER.name, None)
+    aborted = await owner.delete(f"/v1/jobs/{job_id}", headers=writer.headers)
+    assert aborted.json()["aborted_by"] == writer.name
+    await eventually(lambda: _status_is(owner, job_id, "aborted"), timeout=10)
+    rerun = (await owner.post(f"/v1/jobs/{job_id}/retry", headers=writer.headers)).json()
+    assert rerun["enqueued_by"] == writer.name  # who retried it
+    assert (await owner.get(f"/v1/jobs/{rerun['job_id']}")).json()["enqueued_by"] == writer.name
+    async with owner.stream("GET", f"/v1/jobs/{job_id}/events") as stream:
+        first = await anext(read_sse(stream))
+    assert (first.type, first.data["by"]) == ("enqueued", OWNER.name)
+    assert OWNER.token is not None
+    assert OWNER.token not in json.dumps(view)

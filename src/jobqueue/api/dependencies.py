@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from jobqueue.access.gate import Gate
-from jobqueue.access.principal import Principal
+from jobqueue.access.principal import ANONYMOUS, Principal
 from jobqueue.jobs.declaration import JobRegistry
 from jobqueue.ops.facade import Operations
 from jobqueue.ops.metrics import ApiMetrics
@@ -60,7 +60,9 @@ def principal_of(request: Request) -> Principal:
 
 
 def tenant_queue_of(request: Request) -> TenantQueue:
-    return TenantQueue(services_of(request).queue, principal_of(request).tenancy)
+    principal = principal_of(request)
+    by = None if principal is ANONYMOUS else principal.name  # (auth off: nobody in particular)
+    return TenantQueue(services_of(request).queue, principal.tenancy, by)
 
 
 async def _tenant_queue(request: Request) -> TenantQueue:

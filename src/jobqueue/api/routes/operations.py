@@ -1,11 +1,11 @@
 """What operators look at: cron jobs, queues, workers, metrics."""
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from jobqueue.access.scopes import Scope
 from jobqueue.api.auth import guarded
-from jobqueue.api.dependencies import OperationsDep, ServicesDep
+from jobqueue.api.dependencies import OperationsDep, ServicesDep, tenant_queue_of
 from jobqueue.api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE
 from jobqueue.history.view import JobView
 from jobqueue.ops.crons import CronInfo
@@ -33,9 +33,9 @@ async def list_cron_jobs(operations: OperationsDep) -> list[CronInfo]:
         Scope.ops_write, audit="cron_run", responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE}
     ),
 )
-async def run_cron_job(name: str, operations: OperationsDep) -> JobView:
+async def run_cron_job(name: str, request: Request, operations: OperationsDep) -> JobView:
     """Run a cron job now; 409 while a run of it is in progress."""
-    return await operations.run_cron(name)
+    return await operations.run_cron(name, tenant_queue_of(request).by)
 
 
 @router.get(
