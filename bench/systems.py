@@ -41,7 +41,12 @@ class Setup:
         """Yours (so `JOBQUEUE_*` settings apply to the service under test), pointed at the
         benchmark's Redis, logging JSON; without PYTHONPATH: the service imports its own."""
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        return {**env, "JOBQUEUE_REDIS_URL": self.redis_url, "JOBQUEUE_LOG_FORMAT": "json"}
+        return {
+            "JOBQUEUE_AUTH": "off",  # (unless yours says otherwise: the peers have no keys)
+            **env,
+            "JOBQUEUE_REDIS_URL": self.redis_url,
+            "JOBQUEUE_LOG_FORMAT": "json",
+        }
 
     @property
     def bench_env(self) -> dict[str, str]:

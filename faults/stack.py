@@ -38,6 +38,7 @@ def base_env(redis_url: str) -> dict[str, str]:
         "JOBQUEUE_REDIS_URL": redis_url,
         "JOBQUEUE_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
         "JOBQUEUE_LOG_FORMAT": "json",
+        "JOBQUEUE_AUTH": "off",  # (faults are about Redis and workers; access is tested apart)
     }
 
 

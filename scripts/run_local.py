@@ -3,7 +3,9 @@
 
 Before starting anything it takes the run directory's lock and the API's port, and refuses,
 saying what is in the way, if either is taken. It says "jobqueue is up" once the API answers
-`/healthz`. Everything stops together on Ctrl-C, or as soon as any one of the processes exits.
+`/healthz`. Unless you set `JOBQUEUE_API_KEYS_FILE` or `JOBQUEUE_AUTH=off`, the API runs with
+an admin key of the run's own (`<run dir>/token`, made once). Everything stops together on
+Ctrl-C, or as soon as any one of the processes exits.
 
 Run it from the repository root: `python -m scripts.run_local`.
 """
@@ -24,6 +26,10 @@ from types import FrameType
 import httpx
 import redis
 
+from jobqueue.access import tokens
+from jobqueue.access.cli import entry
+from jobqueue.access.keyring import ApiKey, KeysFileError, load
+from jobqueue.access.scopes import Scope
 from scripts.processes import API_COMMAND, BIN, REPO_ROOT, free_port, wait_until
 from scripts.run_lock import RunDirBusy, RunLock
 
@@ -190,11 +196,48 @@ def start_private_redis(run: Run, executable: str, run_dir: Path, env: dict[str,
     return f"redis://127.0.0.1:{port}/0"
 
 
+LOCAL_KEY_NAME = "local-admin"
+
+
+def local_admin_key(run_dir: Path) -> tuple[Path, Path]:
+    """The run's own admin key: `<run dir>/keys.toml` (its hash) and `<run dir>/token` (the
+    token, readable by you only), made on the first run and kept for the next ones."""
+    keys_file, token_file = run_dir / "keys.toml", run_dir / "token"
+    if token_file.exists() and keys_file.exists():
+        try:
+            if load(keys_file).authenticate(token_file.read_text().strip()) is not None:
+                return keys_file, token_file
+        except KeysFileError:
+            pass  # made again below
+    token = tokens.mint()
+    key = ApiKey(name=LOCAL_KEY_NAME, hash=tokens.hash_of(token), scopes=frozenset({Scope.admin}))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(token + "\n")
+    keys_file.write_text(f"# made by make run: the admin key of this checkout\n{entry(key)}\n")
+    return keys_file, token_file
+
+
+def with_access(env: dict[str, str], run_dir: Path) -> dict[str, str]:
+    """Auth on, with the run's admin key, unless you set a keys file or `JOBQUEUE_AUTH=off`."""
+    if env.get("JOBQUEUE_AUTH") == "off" or env.get("JOBQUEUE_API_KEYS_FILE"):
+        return env
+    keys_file, token_file = local_admin_key(run_dir)
+    rel = os.path.relpath(token_file, REPO_ROOT)
+    print(
+        f"API key (admin, this checkout's): in {rel}; in another terminal: "
+        f"export TOKEN=$(cat {rel})",
+        flush=True,
+    )
+    return {**env, "JOBQUEUE_API_KEYS_FILE": str(keys_file)}
+
+
 def start_all(
     run: Run, options: argparse.Namespace, listener: socket.socket, redis_server: str | None
 ) -> None:
     """Start Redis (unless configured), the worker and the API; return once /healthz answers."""
-    env = dict(os.environ)
+    env = with_access(dict(os.environ), options.run_dir)
     if redis_server is not None:
         env["JOBQUEUE_REDIS_URL"] = start_private_redis(run, redis_server, options.run_dir, env)
         print(f"started a private redis-server at {env['JOBQUEUE_REDIS_URL']}", flush=True)

@@ -1,5 +1,6 @@
 """Domain errors. Each carries the HTTP status it maps to; the API maps them to JSON once."""
 
+import math
 from typing import ClassVar
 
 
@@ -9,6 +10,11 @@ class JobQueueError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Response headers the status needs (e.g. `Retry-After`)."""
+        return {}
 
 
 class JobNotFound(JobQueueError):
@@ -34,3 +40,38 @@ class JobRejected(JobQueueError):
     any of it); nothing of that job was written, and the jobs sent with it are unaffected."""
 
     status_code = 422
+
+
+class Unauthenticated(JobQueueError):
+    """No API key, or one that is not in the keys file (RFC 6750's `invalid_token`)."""
+
+    status_code = 401
+
+    def __init__(self, detail: str, *, token_given: bool) -> None:
+        super().__init__(detail)
+        self.token_given = token_given
+
+    @property
+    def headers(self) -> dict[str, str]:
+        challenge = 'Bearer error="invalid_token"' if self.token_given else "Bearer"
+        return {"WWW-Authenticate": challenge}
+
+
+class Forbidden(JobQueueError):
+    """A valid key without the scope the route needs."""
+
+    status_code = 403
+
+
+class RateLimited(JobQueueError):
+    """The key has used its enqueue rate; `retry_after` is when enough has refilled."""
+
+    status_code = 429
+
+    def __init__(self, detail: str, *, retry_after: float) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}

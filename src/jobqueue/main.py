@@ -1,6 +1,9 @@
 """Composition root of the API: `python -m jobqueue serve`, which is
 `uvicorn jobqueue.main:app --http jobqueue.main:http_protocol`."""
 
+import sys
+
+from jobqueue.access.gate import AccessMisconfigured
 from jobqueue.api.app import create_app
 from jobqueue.heap import freeze_startup_objects
 from jobqueue.logging import configure_logging
@@ -9,7 +12,10 @@ from jobqueue.settings import Settings
 
 settings = Settings()
 configure_logging(settings.log_level, settings.log_format)
-app = create_app(settings)
+try:
+    app = create_app(settings)
+except AccessMisconfigured as refused:  # said plainly, without a traceback, and not started
+    sys.exit(f"jobqueue: {refused}")
 http_protocol = guarded_protocol(
     ClientLimits(
         header_timeout=settings.header_timeout,

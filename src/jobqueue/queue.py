@@ -6,12 +6,13 @@ Enqueue, read, wait for, abort and re-run jobs, list them and follow their event
 """
 
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from jobqueue.access.tenancy import Tenancy, tenant_of
 from jobqueue.clock import ms_to_datetime
 from jobqueue.errors import (
     JobConflict,
@@ -35,13 +36,12 @@ from jobqueue.history.vocabulary import (
     public_status,
 )
 from jobqueue.settings import Settings
-from jobqueue.store.aborts import abort_before_start, request_abort
+from jobqueue.store.aborts import abort_before_start, note_aborted_by, request_abort
 from jobqueue.store.capacity import Capacity
 from jobqueue.store.client import TrackedRedis
 from jobqueue.store.connection import ping
 from jobqueue.store.enqueue import EnqueueOutcome, EnqueueSpec
 from jobqueue.store.outages import Circuit, ending_streams_on_outage, unavailable_on_outage
-from jobqueue.store.tenants import new_job_id_like
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class EnqueueOptions:
     defer_until: datetime | None = None
     expires: float | None = None
     request_id: str | None = None
+    by: str | None = None  # the API key's name (None: the system, or auth off)
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ class JobQueue:
         """
         await self._admit()
         outcome = await self._redis.enqueue_one(_spec(function, args, options))
-        result = await self._settle(outcome, function, args)
+        result = await self._settle(outcome, function, args, options.by)
         if isinstance(result, JobQueueError):
             raise result
         return result
@@ -126,18 +127,18 @@ class JobQueue:
         await self._admit()
         outcomes = await self._redis.enqueue_many([_spec(*job) for job in jobs])
         return [
-            await self._settle(outcome, function, args)
-            for (function, args, _), outcome in zip(jobs, outcomes, strict=True)
+            await self._settle(outcome, function, args, options.by)
+            for (function, args, options), outcome in zip(jobs, outcomes, strict=True)
         ]
 
     async def _settle(
-        self, outcome: EnqueueOutcome, function: str, args: dict[str, Any]
+        self, outcome: EnqueueOutcome, function: str, args: dict[str, Any], by: str | None
     ) -> tuple[JobView, bool] | JobConflict | JobRejected:
         """A new job's view, or the existing job's if it is the same job (idempotency)."""
         if outcome.rejected is not None:
             return JobRejected(outcome.rejected)
         if outcome.created:
-            return _new_view(outcome, function, args), True
+            return _new_view(outcome, function, args, by), True
         existing = await read_job(self._redis, self._queue, outcome.job_id)
         if existing is None:
             return JobConflict(f"job_id {outcome.job_id!r} was being replaced; retry")
@@ -178,7 +179,7 @@ class JobQueue:
                     return await self.get(job_id)
 
     @unavailable_on_outage
-    async def abort(self, job_id: str) -> JobView:
+    async def abort(self, job_id: str, by: str | None = None) -> JobView:
         """Abort a job that has not finished; raises `JobConflict` if it has.
 
         A queued or deferred job is finished as aborted right here, so it never runs even if no
@@ -187,6 +188,8 @@ class JobQueue:
         view = await self.get(job_id)
         if view.status.is_terminal:
             raise JobConflict(f"job {job_id!r} has already finished ({view.status})")
+        if by is not None:
+            await note_aborted_by(self._redis, job_id, by)
         ended = view.status != JobStatus.in_progress and await abort_before_start(
             self._redis, self._queue, job_id, self._settings.result_ttl * 1000
         )
@@ -195,7 +198,7 @@ class JobQueue:
         return await self.get(job_id)
 
     @unavailable_on_outage
-    async def retry(self, job_id: str) -> tuple[JobView, bool]:
+    async def retry(self, job_id: str, by: str | None = None) -> tuple[JobView, bool]:
         """Run a failed or aborted job again under a new id; returns the new job's view and
         whether it is new (a job is re-run once: asking again returns the same re-run)."""
         view = await self.get(job_id)
@@ -204,37 +207,45 @@ class JobQueue:
         if is_corrupt(view) or view.function == UNKNOWN_FUNCTION:  # what it ran is not known
             raise JobConflict(f"job {job_id!r} cannot be re-run: its stored data is corrupt")
         await self._admit()
-        outcome = await self._rerun(view)
+        outcome = await self._rerun(view, by)
         if outcome.already_retried_as is not None:
             return await self.get(outcome.already_retried_as), False
-        new = _new_view(outcome, view.function, view.args)
+        new = _new_view(outcome, view.function, view.args, by)
         new.retry_of = job_id
         return new, True
 
-    async def _rerun(self, view: JobView) -> EnqueueOutcome:
+    async def _rerun(self, view: JobView, by: str | None) -> EnqueueOutcome:
+        """A re-run belongs to the tenant of the job it re-runs (`access.tenancy`)."""
+        tenant = tenant_of(view.job_id)
+        job_id = Tenancy(tenant).new_stored_id() if tenant else None
         return await self._redis.enqueue_one(
-            # (a tenant's re-run stays that tenant's: under its cap in the worker)
-            EnqueueSpec(
-                view.function, view.args, job_id=new_job_id_like(view.job_id), retry_of=view.job_id
-            )
+            EnqueueSpec(view.function, view.args, job_id=job_id, retry_of=view.job_id, by=by)
         )
 
     @unavailable_on_outage
     async def retry_many(
-        self, *, status: JobStatus, function: str | None, since: datetime | None, limit: int
+        self,
+        *,
+        status: JobStatus,
+        function: str | None,
+        since: datetime | None,
+        limit: int,
+        visible: Callable[[str], bool] | None = None,
+        by: str | None = None,
     ) -> BulkRetry:
-        """Re-run up to `limit` jobs with `status` (newest first), enqueued since `since`."""
+        """Re-run up to `limit` jobs with `status` (newest first), enqueued since `since` (of
+        those whose stored id `visible` lets through)."""
         await self._admit()
         retried: list[str] = []
         already = 0
-        matching = newest_first(self._redis, status=status, function=function)
+        matching = newest_first(self._redis, status=status, function=function, visible=visible)
         async with aclosing(matching):
             async for job in matching:
                 if len(retried) >= limit:
                     break
                 if since is not None and job.enqueue_time and job.enqueue_time < since:
                     break
-                outcome = None if job.retried_as else await self._rerun(job)
+                outcome = None if job.retried_as else await self._rerun(job, by)
                 if outcome is None or outcome.already_retried_as is not None:
                     already += 1
                 else:
@@ -243,10 +254,21 @@ class JobQueue:
 
     @unavailable_on_outage
     async def list_jobs(
-        self, *, status: JobStatus | None, function: str | None, limit: int, cursor: str | None
+        self,
+        *,
+        status: JobStatus | None,
+        function: str | None,
+        limit: int,
+        cursor: str | None,
+        visible: Callable[[str], bool] | None = None,
     ) -> Page:
         return await read_page(
-            self._redis, status=status, function=function, limit=limit, cursor=cursor
+            self._redis,
+            status=status,
+            function=function,
+            limit=limit,
+            cursor=cursor,
+            visible=visible,
         )
 
     def job_events(self, job_id: str, after: str | None) -> Following:
@@ -283,6 +305,7 @@ def _spec(function: str, args: dict[str, Any], options: EnqueueOptions) -> Enque
         function,
         args,
         request_id=options.request_id,
+        by=options.by,
         job_id=options.job_id,
         defer_by=options.defer_by,
         defer_until=options.defer_until,
@@ -290,7 +313,9 @@ def _spec(function: str, args: dict[str, Any], options: EnqueueOptions) -> Enque
     )
 
 
-def _new_view(outcome: EnqueueOutcome, function: str, args: dict[str, Any]) -> JobView:
+def _new_view(
+    outcome: EnqueueOutcome, function: str, args: dict[str, Any], by: str | None
+) -> JobView:
     """The view of a job just enqueued, from what the enqueue wrote (no read needed)."""
     return JobView(
         job_id=outcome.job_id,
@@ -302,4 +327,5 @@ def _new_view(outcome: EnqueueOutcome, function: str, args: dict[str, Any]) -> J
         scheduled_for=ms_to_datetime(outcome.score),
         start_time=None,
         finish_time=None,
+        enqueued_by=by,
     )

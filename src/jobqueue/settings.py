@@ -5,6 +5,7 @@ environment; everything else receives the frozen instance.
 """
 
 import ipaddress
+from pathlib import Path
 from typing import Annotated, Literal
 
 from croniter import croniter
@@ -20,6 +21,18 @@ class Settings(BaseSettings):
     # A secret: it may hold a password (`redis://:PASSWORD@host`); shown masked in any repr
     redis_url: SecretStr = SecretStr("redis://localhost:6379/0")
     queue_name: str = "arq:queue"  # arq's default queue (test_settings checks they agree)
+
+    # Access (see jobqueue.access): keys are required unless auth is turned off explicitly
+    auth: Literal["on", "off"] = Field(
+        default="on",
+        description="off: every request is an admin's (the API then serves loopback only)",
+    )
+    api_keys_file: Path | None = Field(
+        default=None, description="the API keys (TOML); re-read on change and on SIGHUP"
+    )
+    allow_remote_without_auth: bool = Field(
+        default=False, description="with auth off, let the API listen beyond loopback"
+    )
 
     # API
     max_body_bytes: int = Field(default=1 * MiB, gt=0)

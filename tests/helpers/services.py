@@ -62,6 +62,9 @@ def service_env(redis_url: str) -> dict[str, str]:
         "JOBQUEUE_WORKER_HEARTBEAT_INTERVAL": "0.5",
         "JOBQUEUE_WORKER_LIVENESS_WINDOW": "2",
         "JOBQUEUE_LOG_FORMAT": "json",
+        # Explicitly off: these tests are about jobs; tests/integration/test_access.py runs the
+        # API with keys, and the README walk does as `make run` does.
+        "JOBQUEUE_AUTH": "off",
     }
 
 

@@ -29,6 +29,7 @@ import httpx
 import pytest
 
 from scripts.processes import RedisServer
+from scripts.run_local import local_admin_key
 from tests.helpers import GaveUp, eventually
 from tests.helpers.services import REPO_ROOT, start_api, start_worker
 from tests.helpers.sse import SseEvent, read_sse
@@ -39,6 +40,7 @@ ELLIPSIS = "…"
 POLL_DEADLINE_S = 10.0
 STREAM_DEADLINE_S = 10.0
 WALK_DEADLINE_S = 60.0
+SHELL_VARIABLE = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*")
 
 
 # --- Reading the README: shell words, curl commands, the responses they show --------------------
@@ -88,6 +90,10 @@ def _read_word_part(text: str, i: int, word: list[str]) -> int:
     if char == '"':
         i += 1
         while i < len(text) and text[i] != '"':
+            if variable := SHELL_VARIABLE.match(text, i):  # kept as `$NAME`: see `substitute`
+                word.append(variable.group())
+                i = variable.end()
+                continue
             if text[i] in "$`":
                 raise ShellSyntaxError(f"shell expansion inside double quotes: {text[i:]!r}")
             if text[i] == "\\" and text[i + 1 : i + 2] in ('"', "\\", "$", "`", "\n"):
@@ -436,7 +442,8 @@ def to_request(words: list[str], base_url: str, values: dict[str, str]) -> CurlR
 
 
 def substitute(text: str, values: dict[str, str]) -> str:
-    """`<name>` becomes the value of `name` in an earlier response."""
+    """`<name>` becomes the value of `name` in an earlier response, and `$NAME` (in double
+    quotes) the shell variable's, which the README has the reader set (`values["$NAME"]`)."""
 
     def value_of(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -444,6 +451,12 @@ def substitute(text: str, values: dict[str, str]) -> str:
             raise AssertionError(f"<{name}>: no earlier response had it (seen: {sorted(values)})")
         return values[name]
 
+    def variable(match: re.Match[str]) -> str:
+        if match.group() not in values:
+            raise AssertionError(f"{match.group()}: the README never says to set it")
+        return values[match.group()]
+
+    text = SHELL_VARIABLE.sub(variable, text)
     return re.sub(r"<([A-Za-z_][A-Za-z0-9_]*)>", value_of, text)
 
 
@@ -552,7 +565,7 @@ class Walk:
 
 
 @pytest.fixture
-def fresh_stack(tmp_path: Path) -> Iterator[str]:
+def fresh_stack(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """Redis, worker and API as a fresh `make run` has them: no `JOBQUEUE_*` settings but the
     Redis URL (and JSON logs, for the log files)."""
     with ExitStack() as stack, pytest.MonkeyPatch.context() as patch:
@@ -561,7 +574,13 @@ def fresh_stack(tmp_path: Path) -> Iterator[str]:
         server = RedisServer(tmp_path / "redis")
         server.start()
         stack.callback(server.stop)
-        env = {"JOBQUEUE_REDIS_URL": server.url, "JOBQUEUE_LOG_FORMAT": "json"}
+        # The keys file and token as `make run` makes them (in its run directory).
+        keys_file, token_file = local_admin_key(tmp_path / "run")
+        env = {
+            "JOBQUEUE_REDIS_URL": server.url,
+            "JOBQUEUE_LOG_FORMAT": "json",
+            "JOBQUEUE_API_KEYS_FILE": str(keys_file),
+        }
         worker = start_worker(env, tmp_path)
         stack.callback(worker.stop)
         # (first: SIGKILL. The walk leaves a long `sleep` running, and a stop would give it the
@@ -569,17 +588,21 @@ def fresh_stack(tmp_path: Path) -> Iterator[str]:
         stack.callback(worker.process.kill)
         api, url = start_api(env, tmp_path)
         stack.callback(api.stop)
-        yield url
+        yield url, token_file.read_text().strip()
 
 
 @pytest.fixture
-async def walk(fresh_stack: str) -> AsyncIterator[Walk]:
+async def walk(fresh_stack: tuple[str, str]) -> AsyncIterator[Walk]:
+    url, token = fresh_stack
     async with httpx.AsyncClient(timeout=70, trust_env=False) as client:
-        yield Walk(client, fresh_stack)
+        # `export TOKEN=$(cat .run/token)`, as the README (and `make run`) tell the reader
+        yield Walk(client, url, {"$TOKEN": token})
 
 
 async def test_readme_curl_examples_answer_what_they_show_in_order(walk: Walk) -> None:
-    examples = curl_examples(README.read_text())
+    text = README.read_text()
+    assert "export TOKEN=$(cat .run/token)" in text  # where `$TOKEN` comes from
+    examples = curl_examples(text)
     assert len(examples) >= 20, f"found only {len(examples)} curl examples in README.md"
     async with asyncio.timeout(WALK_DEADLINE_S):
         for example in examples:

@@ -227,3 +227,37 @@ def test_api_failing_at_start_up_stops_everything_and_says_so(start_run: StartRu
     assert "jobqueue did not start: the API (exit code 2) exited while waiting for" in output
     assert "Everything it had started was stopped." in output
     assert not [name for name, pid in run.recorded_pids().items() if is_alive(pid)]
+
+
+async def test_the_api_runs_with_the_runs_own_admin_key_kept_across_runs(
+    start_run: StartRun, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "keyed"
+    tokens_seen = []
+    for _ in range(2):
+        run = start_run(run_dir=run_dir)
+        await run.wait_up()
+        token_file = run_dir / "token"
+        assert token_file.stat().st_mode & 0o777 == 0o600  # the token: yours only
+        token = token_file.read_text().strip()
+        assert token.startswith("jq_")
+        assert token not in (run_dir / "keys.toml").read_text()
+        assert "export TOKEN=$(cat " in run.output()
+        assert token not in run.output()
+        async with httpx.AsyncClient(base_url=run.url, trust_env=False) as api:
+            assert (await api.get("/v1/functions")).status_code == 401
+            bearer = {"Authorization": f"Bearer {token}"}
+            assert (await api.get("/v1/functions", headers=bearer)).status_code == 200
+        os.killpg(run.process.pid, signal.SIGINT)
+        assert run.process.wait(timeout=20) == 0
+        tokens_seen.append(token)
+    assert tokens_seen[0] == tokens_seen[1]  # made once, then kept
+
+
+async def test_auth_off_is_explicit_and_warned_about(start_run: StartRun) -> None:
+    run = start_run(env={"JOBQUEUE_AUTH": "off"})
+    await run.wait_up()
+    async with httpx.AsyncClient(base_url=run.url, trust_env=False) as api:
+        assert (await api.get("/v1/functions")).status_code == 200
+    assert "api.auth_off" in run.output()
+    assert not (run.run_dir / "token").exists()

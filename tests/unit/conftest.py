@@ -22,6 +22,7 @@ def settings() -> Settings:
         max_body_bytes=10_000,
         webhook_allowed_hosts=frozenset({"127.0.0.1"}),
         log_format="console",
+        auth="off",  # (tests/unit/api/test_access_matrix.py builds apps with keys)
     )
 
 

@@ -9,6 +9,9 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
+from jobqueue.access import cli
+from jobqueue.access.keyring import parse
+from jobqueue.access.scopes import Scope
 from jobqueue.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,8 +90,8 @@ def test_the_readme_configuration_table_lists_every_setting_with_its_default() -
         if isinstance(default, frozenset):
             assert not default
             assert documented == "*(empty)*"
-        elif default is None:  # (derived from other settings; the row says how)
-            assert documented == "*(unset)*"
+        elif default is None:
+            assert documented == "*(unset)*", f"{variable}: README says {documented!r}"
         else:
             assert documented == str(default), f"{variable}: README says {documented!r}"
     assert len(rows) == len(Settings.model_fields)
@@ -107,3 +110,28 @@ def test_the_installed_package_carries_every_lua_script() -> None:
     globs = project["tool"]["setuptools"]["package-data"]["jobqueue"]
     shipped = {path for pattern in globs for path in package.glob(pattern)}
     assert set(package.rglob("*.lua")) <= shipped
+
+
+def test_compose_runs_the_api_with_keys_and_on_loopback_only(services: dict[str, Any]) -> None:
+    api = services["api"]
+    assert api["environment"]["JOBQUEUE_API_KEYS_FILE"] == "/run/secrets/jobqueue_keys"
+    assert "JOBQUEUE_AUTH" not in api["environment"]  # on, the default
+    assert api["secrets"] == ["jobqueue_keys"]
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    assert compose["secrets"]["jobqueue_keys"]["file"] == "${JOBQUEUE_KEYS_TOML:-./keys.toml}"
+    assert api["ports"] == ["127.0.0.1:8000:8000"]
+    assert "keys.toml" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_the_compose_keys_file_recipe_makes_a_file_the_api_reads(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    recipe = "python -m jobqueue keys create admin --scopes admin | tail -n +2 > keys.toml"
+    assert recipe in README
+    assert recipe in (ROOT / "compose.yaml").read_text()
+    assert cli.main(["create", "admin", "--scopes", "admin"]) == 0
+    token, *entry = capsys.readouterr().out.splitlines()
+    keyring = parse("\n".join(entry))  # what `tail -n +2` keeps
+    found = keyring.authenticate(token)
+    assert found is not None
+    assert found.scopes == {Scope.admin}

@@ -30,7 +30,8 @@ def test_freezing_moves_every_live_object_out_of_the_collectors_reach(unfrozen: 
 
 def test_the_api_composition_root_freezes_its_start_up_objects() -> None:
     code = "import gc, jobqueue.main; print(gc.get_freeze_count())"
-    env = {"JOBQUEUE_REDIS_URL": "redis://127.0.0.1:1/0", "PATH": ""}  # never connects
+    # (never connects; auth off: no keys file needed)
+    env = {"JOBQUEUE_REDIS_URL": "redis://127.0.0.1:1/0", "PATH": "", "JOBQUEUE_AUTH": "off"}
     output = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     ).stdout

@@ -1,11 +1,15 @@
 """The FastAPI application factory."""
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import structlog
 from fastapi import FastAPI
 
+from jobqueue.access.gate import Gate
+from jobqueue.api.auth import install_scope_descriptions
 from jobqueue.api.dependencies import Services
 from jobqueue.api.enqueue_schema import install_enqueue_schema
 from jobqueue.api.errors import EVERY_ROUTE, install_error_handlers
@@ -26,6 +30,27 @@ from jobqueue.store.connection import create_redis
 log = structlog.get_logger("jobqueue.api")
 
 
+AUTH_OFF_WARNING = (
+    "JOBQUEUE_AUTH=off: every request is served as an admin's, with no API key. "
+    "Serve only on loopback, or set JOBQUEUE_API_KEYS_FILE and remove JOBQUEUE_AUTH."
+)
+
+
+@contextmanager
+def reloading_keys_on_sighup(gate: Gate) -> Iterator[None]:
+    """`kill -HUP <api pid>` re-reads the keys file now (uvicorn leaves SIGHUP to us)."""
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGHUP, lambda: gate.reload(force=True))
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests)
+        yield
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGHUP)
+
+
 def connect_redis(settings: Settings) -> TrackedRedis:
     return create_redis(settings, JobTracker(settings))
 
@@ -36,14 +61,16 @@ def create_app(
     registry: JobRegistry = default_registry,
     connect: Callable[[Settings], TrackedRedis] = connect_redis,
 ) -> FastAPI:
-    """`connect` builds the process's one Redis pool (tests pass a fakeredis-backed one)."""
+    """`connect` builds the process's one Redis pool (tests pass a fakeredis-backed one).
+    Raises `AccessMisconfigured` when there are no usable API keys and auth is not off."""
+    gate = Gate.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = connect(settings)
         queue = JobQueue(redis, settings)
         operations = Operations(redis, settings, queue)
-        app.state.services = Services(queue, operations, registry, settings, metrics)
+        app.state.services = Services(queue, operations, registry, settings, metrics, gate)
         metrics.open_streams.set_function(lambda: queue.fanout.subscribers)
         try:
             await queue.check_ready()
@@ -51,12 +78,17 @@ def create_app(
         except QueueUnavailable as exc:  # serve anyway: /readyz reports it, and we heal
             log.warning("redis.unavailable_at_startup", error=exc.detail)
         await warn_of_config_risks(redis, log)
+        if not gate.auth_on:
+            log.warning("api.auth_off", hint=AUTH_OFF_WARNING)
         log.info("api.started", queue=settings.queue_name, functions=registry.names())
-        try:
-            yield
-        finally:
-            await queue.fanout.aclose()  # the event reader, started by the first follower
-            await redis.aclose()
+        watcher = asyncio.create_task(gate.watch(), name="keys-file-watcher")
+        with reloading_keys_on_sighup(gate):
+            try:
+                yield
+            finally:
+                watcher.cancel()
+                await queue.fanout.aclose()  # the event reader, started by the first follower
+                await redis.aclose()
 
     app = FastAPI(
         title="jobqueue",
@@ -77,6 +109,7 @@ def create_app(
     app.include_router(health.router)
     install_error_handlers(app)
     install_enqueue_schema(app, registry)
+    install_scope_descriptions(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: ids even for 413
     return app

@@ -10,11 +10,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from jobqueue.access.gate import Gate
+from jobqueue.access.principal import ANONYMOUS, Principal
 from jobqueue.jobs.declaration import JobRegistry
 from jobqueue.ops.facade import Operations
 from jobqueue.ops.metrics import ApiMetrics
 from jobqueue.queue import JobQueue
 from jobqueue.settings import Settings
+from jobqueue.tenant_queue import TenantQueue
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Services:
     registry: JobRegistry
     settings: Settings
     metrics: ApiMetrics
+    gate: Gate
 
 
 def services_of(request: Request) -> Services:
@@ -49,6 +53,22 @@ async def _registry(request: Request) -> JobRegistry:
     return services_of(request).registry
 
 
+def principal_of(request: Request) -> Principal:
+    """Who the request's key is (set by the route's guard, `api.auth`, before anything else)."""
+    principal: Principal = request.state.principal
+    return principal
+
+
+def tenant_queue_of(request: Request) -> TenantQueue:
+    principal = principal_of(request)
+    by = None if principal is ANONYMOUS else principal.name  # (auth off: nobody in particular)
+    return TenantQueue(services_of(request).queue, principal.tenancy, by)
+
+
+async def _tenant_queue(request: Request) -> TenantQueue:
+    return tenant_queue_of(request)
+
+
 def request_id_of(request: Request) -> str | None:
     request_id: str | None = getattr(request.state, "request_id", None)
     return request_id
@@ -56,5 +76,6 @@ def request_id_of(request: Request) -> str | None:
 
 ServicesDep = Annotated[Services, Depends(_services)]
 QueueDep = Annotated[JobQueue, Depends(_queue)]
+TenantQueueDep = Annotated[TenantQueue, Depends(_tenant_queue)]  # the caller's jobs
 OperationsDep = Annotated[Operations, Depends(_operations)]
 RegistryDep = Annotated[JobRegistry, Depends(_registry)]

@@ -37,6 +37,13 @@ UNAVAILABLE: Responses = {
         "Redis is unreachable, or the server is at its connection limit; retry after `Retry-After`"
     )
 }
+DENIED: Responses = {
+    401: _description("No API key, or not a valid one (`WWW-Authenticate: Bearer`)"),
+    403: _description("The API key lacks the scope this route needs (the detail names it)"),
+}
+RATE_LIMITED: Responses = {
+    429: _description("The API key is over its enqueue rate; retry after `Retry-After`")
+}
 # What the server answers to any request, whatever its route (jobqueue.serving.slow_clients,
 # under `python -m jobqueue serve`), and the body limit (a middleware).
 EVERY_ROUTE: Responses = {
@@ -49,7 +56,7 @@ EVERY_ROUTE: Responses = {
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, JobQueueError)
-    headers = {"Retry-After": RETRY_AFTER_SECONDS} if exc.status_code == 503 else None
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if exc.status_code == 503 else exc.headers
     if isinstance(exc, QueueUnavailable):
         log.warning("redis.unavailable", error=exc.detail)
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)

@@ -10,6 +10,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from jobqueue.access.principal import Principal
 from jobqueue.ops.metrics import ApiMetrics
 
 log = structlog.get_logger("jobqueue.http")
@@ -60,6 +61,29 @@ class RequestContextMiddleware:
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
             )
+            if (action := scope["state"].get("audit")) is not None:
+                _audit(action, scope, template, status)
+
+
+def _audit(action: str, scope: Scope, route: str, status: int) -> None:
+    """One `audit.<action>` line per write: who (key name and tenant, never the token), where,
+    and how it ended (the request id is bound already)."""
+    principal: Principal | None = scope["state"].get("principal")
+    if status < 400:
+        outcome = "done"
+    elif status in (401, 403):
+        outcome = "denied"
+    else:
+        outcome = "refused" if status < 500 else "failed"
+    log.info(
+        f"audit.{action}",
+        key=principal.name if principal else None,
+        tenant=principal.tenant if principal else None,
+        route=f"{scope['method']} {route}",
+        path=scope["path"],
+        status=status,
+        outcome=outcome,
+    )
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -4,7 +4,7 @@ follower's events holding its subscription. `jobqueue.history.fanout` hands even
 """
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import suppress
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
@@ -122,14 +122,28 @@ class Following:
     the events were never read (a generator closed before it starts runs no cleanup)."""
 
     def __init__(
-        self, subscription: Subscription, events: AsyncGenerator[list[Event], None]
+        self,
+        subscription: Subscription,
+        events: AsyncGenerator[list[Event], None],
+        *,
+        source: "Following | None" = None,
     ) -> None:
         self._subscription = subscription
         self._events = events
+        self._source = source  # what `mapped` read from, closed with it
 
     def __aiter__(self) -> AsyncIterator[list[Event]]:
         return self._events
 
+    def mapped(
+        self,
+        transform: Callable[[AsyncGenerator[list[Event], None]], AsyncGenerator[list[Event], None]],
+    ) -> "Following":
+        """The same follower's events passed through `transform` (e.g. one tenant's only)."""
+        return Following(self._subscription, transform(self._events), source=self)
+
     async def aclose(self) -> None:
         self._subscription.close()
         await self._events.aclose()
+        if self._source is not None:
+            await self._source.aclose()

@@ -19,7 +19,7 @@ A listed page is bounded (`GET /v1/jobs/{id}` still answers the whole job):
 """
 
 import base64
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -40,6 +40,7 @@ PAGE_BUDGET_BYTES = 1024 * 1024
 ERROR_PREVIEW_CHARS = 1024
 RECORDS_PER_READ = 25  # a page's records in memory at once: ~25 large jobs, not `limit`
 JOB_HREF = "/v1/jobs/{}"
+SCAN_ROUNDS = 10  # index pages one filtered page reads at most
 
 
 class InvalidCursor(ValueError):
@@ -74,15 +75,22 @@ async def read_page(
     limit: int,
     cursor: str | None,
     bounded: bool = True,
+    visible: Callable[[str], bool] | None = None,
 ) -> Page:
-    """Up to `limit` jobs after `cursor`; `bounded` (a listing): large values elided and the
-    page cut at the byte budget. Unbounded pages are for the service's own use (a re-run needs
-    the whole args)."""
+    """Up to `limit` jobs after `cursor` (of those whose stored id `visible` lets through);
+    `bounded` (a listing): large values elided and the page cut at the byte budget. Unbounded
+    pages are for the service's own use (a re-run needs the whole args)."""
     statuses = [stored_status(status)] if status is not None else list(StoredStatus)
     after = decode_cursor(cursor) if cursor else None
-    entries, more = await index.page_entries(
-        redis, statuses=statuses, function=function, after=after, limit=limit
-    )
+    if visible is None:
+        entries, more = await index.page_entries(
+            redis, statuses=statuses, function=function, after=after, limit=limit
+        )
+        resume = entries[-1].member if more and entries else None
+    else:
+        entries, resume = await _visible_entries(
+            redis, statuses=statuses, function=function, after=after, limit=limit, visible=visible
+        )
     jobs: list[JobView] = []
     gone: list[index.Entry] = []
     spent, cut = 0, None
@@ -102,8 +110,36 @@ async def read_page(
                 cut = entry  # the rest on the next page
                 break
     await index.remove_entries(redis, gone)
-    last = cut or (entries[-1] if more and entries else None)
-    return Page(jobs, encode_cursor(last.member) if last else None)
+    last = cut.member if cut else resume
+    return Page(jobs, encode_cursor(last) if last else None)
+
+
+async def _visible_entries(
+    redis: ArqRedis,
+    *,
+    statuses: list[StoredStatus],
+    function: str | None,
+    after: str | None,
+    limit: int,
+    visible: Callable[[str], bool],
+) -> tuple[list[index.Entry], str | None]:
+    """Up to `limit` entries of jobs `visible` lets through, reading at most `SCAN_ROUNDS`
+    index pages; and the member to continue after (None: no more). A caller whose jobs are
+    few among many gets a short page (even an empty one) with a cursor: follow it."""
+    found: list[index.Entry] = []
+    for _ in range(SCAN_ROUNDS):
+        batch, more = await index.page_entries(
+            redis, statuses=statuses, function=function, after=after, limit=limit
+        )
+        for i, entry in enumerate(batch):
+            if visible(entry.job_id):
+                found.append(entry)
+                if len(found) == limit:
+                    return found, entry.member if more or i < len(batch) - 1 else None
+        if not more or not batch:
+            return found, None
+        after = batch[-1].member
+    return found, after
 
 
 async def _records(
@@ -160,14 +196,24 @@ def _error_preview(job_id: str, error: JobError, size: int) -> JobError:
 
 
 async def newest_first(
-    redis: ArqRedis, *, status: JobStatus | None, function: str | None
+    redis: ArqRedis,
+    *,
+    status: JobStatus | None,
+    function: str | None,
+    visible: Callable[[str], bool] | None = None,
 ) -> AsyncGenerator[JobView, None]:
     """Every job with `status` and `function`, newest first, a page at a time (whole: these
     views are re-run); but those whose data is corrupt (what they ran is not known for sure)."""
     cursor: str | None = None
     while True:
         page = await read_page(
-            redis, status=status, function=function, limit=100, cursor=cursor, bounded=False
+            redis,
+            status=status,
+            function=function,
+            limit=100,
+            cursor=cursor,
+            bounded=False,
+            visible=visible,
         )
         for job in page.jobs:
             if not is_corrupt(job):

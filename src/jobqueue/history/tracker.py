@@ -51,6 +51,8 @@ class JobTracker:
         }
         if job.retry_of:
             fields["retry_of"] = job.retry_of
+        if job.by:
+            fields["enqueued_by"] = event["by"] = job.by
         return RecordWrite(fields, event)
 
     def finished(self, result: ArqResult) -> Transition:

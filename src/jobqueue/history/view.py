@@ -42,6 +42,14 @@ class JobView(BaseModel):
     progress: Progress | None = Field(default=None, description="last progress the job reported")
     retry_of: str | None = Field(default=None, description="the job this one re-runs")
     retried_as: str | None = Field(default=None, description="the job that re-runs this one")
+    enqueued_by: str | None = Field(
+        default=None,
+        description="the name of the API key that enqueued it (for a re-run: that retried "
+        "it); null for the service's own jobs and with auth off",
+    )
+    aborted_by: str | None = Field(
+        default=None, description="the name of the API key that asked for its abort"
+    )
     elided: list[Literal["args", "result", "error"]] | None = Field(
         default=None,
         description="in a list page only: the fields too large to list (over "

@@ -29,13 +29,14 @@ class Operations:
         return await crons.list_crons(self._redis, self._settings)
 
     @unavailable_on_outage
-    async def run_cron(self, name: str) -> JobView:
-        """Run a cron job now, unless a run of it is in progress (`JobConflict`)."""
+    async def run_cron(self, name: str, by: str | None = None) -> JobView:
+        """Run a cron job now, unless a run of it is in progress (`JobConflict`); `by`: the
+        API key's name, recorded as who enqueued the run."""
         if crons.find(self._settings, name) is None:
             raise JobNotFound(f"no cron job named {name!r}")
         if await crons.is_running(self._redis, name):
             raise JobConflict(f"{name} is running; wait for it to finish")
-        options = EnqueueOptions(job_id=crons.manual_run_id(name))
+        options = EnqueueOptions(job_id=crons.manual_run_id(name), by=by)
         view, created = await self._jobs.enqueue(name, {}, options)
         if not created:
             raise JobConflict(f"{name} was started a moment ago")

@@ -46,6 +46,7 @@ class EnqueueSpec:
     job_try: int | None = None
     retry_of: str | None = None
     request_id: str | None = None  # the enqueuing request's, for the worker's log lines
+    by: str | None = None  # the API key's name, for the job's record and first event
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ class Enqueuer:
             enqueue_ms,
             score,
             spec.retry_of,
+            spec.by,
         )
         write = self._recorder.enqueue_record(new)
         return _EnqueueCall(

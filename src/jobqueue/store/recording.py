@@ -21,6 +21,7 @@ class NewJob:
     enqueue_ms: int
     score: int
     retry_of: str | None
+    by: str | None = None  # the API key that enqueued it (None: the system, or auth off)
 
 
 @dataclass(frozen=True)

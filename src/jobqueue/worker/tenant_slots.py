@@ -4,8 +4,8 @@ slot and leave the others' jobs queued behind it.
 
 Counted per worker process, from the jobs it runs (no Redis state): with N workers a tenant runs
 up to N * cap jobs at once, and every other tenant still finds `max_jobs - cap` slots in each.
-Jobs of the system tenant (ids without `~`: maintenance, crons, every job while auth is off)
-are not capped: maintenance must always run.
+Jobs of the system tenant (ids without `~`, `access.tenancy`: maintenance, crons, admin keys'
+jobs, every job while auth is off) are not capped: maintenance must always run.
 
 A job of a tenant at its cap is not offered to the claim at all: it stays queued, in its place,
 untouched (not claimed, no try counted, no lease). When one of the tenant's jobs ends, its slot
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from jobqueue.store.tenants import tenant_of
+from jobqueue.access.tenancy import tenant_of
 
 log = structlog.get_logger("jobqueue.worker")
 

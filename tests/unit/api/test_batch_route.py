@@ -12,7 +12,7 @@ from jobqueue.store.client import TrackedRedis
 @pytest.fixture
 def settings() -> Settings:
     """The default body limit (1 MiB): a thousand jobs must fit."""
-    return Settings(redis_url="redis://fake:6379/0", log_format="console")
+    return Settings(redis_url="redis://fake:6379/0", log_format="console", auth="off")
 
 
 async def batch(client: httpx.AsyncClient, jobs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from typing import Any
 import httpx
 from fastapi.routing import APIRoute
 
+from jobqueue.access.scopes import Scope
 from jobqueue.api.routes import enqueue, events, functions, health, jobs, operations
 
 # Routes that touch no Redis (everything else answers 503 while Redis is unreachable).
@@ -61,3 +62,31 @@ async def test_openapi_declares_every_status(client: httpx.AsyncClient) -> None:
         for code in declared & {400, 404, 408, 409, 413, 422, 431, 503}:
             schema = responses[str(code)]["content"]["application/json"]["schema"]
             assert schema["$ref"] in ERROR_BODIES, (method, path, code)
+
+
+OPEN = {("get", "/healthz"), ("get", "/readyz")}
+
+
+async def test_openapi_declares_the_bearer_scheme_and_each_routes_scope(
+    client: httpx.AsyncClient,
+) -> None:
+    document = (await client.get("/openapi.json")).json()
+    assert document["components"]["securitySchemes"]["HTTPBearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key's token (`jq_…`): `python -m jobqueue keys create` mints one",
+    }
+    scopes = {}
+    for path, by_method in document["paths"].items():
+        for method, operation in by_method.items():
+            if (method, path) in OPEN:
+                assert "security" not in operation
+                continue
+            assert operation["security"] == [{"HTTPBearer": []}], (method, path)
+            scope = operation["x-required-scope"]
+            assert f"scope `{scope}`" in operation["description"]
+            scopes[method, path] = scope
+    assert scopes[("post", "/v1/jobs")] == "jobs:write"
+    assert scopes[("post", "/v1/jobs/retry")] == "ops:write"
+    assert scopes[("get", "/metrics")] == "metrics:read"
+    assert set(scopes.values()) == {s.value for s in Scope} - {"admin"}

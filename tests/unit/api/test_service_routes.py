@@ -78,24 +78,25 @@ async def test_swaggers_example_enqueue_bodies_are_valid_as_sent(
 
 
 # Every route may answer 408, 413, 431 and 503 (the body limit, a middleware, and the
-# server's deadlines, header limit and connection cap, before routing).
+# server's deadlines, header limit and connection cap, before routing); every route but the
+# probes 401 and 403 (the API key), and the enqueues 429 (its rate).
 DECLARED = {
-    ("post", "/v1/jobs"): {200, 202, 400, 408, 409, 413, 422, 431, 503},
-    ("post", "/v1/jobs/batch"): {200, 400, 408, 413, 422, 431, 503},
-    ("post", "/v1/jobs/retry"): {200, 400, 408, 413, 422, 431, 503},
-    ("get", "/v1/jobs"): {200, 408, 413, 422, 431, 503},
-    ("get", "/v1/jobs/{job_id}"): {200, 404, 408, 413, 422, 431, 503},
-    ("get", "/v1/jobs/{job_id}/result"): {200, 202, 404, 408, 413, 422, 431, 503},
-    ("delete", "/v1/jobs/{job_id}"): {202, 404, 408, 409, 413, 422, 431, 503},
-    ("post", "/v1/jobs/{job_id}/retry"): {200, 202, 404, 408, 409, 413, 422, 431, 503},
-    ("get", "/v1/jobs/{job_id}/events"): {200, 404, 408, 413, 422, 431, 503},
-    ("get", "/v1/events"): {200, 408, 413, 422, 431, 503},
-    ("post", "/v1/cron/{name}/run"): {202, 404, 408, 409, 413, 422, 431, 503},
-    ("get", "/v1/cron"): {200, 408, 413, 431, 503},
-    ("get", "/v1/queues"): {200, 408, 413, 431, 503},
-    ("get", "/v1/workers"): {200, 408, 413, 431, 503},
-    ("get", "/metrics"): {200, 408, 413, 431, 503},
-    ("get", "/v1/functions"): {200, 408, 413, 431, 503},
+    ("post", "/v1/jobs"): {200, 202, 400, 401, 403, 408, 409, 413, 422, 429, 431, 503},
+    ("post", "/v1/jobs/batch"): {200, 400, 401, 403, 408, 413, 422, 429, 431, 503},
+    ("post", "/v1/jobs/retry"): {200, 400, 401, 403, 408, 413, 422, 431, 503},
+    ("get", "/v1/jobs"): {200, 401, 403, 408, 413, 422, 431, 503},
+    ("get", "/v1/jobs/{job_id}"): {200, 401, 403, 404, 408, 413, 422, 431, 503},
+    ("get", "/v1/jobs/{job_id}/result"): {200, 202, 401, 403, 404, 408, 413, 422, 431, 503},
+    ("delete", "/v1/jobs/{job_id}"): {202, 401, 403, 404, 408, 409, 413, 422, 431, 503},
+    ("post", "/v1/jobs/{job_id}/retry"): {200, 202, 401, 403, 404, 408, 409, 413, 422, 431, 503},
+    ("get", "/v1/jobs/{job_id}/events"): {200, 401, 403, 404, 408, 413, 422, 431, 503},
+    ("get", "/v1/events"): {200, 401, 403, 408, 413, 422, 431, 503},
+    ("post", "/v1/cron/{name}/run"): {202, 401, 403, 404, 408, 409, 413, 422, 431, 503},
+    ("get", "/v1/cron"): {200, 401, 403, 408, 413, 431, 503},
+    ("get", "/v1/queues"): {200, 401, 403, 408, 413, 431, 503},
+    ("get", "/v1/workers"): {200, 401, 403, 408, 413, 431, 503},
+    ("get", "/metrics"): {200, 401, 403, 408, 413, 431, 503},
+    ("get", "/v1/functions"): {200, 401, 403, 408, 413, 431, 503},
     ("get", "/healthz"): {200, 408, 413, 431, 503},
     ("get", "/readyz"): {200, 408, 413, 431, 503},
 }
@@ -131,4 +132,4 @@ def test_app_factory_builds_without_touching_redis() -> None:
     from jobqueue.api.app import create_app
     from jobqueue.settings import Settings
 
-    assert isinstance(create_app(Settings(redis_url="redis://nowhere:1/0")), FastAPI)
+    assert isinstance(create_app(Settings(redis_url="redis://nowhere:1/0", auth="off")), FastAPI)

@@ -52,7 +52,7 @@ async def test_a_reading_is_shared_for_a_second(
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(redis_url="redis://fake:6379/0", max_queued=2, log_format="console")
+    return Settings(redis_url="redis://fake:6379/0", max_queued=2, log_format="console", auth="off")
 
 
 async def test_enqueues_past_max_queued_are_a_503_with_retry_after(

@@ -9,9 +9,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
+from jobqueue.access.gate import burst_of
+from jobqueue.access.principal import Principal
+from jobqueue.access.scopes import Scope
 from jobqueue.api import json_limits
-from jobqueue.api.dependencies import ServicesDep, request_id_of, services_of
-from jobqueue.api.errors import CONFLICT, UNAVAILABLE, UNPARSABLE
+from jobqueue.api.auth import authorize, guarded
+from jobqueue.api.dependencies import (
+    Services,
+    ServicesDep,
+    principal_of,
+    request_id_of,
+    services_of,
+    tenant_queue_of,
+)
+from jobqueue.api.errors import CONFLICT, RATE_LIMITED, UNAVAILABLE, UNPARSABLE
 from jobqueue.api.schemas import (
     ENQUEUE_EXAMPLES,
     BatchEnqueueRequest,
@@ -27,6 +38,7 @@ from jobqueue.queue import EnqueueOptions
 from jobqueue.settings import Settings
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+ENQUEUE_AUDIT = "enqueue"
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -91,10 +103,11 @@ async def enqueue_job(
     services: ServicesDep,
 ) -> Response:
     """Enqueue a registered job. Same `job_id`, function and args again: 200 and the same job."""
+    services.gate.charge(principal_of(http_request))  # (an invalid enqueue counts too)
     definition, args = _validated_args(request, services.registry, services.settings)
     options = _options(request, request_id_of(http_request))
     try:
-        view, created = await services.queue.enqueue(definition.name, args, options)
+        view, created = await tenant_queue_of(http_request).enqueue(definition.name, args, options)
     except JobConflict:
         services.metrics.enqueued.labels(definition.name, "conflict").inc()
         raise
@@ -136,6 +149,7 @@ class _EnqueueRoute(APIRoute):
         generic = super().get_route_handler()
 
         async def handle(http_request: Request) -> Response:
+            authorize(http_request, Scope.jobs_write, ENQUEUE_AUDIT)  # before the body is read
             request = await _json_body(http_request, EnqueueRequest)
             if request is None:
                 return await generic(http_request)
@@ -151,24 +165,37 @@ router.add_api_route(
     route_class_override=_EnqueueRoute,
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobView,
-    responses={
-        200: {
-            "model": JobView,
-            "description": "A job with this `job_id`, function and args exists",
+    **guarded(
+        Scope.jobs_write,
+        audit=ENQUEUE_AUDIT,
+        responses={
+            200: {
+                "model": JobView,
+                "description": "A job with this `job_id`, function and args exists",
+            },
+            **UNPARSABLE,
+            **CONFLICT,
+            **RATE_LIMITED,
+            **UNAVAILABLE,
         },
-        **UNPARSABLE,
-        **CONFLICT,
-        **UNAVAILABLE,
-    },
+    ),
 )
 
 
-@router.post("/batch", response_model=BatchEnqueueResult, responses={**UNPARSABLE, **UNAVAILABLE})
+@router.post(
+    "/batch",
+    response_model=BatchEnqueueResult,
+    **guarded(
+        Scope.jobs_write, audit="batch", responses={**UNPARSABLE, **RATE_LIMITED, **UNAVAILABLE}
+    ),
+)
 async def enqueue_jobs(
     request: BatchEnqueueRequest, http_request: Request, services: ServicesDep
 ) -> Response:
     """Enqueue up to 1,000 jobs at once, written in one round trip. Each item is validated
-    and made idempotent on its own and gets its own result; one bad item fails only itself."""
+    and made idempotent on its own and gets its own result; one bad item fails only itself.
+    Each item counts towards the key's rate limit."""
+    _charge_batch(services, principal_of(http_request), len(request.jobs))
     results: list[BatchItemResult | None] = [None] * len(request.jobs)
     valid: list[tuple[int, str, dict[str, Any], EnqueueOptions]] = []
     for i, raw in enumerate(request.jobs):
@@ -185,7 +212,8 @@ async def enqueue_jobs(
             results[i] = BatchItemResult(status_code=422, detail=detail)
             continue
         valid.append((i, definition.name, args, _options(item, request_id_of(http_request))))
-    outcomes = await services.queue.enqueue_batch([(f, a, o) for _, f, a, o in valid])
+    queue = tenant_queue_of(http_request)
+    outcomes = await queue.enqueue_batch([(f, a, o) for _, f, a, o in valid])
     metrics = services.metrics
     for (i, function, _, _), outcome in zip(valid, outcomes, strict=True):
         if isinstance(outcome, JobConflict):
@@ -207,6 +235,24 @@ async def enqueue_jobs(
     )
     # Serialize once (FastAPI would re-validate a thousand job views first).
     return Response(summary.model_dump_json(), media_type="application/json")
+
+
+def _charge_batch(services: Services, principal: Principal, jobs: int) -> None:
+    """A batch the key's burst cannot hold would never pass: 422 saying so, not 429."""
+    burst = burst_of(principal)
+    if burst is not None and jobs > burst:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "too_long",
+                    "loc": ("body", "jobs"),
+                    "msg": f"{jobs} jobs are more than the API key {principal.name!r} may send "
+                    f"at once ({burst}: twice its rate_per_second); split the batch",
+                    "input": None,
+                }
+            ]
+        )
+    services.gate.charge(principal, jobs)
 
 
 def _item_error(error: Any, index: int) -> dict[str, Any]:

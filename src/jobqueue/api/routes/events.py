@@ -10,9 +10,12 @@ from fastapi import APIRouter, Header
 from pydantic import AfterValidator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.sse import SendTimeoutError
-from starlette.types import Receive, Scope, Send
+from starlette.types import Receive, Send
+from starlette.types import Scope as AsgiScope
 
-from jobqueue.api.dependencies import QueueDep
+from jobqueue.access.scopes import Scope
+from jobqueue.api.auth import guarded
+from jobqueue.api.dependencies import TenantQueueDep
 from jobqueue.api.errors import NOT_FOUND, Responses
 from jobqueue.api.schemas import ErrorBody
 from jobqueue.history.followers import Following
@@ -69,7 +72,7 @@ class _Streamed(EventSourceResponse):
         super().__init__(_as_sse(following), ping=PING_SECONDS, send_timeout=SEND_TIMEOUT_SECONDS)
         self._following = following
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         except SendTimeoutError:
@@ -81,10 +84,10 @@ class _Streamed(EventSourceResponse):
 @router.get(
     "/v1/jobs/{job_id}/events",
     response_class=EventSourceResponse,
-    responses={**SSE_RESPONSE, **NOT_FOUND, **STREAM_UNAVAILABLE},
+    **guarded(Scope.jobs_read, responses={**SSE_RESPONSE, **NOT_FOUND, **STREAM_UNAVAILABLE}),
 )
 async def job_events(
-    job_id: str, queue: QueueDep, last_event_id: LastEventId = None
+    job_id: str, queue: TenantQueueDep, last_event_id: LastEventId = None
 ) -> EventSourceResponse:
     """The job's past transitions, then live ones and progress; ends after it finishes."""
     await queue.get(job_id)  # 404 or 503 before the stream starts
@@ -94,9 +97,11 @@ async def job_events(
 @router.get(
     "/v1/events",
     response_class=EventSourceResponse,
-    responses={**SSE_RESPONSE, **STREAM_UNAVAILABLE},
+    **guarded(Scope.jobs_read, responses={**SSE_RESPONSE, **STREAM_UNAVAILABLE}),
 )
-async def all_events(queue: QueueDep, last_event_id: LastEventId = None) -> EventSourceResponse:
+async def all_events(
+    queue: TenantQueueDep, last_event_id: LastEventId = None
+) -> EventSourceResponse:
     """Every job's transitions as they happen; send `Last-Event-ID` to resume after a gap."""
     await queue.check_followable()  # 503 before the stream starts
     return _Streamed(queue.all_events(last_event_id))

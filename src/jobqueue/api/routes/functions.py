@@ -2,13 +2,15 @@
 
 from fastapi import APIRouter
 
+from jobqueue.access.scopes import Scope
+from jobqueue.api.auth import guarded
 from jobqueue.api.dependencies import RegistryDep
 from jobqueue.api.schemas import FunctionInfo
 
 router = APIRouter(prefix="/v1/functions", tags=["functions"])
 
 
-@router.get("", response_model=list[FunctionInfo])
+@router.get("", response_model=list[FunctionInfo], **guarded(Scope.jobs_read))
 async def list_functions(registry: RegistryDep) -> list[FunctionInfo]:
     return [
         FunctionInfo(

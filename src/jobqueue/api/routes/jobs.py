@@ -5,7 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
-from jobqueue.api.dependencies import QueueDep
+from jobqueue.access.scopes import Scope
+from jobqueue.api.auth import guarded
+from jobqueue.api.dependencies import TenantQueueDep
 from jobqueue.api.disconnects import CLIENT_CLOSED_REQUEST, unless_disconnected
 from jobqueue.api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE, UNPARSABLE
 from jobqueue.api.schemas import BulkRetryRequest, BulkRetryResult, JobPage
@@ -18,9 +20,9 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 MAX_WAIT_SECONDS = 60
 
 
-@router.get("", response_model=JobPage, responses={**UNAVAILABLE})
+@router.get("", response_model=JobPage, **guarded(Scope.jobs_read, responses=UNAVAILABLE))
 async def list_jobs(
-    queue: QueueDep,
+    queue: TenantQueueDep,
     status: JobStatus | None = None,
     function: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
@@ -36,8 +38,12 @@ async def list_jobs(
     return JobPage(jobs=page.jobs, next_cursor=page.next_cursor)
 
 
-@router.post("/retry", response_model=BulkRetryResult, responses={**UNPARSABLE, **UNAVAILABLE})
-async def retry_jobs(request: BulkRetryRequest, queue: QueueDep) -> BulkRetryResult:
+@router.post(
+    "/retry",
+    response_model=BulkRetryResult,
+    **guarded(Scope.ops_write, audit="bulk_retry", responses={**UNPARSABLE, **UNAVAILABLE}),
+)
+async def retry_jobs(request: BulkRetryRequest, queue: TenantQueueDep) -> BulkRetryResult:
     """Re-run failed (or aborted) jobs matching the filter, newest first, each at most once."""
     outcome = await queue.retry_many(
         status=JobStatus(request.status),
@@ -52,25 +58,35 @@ async def retry_jobs(request: BulkRetryRequest, queue: QueueDep) -> BulkRetryRes
     )
 
 
-@router.get("/{job_id}", response_model=JobView, responses={**NOT_FOUND, **UNAVAILABLE})
-async def get_job(job_id: str, queue: QueueDep) -> JobView:
+@router.get(
+    "/{job_id}",
+    response_model=JobView,
+    **guarded(Scope.jobs_read, responses={**NOT_FOUND, **UNAVAILABLE}),
+)
+async def get_job(job_id: str, queue: TenantQueueDep) -> JobView:
     return await queue.get(job_id)
 
 
 @router.get(
     "/{job_id}/result",
     response_model=JobView,
-    responses={
-        202: {"model": JobView, "description": "Not finished within `timeout`: the current view"},
-        **NOT_FOUND,
-        **UNAVAILABLE,
-    },
+    **guarded(
+        Scope.jobs_read,
+        responses={
+            202: {
+                "model": JobView,
+                "description": "Not finished within `timeout`: the current view",
+            },
+            **NOT_FOUND,
+            **UNAVAILABLE,
+        },
+    ),
 )
 async def wait_for_job(
     job_id: str,
     request: Request,
     response: Response,
-    queue: QueueDep,
+    queue: TenantQueueDep,
     timeout: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS, allow_inf_nan=False)] = 0,
 ) -> JobView | Response:
     """Wait up to `timeout` seconds for the job to finish: 200 once it has, else 202."""
@@ -85,9 +101,9 @@ async def wait_for_job(
     "/{job_id}",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobView,
-    responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE},
+    **guarded(Scope.jobs_write, audit="abort", responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE}),
 )
-async def abort_job(job_id: str, queue: QueueDep) -> JobView:
+async def abort_job(job_id: str, queue: TenantQueueDep) -> JobView:
     """Abort a queued, deferred or running job; it ends as `aborted`."""
     return await queue.abort(job_id)
 
@@ -96,14 +112,18 @@ async def abort_job(job_id: str, queue: QueueDep) -> JobView:
     "/{job_id}/retry",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobView,
-    responses={
-        200: {"model": JobView, "description": "Already re-run: the earlier re-run's view"},
-        **NOT_FOUND,
-        **CONFLICT,
-        **UNAVAILABLE,
-    },
+    **guarded(
+        Scope.jobs_write,
+        audit="retry",
+        responses={
+            200: {"model": JobView, "description": "Already re-run: the earlier re-run's view"},
+            **NOT_FOUND,
+            **CONFLICT,
+            **UNAVAILABLE,
+        },
+    ),
 )
-async def retry_job(job_id: str, response: Response, queue: QueueDep) -> JobView:
+async def retry_job(job_id: str, response: Response, queue: TenantQueueDep) -> JobView:
     """Re-run a failed or aborted job with the same function and args, under a new id."""
     view, created = await queue.retry(job_id)
     response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK

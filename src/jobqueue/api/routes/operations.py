@@ -1,9 +1,11 @@
 """What operators look at: cron jobs, queues, workers, metrics."""
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from jobqueue.api.dependencies import OperationsDep, ServicesDep
+from jobqueue.access.scopes import Scope
+from jobqueue.api.auth import guarded
+from jobqueue.api.dependencies import OperationsDep, ServicesDep, tenant_queue_of
 from jobqueue.api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE
 from jobqueue.history.view import JobView
 from jobqueue.ops.crons import CronInfo
@@ -15,7 +17,9 @@ router = APIRouter(tags=["operations"])
 SERIES_LENGTH = 60
 
 
-@router.get("/v1/cron", response_model=list[CronInfo], responses={**UNAVAILABLE})
+@router.get(
+    "/v1/cron", response_model=list[CronInfo], **guarded(Scope.ops_read, responses=UNAVAILABLE)
+)
 async def list_cron_jobs(operations: OperationsDep) -> list[CronInfo]:
     """Each cron job: schedule, next run, last run, and whether it is running."""
     return await operations.crons()
@@ -25,20 +29,26 @@ async def list_cron_jobs(operations: OperationsDep) -> list[CronInfo]:
     "/v1/cron/{name}/run",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobView,
-    responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE},
+    **guarded(
+        Scope.ops_write, audit="cron_run", responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE}
+    ),
 )
-async def run_cron_job(name: str, operations: OperationsDep) -> JobView:
+async def run_cron_job(name: str, request: Request, operations: OperationsDep) -> JobView:
     """Run a cron job now; 409 while a run of it is in progress."""
-    return await operations.run_cron(name)
+    return await operations.run_cron(name, tenant_queue_of(request).by)
 
 
-@router.get("/v1/queues", response_model=list[QueueReport], responses={**UNAVAILABLE})
+@router.get(
+    "/v1/queues", response_model=list[QueueReport], **guarded(Scope.ops_read, responses=UNAVAILABLE)
+)
 async def list_queues(operations: OperationsDep) -> list[QueueReport]:
     """Depth, oldest waiting age, recent throughput and the statistics series, per queue."""
     return await operations.queues(SERIES_LENGTH)
 
 
-@router.get("/v1/workers", response_model=list[WorkerInfo], responses={**UNAVAILABLE})
+@router.get(
+    "/v1/workers", response_model=list[WorkerInfo], **guarded(Scope.ops_read, responses=UNAVAILABLE)
+)
 async def list_workers(operations: OperationsDep) -> list[WorkerInfo]:
     """Workers seen recently: `alive`, or `gone` (not seen within the liveness window)."""
     return await operations.workers()
@@ -47,7 +57,9 @@ async def list_workers(operations: OperationsDep) -> list[WorkerInfo]:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, **UNAVAILABLE},
+    **guarded(
+        Scope.metrics_read, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, **UNAVAILABLE}
+    ),
 )
 async def metrics(services: ServicesDep) -> Response:
     """Prometheus text format: this API's metrics and the workers' (aggregated in Redis)."""
