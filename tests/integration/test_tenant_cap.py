@@ -1,6 +1,7 @@
 """One tenant's backlog leaves room for the others: a real worker (4 slots, at most 2 jobs of one
-tenant) against its own redis-server, jobs enqueued through the service's own queue as the API
-will enqueue a tenant's (`<tenant>~<job id>`)."""
+tenant) against its own redis-server, jobs enqueued through the service's own queue under the
+ids the API stores a tenant's jobs by (`<tenant>~<job id>`), and over HTTP with two tenants'
+keys."""
 
 import asyncio
 import json
@@ -8,9 +9,14 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 import redis
 
+from jobqueue.access import tokens
+from jobqueue.access.cli import entry
+from jobqueue.access.keyring import ApiKey
+from jobqueue.access.scopes import Scope
 from jobqueue.history.view import JobView
 from jobqueue.history.vocabulary import JobStatus
 from jobqueue.ops.workers import list_workers
@@ -18,7 +24,14 @@ from jobqueue.queue import EnqueueOptions, JobQueue
 from jobqueue.settings import Settings
 from jobqueue.store.client import TrackedRedis
 from tests.helpers import eventually
-from tests.helpers.services import RedisServer, ServiceProcess, connect, service_env, start_worker
+from tests.helpers.services import (
+    RedisServer,
+    ServiceProcess,
+    connect,
+    service_env,
+    start_api,
+    start_worker,
+)
 
 CAP = 2
 
@@ -27,6 +40,15 @@ CAP = 2
 class Capped:
     redis: RedisServer
     worker: ServiceProcess
+    api_url: str
+    tokens: dict[str, str]  # each tenant's key
+
+
+def key_entry(tenant: str) -> tuple[str, str]:
+    """A new key of `tenant` that may enqueue and read jobs: its token and its keys-file entry."""
+    token = tokens.mint()
+    scopes = frozenset({Scope.jobs_read, Scope.jobs_write})
+    return token, entry(ApiKey(name=tenant, hash=tokens.hash_of(token), scopes=scopes))
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +61,20 @@ def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capped]:
         "JOBQUEUE_WORKER_MAX_JOBS": "4",
         "JOBQUEUE_WORKER_TENANT_MAX_JOBS": str(CAP),
     }
-    worker = start_worker(env, workdir)
-    yield Capped(server, worker)
-    worker.stop()
-    server.stop()
+    keys = {tenant: key_entry(tenant) for tenant in ("alpha", "beta")}
+    keys_file = workdir / "keys.toml"
+    keys_file.write_text("\n\n".join(text for _, text in keys.values()) + "\n")
+    api_env = {**env, "JOBQUEUE_AUTH": "on", "JOBQUEUE_API_KEYS_FILE": str(keys_file)}
+    started: list[ServiceProcess] = []
+    try:
+        started.append(worker := start_worker(env, workdir))
+        api, url = start_api(api_env, workdir)
+        started.append(api)
+        yield Capped(server, worker, url, {tenant: token for tenant, (token, _) in keys.items()})
+    finally:
+        for process in reversed(started):
+            process.stop()
+        server.stop()
 
 
 @pytest.fixture
@@ -169,3 +201,35 @@ def polls(admin: redis.Redis) -> int:
     """Queue reads so far: one per poll of a worker with a free slot."""
     stats: dict[str, dict[str, int]] = admin.info("commandstats")  # type: ignore[assignment]
     return stats.get("cmdstat_zrangebyscore", {}).get("calls", 0)
+
+
+async def test_over_http_one_tenants_sleeps_leave_another_tenants_echo_to_run(
+    capped: Capped,
+) -> None:
+    def client(tenant: str) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {capped.tokens[tenant]}"}
+        return httpx.AsyncClient(base_url=capped.api_url, headers=headers, trust_env=False)
+
+    sleeps = [f"s{n}" for n in range(10)]
+    async with client("alpha") as alpha, client("beta") as beta:
+        for job_id in sleeps:
+            job = {"function": "sleep", "args": {"seconds": 60}, "job_id": job_id}
+            assert (await alpha.post("/v1/jobs", json=job)).status_code == 202
+
+        async def alpha_running() -> int:
+            jobs = [(await alpha.get(f"/v1/jobs/{job_id}")).json() for job_id in sleeps]
+            running = sum(1 for job in jobs if job["status"] == "in_progress")
+            assert running <= CAP, f"alpha runs {running} jobs"
+            return running
+
+        async def alpha_at_cap() -> bool:
+            return await alpha_running() == CAP
+
+        await eventually(alpha_at_cap, what="alpha's first sleeps to start")
+        echo = {"function": "echo", "args": {"message": "hi"}, "job_id": "e1"}
+        assert (await beta.post("/v1/jobs", json=echo)).status_code == 202
+        done = await beta.get("/v1/jobs/e1/result", params={"timeout": 3})
+        assert (done.status_code, done.json()["status"]) == (200, "succeeded")
+        assert await alpha_running() == CAP
+        for job_id in sleeps:
+            await alpha.delete(f"/v1/jobs/{job_id}")
