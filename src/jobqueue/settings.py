@@ -82,6 +82,8 @@ class Settings(BaseSettings):
 
     # Worker
     worker_max_jobs: int = Field(default=100, gt=0)
+    # One tenant's jobs at once per worker; unset: half of worker_max_jobs, rounded up
+    worker_tenant_max_jobs: int | None = Field(default=None, gt=0)
     worker_poll_delay: float = Field(
         default=0.25, gt=0, description="new jobs wake workers at once; this bounds the rest"
     )
@@ -133,6 +135,21 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"max_streams ({self.max_streams}) must be below max_connections "
                 f"({self.max_connections}): each stream holds one of the connections"
+            )
+        return self
+
+    @property
+    def worker_tenant_cap(self) -> int:
+        """How many of one tenant's jobs a worker runs at once (`worker_tenant_max_jobs`)."""
+        return self.worker_tenant_max_jobs or -(-self.worker_max_jobs // 2)
+
+    @model_validator(mode="after")
+    def _tenant_cap_within_worker(self) -> "Settings":
+        # A cap above the worker's slots would read as a limit and limit nothing.
+        if self.worker_tenant_cap > self.worker_max_jobs:
+            raise ValueError(
+                f"worker_tenant_max_jobs ({self.worker_tenant_cap}) must be at most "
+                f"worker_max_jobs ({self.worker_max_jobs})"
             )
         return self
 

@@ -23,7 +23,7 @@ SEAMS = [
     ("arq.worker.Worker.start_jobs", "b45797cfa40bed7f", "jobqueue.worker.swaps.pickup",
      "replaced: claims a poll's jobs in one script call"),
     ("arq.worker.Worker._poll_iteration", "f8d39d823a0a59f2", "jobqueue.worker.swaps.pickup",
-     "calls self.start_jobs(job_ids) with the due ids, in queue order"),
+     "calls self.start_jobs(job_ids) with the first queue_read_limit due ids, in queue order"),
     ("arq.worker.Worker._poll_iteration", "f8d39d823a0a59f2", "jobqueue.worker.swaps.poll_guard",
      "wrapped: an error reply ends one poll, not the worker; calls _cancel_aborted_jobs"),
     ("arq.worker.Worker._cancel_aborted_jobs", "54575eaf8682f95b",
@@ -31,7 +31,8 @@ SEAMS = [
     ("arq.worker.Worker._release_sem_dec_counter_on_complete", "0ed101482e942c33",
      "jobqueue.worker.swaps.pickup", "called as each claimed job's task ends"),
     ("arq.worker.Worker.__init__", "edfb0cd7e05e77cf", "jobqueue.worker.swaps.pickup",
-     "sem, job_counter, tasks, in_progress_timeout_s, allow_abort_jobs as set here"),
+     "sem, job_counter, tasks, in_progress_timeout_s, allow_abort_jobs, queue_read_limit as "
+     "set here"),
     ("arq.worker.Worker.main", "45ca1591c9717466", "jobqueue.worker.swaps.wakeup",
      "looks up the module global `poll` after on_startup"),
     ("arq.utils.poll", "d8cc8542a1ab2bc3", "jobqueue.worker.swaps.wakeup",

@@ -67,3 +67,20 @@ def test_max_streams_must_stay_below_max_connections() -> None:
     with pytest.raises(ValidationError, match="max_streams"):
         Settings(max_streams=100, max_connections=100)
     assert Settings(max_streams=99, max_connections=100).max_streams == 99
+
+
+def test_a_tenant_gets_half_of_a_workers_slots_by_default() -> None:
+    assert Settings().worker_tenant_cap == 50
+    assert Settings(worker_max_jobs=5).worker_tenant_cap == 3  # (rounded up)
+    assert Settings(worker_max_jobs=1).worker_tenant_cap == 1
+
+
+def test_the_tenant_cap_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOBQUEUE_WORKER_TENANT_MAX_JOBS", "7")
+    assert Settings().worker_tenant_cap == 7
+
+
+@pytest.mark.parametrize("cap", [0, -1, 101])
+def test_a_tenant_cap_outside_the_workers_slots_is_refused(cap: int) -> None:
+    with pytest.raises(ValidationError, match="worker_tenant_max_jobs"):
+        Settings(worker_tenant_max_jobs=cap)

@@ -105,6 +105,13 @@ class _SharedCollector(Collector):
         )
         oldest.add_metric([self.queue.queue], self.queue.oldest_waiting_age_s or 0.0)
         yield oldest
+        held = GaugeMetricFamily(
+            "jobqueue_tenant_held_jobs",
+            "Jobs left queued for their tenant's cap at a worker's last poll (the most any alive "
+            "worker left: each sees the same queue)",
+        )
+        held.add_metric([], max((w.held for w in self.workers if w.status == "alive"), default=0))
+        yield held
         workers = GaugeMetricFamily("jobqueue_workers", "Workers by status", labels=["status"])
         for status in ("alive", "gone"):
             workers.add_metric([status], sum(1 for w in self.workers if w.status == status))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from arq.connections import ArqRedis
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from jobqueue.settings import Settings
 from jobqueue.store.heartbeats import read_heartbeats, warn_malformed
@@ -26,6 +26,11 @@ class WorkerInfo(BaseModel):
     completed: int
     failed: int
     retried: int
+    held: int = Field(
+        default=0,
+        description="jobs its last poll left queued because their tenant had "
+        "JOBQUEUE_WORKER_TENANT_MAX_JOBS running in it (some may run in other workers)",
+    )
 
 
 def _when(text: str) -> datetime:
@@ -51,6 +56,7 @@ _FIELDS: dict[str, Callable[[str], object]] = {
     "failed": int,
     "retried": int,
 }
+_OPTIONAL_FIELDS = {"held": int}  # (a worker of an older release writes none)
 
 
 async def list_workers(redis: ArqRedis, settings: Settings) -> list[WorkerInfo]:
@@ -86,4 +92,11 @@ def _read(worker_id: str, beat: dict[str, str]) -> dict[str, Any] | None:
         except ValueError:
             warn_malformed(worker_id, field)
             return None
+    for field, read in _OPTIONAL_FIELDS.items():
+        if field in beat:
+            try:
+                fields[field] = read(beat[field])
+            except ValueError:
+                warn_malformed(worker_id, field)
+                return None
     return fields

@@ -12,7 +12,7 @@ and counts a stall for a job whose last run never ended.
 """
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,11 +60,15 @@ async def claim(
     events_max_length: int,
     max_tries: Mapping[str, int],
     history_ttl_ms: int,
+    tenants: Sequence[str | None] = (),
+    tenant_slots: Mapping[str, int] | None = None,
 ) -> list[Claimed]:
     """Claim up to `limit` of `job_ids` (in queue order), each leased to `owner` (a worker id)
     for `lease_ms`; each claimed job's `run_job` opening is prepared on `redis`. `max_tries`:
     each function's (arq fails a job past it without running it: no start is recorded);
-    `history_ttl_ms`: how long the events of a job without a record are kept."""
+    `history_ttl_ms`: how long the events of a job without a record are kept. `tenants`: each
+    job's tenant (None for one not capped; empty when none is), `tenant_slots`: how many jobs of
+    each such tenant may be claimed; a job of a tenant with none left is passed over."""
     per_job = (
         key
         for job_id in job_ids
@@ -93,6 +97,8 @@ async def claim(
             EventType.started,
             orjson.dumps(max_tries),
             history_ttl_ms,
+            orjson.dumps(tenant_slots or {}),
+            orjson.dumps(list(tenants)),
             *job_ids,
         ],
     )
@@ -111,3 +117,14 @@ def _due_ms(score: bytes, now_ms: int) -> int:
     """A queue score as arq's `run_job` takes it (a planted infinite one reads as now)."""
     due = float(score)
     return int(due) if math.isfinite(due) else now_ms
+
+
+async def due_jobs(
+    redis: TrackedRedis, queue: str, start: int, count: int, now_ms: int
+) -> tuple[list[str], bool]:
+    """The ids of the queue's jobs at ranks `start` to `start + count - 1` that are due by
+    `now_ms`, in queue order, and whether due jobs may follow. By rank: reaching it costs
+    O(log N), where ZRANGEBYSCORE's offset walks every job before it."""
+    page = await redis.zrange(queue, start, start + count - 1, withscores=True)
+    due = [member.decode() for member, score in page if score <= now_ms]
+    return due, len(due) == count

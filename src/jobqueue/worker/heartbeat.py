@@ -36,6 +36,7 @@ class WorkerStats:
     completed: int = 0
     failed: int = 0
     retried: int = 0
+    held: int = 0  # jobs its last poll left queued for their tenant's cap (`TenantSlots`)
 
 
 async def beat(
@@ -54,6 +55,7 @@ async def beat(
         "completed": stats.completed,
         "failed": stats.failed,
         "retried": stats.retried,
+        "held": stats.held,
     }
     await write_heartbeat(
         redis,

@@ -284,6 +284,20 @@ async def test_metrics_parse_as_prometheus_text(
     assert families["jobqueue_api_open_streams"].samples[0].value == 0  # no stream open
 
 
+async def test_metrics_show_the_most_jobs_an_alive_worker_held_for_tenant_caps(
+    client: httpx.AsyncClient, redis: TrackedRedis, settings: Settings
+) -> None:
+    for held in (3, 5):  # two workers see the same queue: the most, not the sum
+        await beat(redis, settings, WorkerStats(held=held))
+    gone = WorkerStats(held=9)
+    await beat(redis, settings, gone, stopped=True)
+    response = await client.get("/metrics")
+    families = {f.name: f for f in text_string_to_metric_families(response.text)}
+    assert families["jobqueue_tenant_held_jobs"].samples[0].value == 5
+    workers = (await client.get("/v1/workers")).json()
+    assert sorted(worker["held"] for worker in workers) == [3, 5, 9]
+
+
 async def test_events_of_an_unknown_job_is_a_404(client: httpx.AsyncClient) -> None:
     assert (await client.get("/v1/jobs/nope/events")).status_code == 404
 

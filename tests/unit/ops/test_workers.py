@@ -42,6 +42,7 @@ MALFORMED_BEATS = [
     ("last_seen-nan", "last_seen", "nan"),
     ("started_at-past-any-date", "started_at", "1e20"),
     ("host-missing", "host", ""),
+    ("held-not-an-integer", "held", "x"),
 ]
 
 
@@ -74,3 +75,12 @@ async def test_a_worker_set_of_the_wrong_type_lists_none(
 ) -> None:
     await redis.set(keys.WORKERS, "planted")
     assert await list_workers(redis, settings) == []
+
+
+async def test_a_heartbeat_of_an_older_worker_without_held_reads_as_none_held(
+    redis: TrackedRedis, settings: Settings
+) -> None:
+    await beat(redis, "old", heartbeat(worker_id="old"))
+    await beat(redis, "new", heartbeat(worker_id="new", held="4"))
+    workers = {w.worker_id: w.held for w in await list_workers(redis, settings)}
+    assert workers == {"old": 0, "new": 4}

@@ -91,7 +91,8 @@ async def test_a_record_the_service_did_not_write_does_not_stop_the_claim(
 
 @pytest.mark.parametrize(
     ("position", "value"),
-    # the index prefix, the history TTL, the events' max length, max tries JSON, a job id too
+    # the index prefix, the history TTL, the events' max length, max tries JSON, the tenant
+    # slots and the tenants (not JSON, not numbers / strings, not one per job), a job id too
     # many for the keys
     [
         (6, ""),
@@ -101,7 +102,13 @@ async def test_a_record_the_service_did_not_write_does_not_stop_the_claim(
         (0, "1e12"),
         (7, "-1"),
         (11, '{"echo": "3"}'),
-        (13, ("fine", "x")),
+        (13, "not json"),
+        (13, '{"a": "1"}'),
+        (14, '["a", "b"]'),
+        (14, "[1]"),
+        (14, '[{"a": 1}]'),
+        (14, "{"),
+        (15, ("fine", "x")),
     ],
 )
 async def test_a_bad_argument_is_refused_before_anything_is_written(
@@ -111,7 +118,7 @@ async def test_a_bad_argument_is_refused_before_anything_is_written(
     before = await redis.hgetall(keys.record("fine"))  # type: ignore[misc]
     now_ms = int(time.time() * 1000) + 1000
     args = [now_ms, 15_000, 0, 1, 88400, "w1", keys.INDEX_PREFIX, 1000, "waiting"]
-    args += ["in_progress", "started", "{}", 60_000, "fine"]
+    args += ["in_progress", "started", "{}", 60_000, "{}", "[]", "fine"]
     if isinstance(value, tuple):
         args[position : position + 1] = list(value)
     else:
@@ -186,3 +193,80 @@ async def test_a_lease_set_of_the_wrong_type_refuses_the_claim_before_any_write(
     with pytest.raises(ResponseError, match="lease set"):
         await claim_now(redis, ["spoilt", "fine"], aborts=True)
     assert await redis.get(keys.in_progress("fine")) is None
+
+
+async def test_the_claim_takes_no_more_of_a_tenants_jobs_than_its_slots(
+    redis: TrackedRedis,
+) -> None:
+    job_ids = ["a~1", "a~2", "a~3", "b~1", "system"]
+    for job_id in job_ids:
+        await redis.enqueue_job("echo", _job_id=job_id, message="hi")
+    claimed = await claim(
+        redis,
+        QUEUE,
+        job_ids,
+        now_ms=int(time.time() * 1000) + 1000,
+        lease_ms=15_000,
+        owner="w1",
+        aborts=False,
+        limit=len(job_ids),
+        events_max_length=1000,
+        max_tries={},
+        history_ttl_ms=60_000,
+        tenants=["a", "a", "a", "b", None],
+        tenant_slots={"a": 2, "b": 0},
+    )
+    for job in claimed:
+        redis.forget(job.opening)
+    assert [job.job_id for job in claimed] == ["a~1", "a~2", "system"]
+    for passed_over in ("a~3", "b~1"):  # left queued, untouched: no lease, no try
+        assert await redis.get(keys.in_progress(passed_over)) is None
+        assert await redis.get(keys.retry(passed_over)) is None
+        assert (await record(redis, passed_over))["status"] == "waiting"
+
+
+async def test_a_tenants_job_running_elsewhere_takes_none_of_its_slots(
+    redis: TrackedRedis,
+) -> None:
+    for job_id in ("a~1", "a~2"):
+        await redis.enqueue_job("echo", _job_id=job_id, message="hi")
+    await redis.set(keys.in_progress("a~1"), "w2")
+    claimed = await claim(
+        redis,
+        QUEUE,
+        ["a~1", "a~2"],
+        now_ms=int(time.time() * 1000) + 1000,
+        lease_ms=15_000,
+        owner="w1",
+        aborts=False,
+        limit=2,
+        events_max_length=1000,
+        max_tries={},
+        history_ttl_ms=60_000,
+        tenants=["a", "a"],
+        tenant_slots={"a": 1},
+    )
+    redis.forget(claimed[0].opening)
+    assert [job.job_id for job in claimed] == ["a~2"]
+
+
+async def test_a_tenant_named_by_the_empty_string_is_capped_too(redis: TrackedRedis) -> None:
+    for job_id in ("~1", "~2"):
+        await redis.enqueue_job("echo", _job_id=job_id, message="hi")
+    claimed = await claim(
+        redis,
+        QUEUE,
+        ["~1", "~2"],
+        now_ms=int(time.time() * 1000) + 1000,
+        lease_ms=15_000,
+        owner="w1",
+        aborts=False,
+        limit=2,
+        events_max_length=1000,
+        max_tries={},
+        history_ttl_ms=60_000,
+        tenants=["", ""],
+        tenant_slots={"": 1},
+    )
+    redis.forget(claimed[0].opening)
+    assert [job.job_id for job in claimed] == ["~1"]

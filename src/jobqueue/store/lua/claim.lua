@@ -13,6 +13,8 @@
 -- - if its record says it is in progress already, its last run never ended (its worker died,
 --   or lost its lease): count a stall (the record's `stalls`, and per function for /metrics)
 --   and give that try back: a stall is not a try; the worker fails a job past its stall limit.
+-- - keep each tenant's cap: a job whose tenant has no slot left in the worker is passed over
+--   (left queued, untouched), and each job claimed takes one of its tenant's slots.
 -- KEYS: 1 the queue, 2 arq's abort set, 3 the events stream, 4 the worker's lease set,
 --       5 the stalls-per-function hash, then per job: its in-progress, job, retry, record and
 --       events keys
@@ -20,7 +22,9 @@
 --       5 try counter TTL (s), 6 the worker's id, 7 index key prefix, 8 events max length,
 --       9 the stored status `waiting`, 10 `in_progress`, 11 the event type `started`,
 --       12 each function's max tries (a JSON object), 13 history TTL (ms, for the events of a
---       job with no record), then the job ids, in queue order
+--       job with no record), 14 each tenant's slots left in the worker (a JSON object), 15 each
+--       job's tenant (a JSON array, null for a job not capped; [] when no job is), then the job
+--       ids, in queue order
 -- Keys of another type than arq or this service writes (planted, or left by another program)
 -- never fail the call, which would leave the jobs it had claimed before unrun. The worker's
 -- lease set (or the queue) of another type refuses the call before its first write (as in
@@ -43,7 +47,7 @@ if not positive_integer(ARGV[1]) or not positive_integer(lease) or not limit or 
   return redis.error_reply('claim: now, lease, limit, try TTL, worker id, index prefix, '
     .. 'events max length, history TTL or vocabulary missing')
 end
-local first_id = 14
+local first_id = 16
 if #KEYS ~= 5 + 5 * (#ARGV - first_id + 1) then
   return redis.error_reply('claim: not five keys per job')
 end
@@ -53,6 +57,20 @@ if not decoded or type(max_tries) ~= 'table' then
 end
 for _, tries in pairs(max_tries) do
   if type(tries) ~= 'number' then return redis.error_reply('claim: a max tries not a number') end
+end
+local decoded_slots, slots = pcall(cjson.decode, ARGV[14])
+local decoded_tenants, tenants = pcall(cjson.decode, ARGV[15])
+if not decoded_slots or type(slots) ~= 'table' or not decoded_tenants
+    or type(tenants) ~= 'table' or (#tenants ~= 0 and #tenants ~= #ARGV - first_id + 1) then
+  return redis.error_reply('claim: tenant slots not a JSON object or tenants not one per job')
+end
+for _, left in pairs(slots) do
+  if type(left) ~= 'number' then return redis.error_reply('claim: a tenant slot not a number') end
+end
+for _, tenant in ipairs(tenants) do
+  if type(tenant) ~= 'string' and tenant ~= cjson.null then
+    return redis.error_reply('claim: a tenant not a string or null')
+  end
 end
 local prefix, waiting, in_progress_status, started = ARGV[7], ARGV[9], ARGV[10], ARGV[11]
 
@@ -96,8 +114,11 @@ for i = first_id, #ARGV do
   local id, at = ARGV[i], 5 * (i - first_id) + 6
   local in_progress, job, retry, record, job_events = KEYS[at], KEYS[at + 1], KEYS[at + 2],
     KEYS[at + 3], KEYS[at + 4]
-  local score = redis.call('ZSCORE', KEYS[1], id)
+  local tenant = tenants[i - first_id + 1]
+  local capped = tenant ~= nil and tenant ~= cjson.null
+  local score = (not capped or (slots[tenant] or 0) >= 1) and redis.call('ZSCORE', KEYS[1], id)
   if score and tonumber(score) <= now and redis.call('EXISTS', in_progress) == 0 then
+    if capped then slots[tenant] = slots[tenant] - 1 end
     local left = {}
     -- (a record this service did not write, missing a field, is left as it is)
     local current = tolerant(left, record, 'HMGET', record, 'status', 'function', 'enqueue_ms',

@@ -1,5 +1,6 @@
 """Claiming jobs in one script call, and the arq internals it relies on."""
 
+import asyncio
 import inspect
 from typing import Any
 
@@ -9,11 +10,13 @@ from arq.constants import in_progress_key_prefix, retry_key_prefix
 from arq.jobs import Job
 from arq.worker import Worker
 from redis.asyncio.client import Pipeline
+from redis.exceptions import ResponseError
 
 from jobqueue.serialization import deserialize, serialize
 from jobqueue.settings import Settings
-from jobqueue.store.claim import RETRY_KEY_TTL_S
+from jobqueue.store.claim import RETRY_KEY_TTL_S, claim
 from jobqueue.store.client import TrackedRedis
+from jobqueue.worker.heartbeat import WorkerStats
 from jobqueue.worker.leases import Leases
 from jobqueue.worker.swaps import pickup
 from jobqueue.worker.swaps.wakeup import WakeUp
@@ -22,6 +25,10 @@ from jobqueue.worker.swaps.wakeup import WakeUp
 def test_arqs_poll_iteration_still_starts_jobs_through_start_jobs() -> None:
     source = inspect.getsource(Worker._poll_iteration)
     assert "await self.start_jobs(job_ids)" in source
+    # a page of the first queue_read_limit due jobs (read on past it: `_read_past_the_page`)
+    assert "count = self.queue_read_limit" in source
+    assert "start=self._queue_read_offset, num=count" in source
+    assert "self._queue_read_offset = 0" in inspect.getsource(Worker.__init__)
     # the slot accounting `pickup.start_jobs` shares with arq
     assert "self.sem.release()" in inspect.getsource(Worker._release_sem_dec_counter_on_complete)
     assert "self.job_counter - 1" in inspect.getsource(Worker._release_sem_dec_counter_on_complete)
@@ -167,3 +174,160 @@ async def test_jobs_held_elsewhere_do_not_starve_the_free_slots(redis: TrackedRe
     worker = _worker(redis, max_jobs=1)
     await pickup.start_jobs(worker, [job_id.encode() for job_id in [*held, "free"]])
     assert list(worker.tasks) == ["free"]
+
+
+def _blocking_worker(
+    redis: TrackedRedis, *, max_jobs: int, tenant_cap: int, read_limit: int = 100
+) -> Worker:
+    """A worker whose jobs run until `worker.release` is set."""
+    settings = Settings(worker_max_jobs=max_jobs, worker_tenant_max_jobs=tenant_cap)
+    worker = _worker(redis, max_jobs=max_jobs)
+    worker.queue_read_limit = read_limit
+    worker.ctx["settings"] = settings
+    release = asyncio.Event()
+    worker.release = release  # type: ignore[attr-defined]
+
+    async def run_job(job_id: str, score: int) -> None:
+        await release.wait()
+
+    worker.run_job = run_job  # type: ignore[method-assign]
+    return worker
+
+
+async def test_a_tenant_at_its_cap_leaves_the_other_slots_to_other_tenants(
+    redis: TrackedRedis,
+) -> None:
+    queued = [f"a~{n}" for n in range(6)] + ["b~1", "maintenance"]
+    for job_id in queued:
+        await redis.enqueue_job("noop", _job_id=job_id)
+    worker = _blocking_worker(redis, max_jobs=4, tenant_cap=2)
+    await pickup.start_jobs(worker, [job_id.encode() for job_id in queued])
+    assert list(worker.tasks) == ["a~0", "a~1", "b~1", "maintenance"]
+    for waiting in queued[2:6]:  # still queued, untouched: not claimed, no try, no lease
+        assert await redis.zscore("arq:queue", waiting) is not None
+        assert not await redis.exists(in_progress_key_prefix + waiting)
+        assert not await redis.exists(retry_key_prefix + waiting)
+    worker.release.set()  # type: ignore[attr-defined]
+    await asyncio.gather(*worker.tasks.values())
+
+
+async def test_a_capped_tenants_next_job_starts_when_one_of_its_jobs_ends(
+    redis: TrackedRedis,
+) -> None:
+    queued = [f"a~{n}" for n in range(4)]
+    for job_id in queued:
+        await redis.enqueue_job("noop", _job_id=job_id)
+    worker = _blocking_worker(redis, max_jobs=4, tenant_cap=1)
+    worker.ctx["stats"] = WorkerStats()
+    wakeup = worker.ctx["wakeup"] = WakeUp()
+    woken: list[int] = []
+    wakeup.slot_freed = lambda: woken.append(pickup.tenant_slots(worker).running("a"))  # type: ignore[method-assign]
+    await pickup.start_jobs(worker, [job_id.encode() for job_id in queued])
+    assert list(worker.tasks) == ["a~0"]
+    assert worker.ctx["stats"].held == 3  # (its heartbeat's, for /metrics)
+    worker.release.set()  # type: ignore[attr-defined]
+    await worker.tasks["a~0"]
+    await asyncio.sleep(0)  # (the done callback)
+    assert woken == [0]  # the poll is woken with a's slot free
+    await redis.zrem("arq:queue", "a~0")  # (as arq's finish does)
+    del worker.tasks["a~0"]
+    worker.release.clear()  # type: ignore[attr-defined]
+    await pickup.start_jobs(worker, [job_id.encode() for job_id in queued[1:]])
+    assert list(worker.tasks) == ["a~1"]  # the oldest of a's waiting jobs
+    worker.release.set()  # type: ignore[attr-defined]
+    await asyncio.gather(*worker.tasks.values())
+
+
+async def test_a_poll_of_only_capped_tenants_jobs_sends_redis_nothing(
+    redis: TrackedRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued = [f"a~{n}" for n in range(3)]
+    for job_id in queued:
+        await redis.enqueue_job("noop", _job_id=job_id)
+    worker = _blocking_worker(redis, max_jobs=4, tenant_cap=1)
+    await pickup.start_jobs(worker, [job_id.encode() for job_id in queued])
+    claims: list[object] = []
+    original = claim
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        claims.append(args)
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(pickup, "claim", counted)
+    await pickup.start_jobs(worker, [job_id.encode() for job_id in queued])
+    assert claims == []
+    worker.release.set()  # type: ignore[attr-defined]
+    await asyncio.gather(*worker.tasks.values())
+
+
+async def _poll(worker: Worker, redis: TrackedRedis) -> None:
+    """One poll's pick-up, as arq's `_poll_iteration` reads the queue for it."""
+    limit = worker.queue_read_limit
+    page = await redis.zrangebyscore("arq:queue", "-inf", "+inf", start=0, num=limit)
+    await pickup.start_jobs(worker, page)
+
+
+async def test_a_job_behind_a_capped_tenants_backlog_is_found_past_the_page(
+    redis: TrackedRedis,
+) -> None:
+    queued = [f"a~{n}" for n in range(10)] + ["b~1"]
+    for job_id in queued:
+        await redis.enqueue_job("noop", _job_id=job_id)
+    worker = _blocking_worker(redis, max_jobs=2, tenant_cap=1, read_limit=2)
+    found_after = []
+    for _ in range(3):  # pages of 2, two more read a poll: b is at rank 10
+        await _poll(worker, redis)
+        found_after.append("b~1" in worker.tasks)
+    assert found_after == [False, False, True]
+    assert list(worker.tasks) == ["a~0", "b~1"]
+    assert pickup.tenant_slots(worker).scan_from == 0  # (the end reached: from the page again)
+    for waiting in queued[1:10]:
+        assert not await redis.exists(in_progress_key_prefix + waiting)
+    worker.release.set()  # type: ignore[attr-defined]
+    await asyncio.gather(*worker.tasks.values())
+
+
+async def test_a_poll_whose_page_holds_every_due_job_reads_no_further(
+    redis: TrackedRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for job_id in ("a~0", "a~1"):
+        await redis.enqueue_job("noop", _job_id=job_id)
+    worker = _blocking_worker(redis, max_jobs=2, tenant_cap=1, read_limit=3)
+    reads: list[object] = []
+    monkeypatch.setattr(pickup, "due_jobs", lambda *args: reads.append(args))
+    await _poll(worker, redis)
+    assert (list(worker.tasks), reads) == (["a~0"], [])
+    worker.release.set()  # type: ignore[attr-defined]
+    await asyncio.gather(*worker.tasks.values())
+
+
+async def test_planted_ids_with_an_empty_tenant_are_capped_as_that_tenant(
+    redis: TrackedRedis,
+) -> None:
+    queued = ["~1", "~2", "~3"]  # (ids the API would not make: never the system tenant's)
+    for job_id in queued:
+        await redis.enqueue_job("noop", _job_id=job_id)
+    worker = _blocking_worker(redis, max_jobs=4, tenant_cap=1)
+    await pickup.start_jobs(worker, [job_id.encode() for job_id in queued])
+    assert list(worker.tasks) == ["~1"]
+    worker.release.set()  # type: ignore[attr-defined]
+    await asyncio.gather(*worker.tasks.values())
+
+
+async def test_a_poll_whose_claim_fails_leaves_no_held_count_behind(
+    redis: TrackedRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for job_id in ("a~0", "a~1", "b~0"):
+        await redis.enqueue_job("noop", _job_id=job_id)
+    worker = _blocking_worker(redis, max_jobs=4, tenant_cap=1)
+    await pickup.start_jobs(worker, [b"a~0"])
+
+    async def failing(*args: Any, **kwargs: Any) -> Any:
+        raise ResponseError("planted")
+
+    monkeypatch.setattr(pickup, "claim", failing)
+    with pytest.raises(ResponseError):
+        await pickup.start_jobs(worker, [b"a~0", b"a~1", b"b~0"])  # a~1 held, then b's claim fails
+    assert not pickup.tenant_slots(worker).holding
+    worker.release.set()  # type: ignore[attr-defined]
+    await asyncio.gather(*worker.tasks.values())
