@@ -13,6 +13,7 @@ auth off) sees every job under its stored id: `billing~order-42`, `cron:sweep:â€
 import uuid
 from dataclasses import dataclass, replace
 
+from jobqueue.history.pages import relinked
 from jobqueue.history.streams import Event
 from jobqueue.history.view import JobView
 
@@ -58,7 +59,7 @@ class Tenancy:
         shown.job_id = self.shown_id(view.job_id)
         shown.retry_of = self.shown_id(view.retry_of) if view.retry_of else None
         shown.retried_as = self.shown_id(view.retried_as) if view.retried_as else None
-        return shown
+        return relinked(shown, view.job_id)  # (a listing's links to elided values)
 
     def show_event(self, event: Event) -> Event | None:
         """The event as the caller sees it, or None if it is another tenant's."""

@@ -183,6 +183,25 @@ def _bounded_view(job_id: str, stored: StoredJob, *, bounded: bool) -> JobView:
     return view
 
 
+def relinked(view: JobView, old_id: str) -> JobView:
+    """A listed view whose `job_id` was changed from `old_id` (the caller's id for a stored
+    one), with its elided values' links pointing at the new id."""
+    if not view.elided:
+        return view
+    old, new = _href(old_id), _href(view.job_id)
+    for field in ("args", "result"):
+        value = getattr(view, field)
+        if field in view.elided and isinstance(value, dict) and value.get("href") == old:
+            setattr(view, field, {**value, "href": new})
+    if "error" in view.elided and view.error is not None:
+        view.error = JobError(type=view.error.type, message=view.error.message.replace(old, new))
+    return view
+
+
+def _href(job_id: str) -> str:
+    return JOB_HREF.format(quote(job_id, safe=""))
+
+
 def _marker(job_id: str, size: int) -> dict[str, Any]:
     return {"elided": True, "bytes": size, "href": JOB_HREF.format(quote(job_id, safe=""))}
 

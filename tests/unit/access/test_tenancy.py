@@ -9,7 +9,7 @@ from jobqueue.access.tenancy import SYSTEM, Tenancy, tenant_of
 from jobqueue.history import pages
 from jobqueue.history.pages import read_page
 from jobqueue.history.streams import Event
-from jobqueue.history.view import JobView
+from jobqueue.history.view import JobError, JobView
 from jobqueue.history.vocabulary import JobStatus
 from jobqueue.store import keys
 from jobqueue.store.client import TrackedRedis
@@ -100,3 +100,15 @@ async def test_a_filtered_listing_pages_through_exactly_the_tenants_jobs(
     assert seen == expected[::-1]  # newest first, each once, no other tenant's
     # Each request reads at most `scan_rounds` index pages of 7: 120 entries take this many.
     assert requests >= 120 // (7 * scan_rounds)
+
+
+def test_a_listed_views_links_to_its_elided_values_use_the_callers_id() -> None:
+    listed = view("acme~big")
+    listed.args = {"elided": True, "bytes": 20000, "href": "/v1/jobs/acme~big"}
+    listed.error = JobError(type="E", message="boom… [elided: 30000 bytes; /v1/jobs/acme~big]")
+    listed.elided = ["args", "error"]
+    shown = ACME.show(listed)
+    assert shown.args["href"] == "/v1/jobs/big"
+    assert shown.error is not None
+    assert shown.error.message.endswith("; /v1/jobs/big]")
+    assert listed.args["href"] == "/v1/jobs/acme~big"  # (a copy: the stored view is untouched)
