@@ -55,7 +55,7 @@ class Shape:
             return self
         if isinstance(segment, str) and segment in self.fields:
             return self.fields[segment]
-        if self.values is not None and segment != "[key]":
+        if self.values is not None:
             return self.values
         return self.items if isinstance(segment, int) else None
 
@@ -177,6 +177,8 @@ def masked_input(model: type[BaseModel], loc: Path, error_type: str, value: Any)
     """A validation error's echoed `input` with what the model holds secret shown as the mask.
     `loc` is the error's place in the args; a `missing` error echoes the enclosing value."""
     shape = shape_of(model)
+    if loc and loc[-1] == "[key]":  # (a mapping's key, as `(..., key, "[key]")`: never secret)
+        return value
     for segment in loc[:-1] if error_type == "missing" and loc else loc:
         if shape is None:
             return value
