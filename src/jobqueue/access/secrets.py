@@ -15,10 +15,12 @@ never by the prefix, so such a string still reaches the job as written.
 import functools
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 MASK = "**********"  # what pydantic's SecretStr shows: one mask for every secret
 SEALED_PREFIX = "jobqueue-secret:v1:"
+_PREFIX_BYTES = SEALED_PREFIX.encode()
 KEY_SETTING = "JOBQUEUE_SECRETS_KEY"
 
 if TYPE_CHECKING:  # (the settings validate their key with `parse_keys`: no import at run time)
@@ -89,14 +91,22 @@ def is_sealed(value: object) -> bool:
 
 def masked(value: Any) -> Any:
     """`value` (JSON data) with every sealed string shown as `MASK`; unchanged (the same
-    object) when it holds none, so the usual job costs no copy."""
+    object) when it holds none, so the usual job costs no copy. (Looked for in its JSON first,
+    as the prefix has no character JSON escapes: 1.3 ms for 770 KB of args on this machine
+    against 18 ms for the walk, 0.4 against 0.7 us for an echo's.)"""
+    if isinstance(value, dict | list) and _PREFIX_BYTES not in orjson.dumps(value):
+        return value
+    return _masked(value)
+
+
+def _masked(value: Any) -> Any:
     if isinstance(value, str):
         return MASK if value.startswith(SEALED_PREFIX) else value
     if isinstance(value, dict):
-        items = {key: masked(item) for key, item in value.items()}
+        items = {key: _masked(item) for key, item in value.items()}
         return value if all(items[k] is v for k, v in value.items()) else items
     if isinstance(value, list):
-        entries = [masked(item) for item in value]
+        entries = [_masked(item) for item in value]
         return value if all(a is b for a, b in zip(entries, value, strict=True)) else entries
     return value
 

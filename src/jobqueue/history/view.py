@@ -24,11 +24,10 @@ class Progress(BaseModel):
 
 
 class JobView(BaseModel):
-    """`args` holds them as stored, secrets sealed (a re-run copies them); every dump of the
-    view, and so every response, shows each secret as `**********`."""
-
     job_id: str
     function: str
+    # As stored, secrets sealed (a re-run copies them); every dump of the view, and so every
+    # response, shows each secret as `**********` (`_masked_args`).
     args: dict[str, Any]
     status: JobStatus
     tries: int = Field(description="tries started so far (0 until a worker picks the job up)")

@@ -117,6 +117,8 @@ def seal_args(args: BaseModel, cipher: Cipher | None) -> dict[str, Any]:
     """`args` as stored: the JSON dump, each secret sealed. Raises `SecretsKeyMissing` (naming
     every secret) when there are secrets and no cipher."""
     stored: dict[str, Any] = args.model_dump(mode="json")
+    if shape_of(type(args)) is None:  # (most jobs: no second dump on the enqueue's hot path)
+        return stored
     found: list[tuple[Path, SecretStr]] = []
     _find_secrets(args.model_dump(), (), found)  # (python mode keeps SecretStr objects)
     if found and cipher is None:
