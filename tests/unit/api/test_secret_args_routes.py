@@ -281,3 +281,12 @@ async def test_the_functions_schema_marks_header_values_secret(client: httpx.Asy
     headers = functions["webhook"]["args_schema"]["properties"]["headers"]
     (values,) = headers["patternProperties"].values()
     assert (values["format"], values["writeOnly"]) == ("password", True)
+
+
+async def test_a_batch_recognises_the_same_secret_and_refuses_another(
+    client: httpx.AsyncClient,
+) -> None:
+    await enqueued(client, job_id="hook-1")
+    jobs = [webhook(job_id="hook-1"), webhook("Bearer other", job_id="hook-1")]
+    response = await client.post("/v1/jobs/batch", json={"jobs": jobs})
+    assert [r["status_code"] for r in response.json()["results"]] == [200, 409]
