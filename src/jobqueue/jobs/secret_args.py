@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, SecretBytes, SecretStr
 
 from jobqueue.access.secrets import KEY_SETTING, MASK, Cipher, SecretUnreadable, is_sealed
 
@@ -70,7 +70,8 @@ def dotted(path: Path) -> str:
 
 @functools.cache
 def shape_of(model: type[BaseModel]) -> Shape | None:
-    """Where `model`'s secrets are; None if it has none."""
+    """Where `model`'s secrets are; None if it has none. Raises `TypeError` for a secret it
+    could not store (checked when a job is declared)."""
     return _model_shape(model, frozenset())
 
 
@@ -92,6 +93,9 @@ def _shape(annotation: Any, seen: frozenset[type]) -> Shape | None:
         return _shape(params[0], seen)
     if inspect.isclass(annotation) and issubclass(annotation, SecretStr):
         return Shape(secret=True)
+    if inspect.isclass(annotation) and issubclass(annotation, SecretBytes):
+        # (its JSON dump is the mask: the job would run with "**********")
+        raise TypeError("SecretBytes cannot be stored as a job's arg: use SecretStr")
     if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
         return _model_shape(annotation, seen)
     arms = [_shape(p, seen) for p in params if p is not Ellipsis]
@@ -105,7 +109,10 @@ def _shape(annotation: Any, seen: frozenset[type]) -> Shape | None:
         return merged
     if inspect.isclass(origin) and issubclass(origin, Mapping):
         return Shape(values=arms[-1]) if arms[-1] is not None else None
-    if inspect.isclass(origin) and issubclass(origin, Sequence | set | frozenset):
+    if inspect.isclass(origin) and issubclass(origin, set | frozenset):
+        # (a set's dump has no order to find each sealed value's place by)
+        raise TypeError("a set of secrets cannot be stored as a job's arg: use a list")
+    if inspect.isclass(origin) and issubclass(origin, Sequence):
         items = found[0]
         for arm in found[1:]:  # (a tuple's positions, merged)
             items = items.merge(arm)

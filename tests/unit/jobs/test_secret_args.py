@@ -4,9 +4,11 @@ args (or refused without a key), unsealed by type for the worker, masked in a 42
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretBytes, SecretStr
 
 from jobqueue.access.secrets import MASK, SEALED_PREFIX, Cipher, SecretUnreadable, parse_keys
+from jobqueue.jobs.context import JobContext
+from jobqueue.jobs.declaration import job
 from jobqueue.jobs.secret_args import (
     SecretsKeyMissing,
     masked_input,
@@ -147,3 +149,22 @@ def test_a_422_echo_shows_the_secrets_it_holds_as_the_mask(
     loc: tuple[str, ...], error_type: str, given: Any, shown: Any
 ) -> None:
     assert masked_input(Everywhere, loc, error_type, given) == shown
+
+
+class Bytes(BaseModel):
+    key: SecretBytes
+
+
+class SetOfSecrets(BaseModel):
+    keys: frozenset[SecretStr]
+
+
+@pytest.mark.parametrize("model", [Bytes, SetOfSecrets], ids=["SecretBytes", "set"])
+def test_a_secret_that_could_not_be_stored_fails_the_job_declaration(
+    model: type[BaseModel],
+) -> None:
+    async def run(ctx: JobContext, args: model) -> None:  # type: ignore[valid-type]
+        return None
+
+    with pytest.raises(TypeError, match="cannot be stored as a job's arg"):
+        job(timeout=1)(run)
