@@ -72,33 +72,44 @@ def dotted(path: Path) -> str:
 def shape_of(model: type[BaseModel]) -> Shape | None:
     """Where `model`'s secrets are; None if it has none. Raises `TypeError` for a secret it
     could not store (checked when a job is declared)."""
-    return _model_shape(model, frozenset())
+    recursive: list[type] = []
+    shape = _model_shape(model, frozenset(), recursive)
+    if shape is not None and recursive:
+        # (the copies nested at depth would be sealed by the API but not unsealed by the worker)
+        raise TypeError(
+            f"{model.__name__} holds a secret and {recursive[0].__name__} is recursive: "
+            "such args cannot be stored"
+        )
+    return shape
 
 
-def _model_shape(model: type[BaseModel], seen: frozenset[type]) -> Shape | None:
-    if model in seen:  # a recursive model: its inner copies are not searched again
+def _model_shape(
+    model: type[BaseModel], seen: frozenset[type], recursive: list[type]
+) -> Shape | None:
+    if model in seen:  # (not searched again: see above)
+        recursive.append(model)
         return None
     fields = {}
     for name, info in model.model_fields.items():
-        inner = _shape(info.annotation, seen | {model})
+        inner = _shape(info.annotation, seen | {model}, recursive)
         if inner is not None:
             alias = info.validation_alias if isinstance(info.validation_alias, str) else None
             fields[alias or info.alias or name] = inner
     return Shape(fields=fields) if fields else None
 
 
-def _shape(annotation: Any, seen: frozenset[type]) -> Shape | None:
+def _shape(annotation: Any, seen: frozenset[type], recursive: list[type]) -> Shape | None:
     origin, params = get_origin(annotation), get_args(annotation)
     if origin is Annotated:
-        return _shape(params[0], seen)
+        return _shape(params[0], seen, recursive)
     if inspect.isclass(annotation) and issubclass(annotation, SecretStr):
         return Shape(secret=True)
     if inspect.isclass(annotation) and issubclass(annotation, SecretBytes):
         # (its JSON dump is the mask: the job would run with "**********")
         raise TypeError("SecretBytes cannot be stored as a job's arg: use SecretStr")
     if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
-        return _model_shape(annotation, seen)
-    arms = [_shape(p, seen) for p in params if p is not Ellipsis]
+        return _model_shape(annotation, seen, recursive)
+    arms = [_shape(p, seen, recursive) for p in params if p is not Ellipsis]
     found = [arm for arm in arms if arm is not None]
     if not found:
         return None

@@ -159,12 +159,28 @@ class SetOfSecrets(BaseModel):
     keys: frozenset[SecretStr]
 
 
-@pytest.mark.parametrize("model", [Bytes, SetOfSecrets], ids=["SecretBytes", "set"])
+class Node(BaseModel):
+    token: SecretStr
+    children: list["Node"] = Field(default_factory=list)
+
+
+class Tree(BaseModel):
+    label: str
+    children: list["Tree"] = Field(default_factory=list)
+
+
+@pytest.mark.parametrize(
+    "model", [Bytes, SetOfSecrets, Node], ids=["SecretBytes", "set", "recursive"]
+)
 def test_a_secret_that_could_not_be_stored_fails_the_job_declaration(
     model: type[BaseModel],
 ) -> None:
     async def run(ctx: JobContext, args: model) -> None:  # type: ignore[valid-type]
         return None
 
-    with pytest.raises(TypeError, match="cannot be stored as a job's arg"):
+    with pytest.raises(TypeError, match="cannot be stored"):
         job(timeout=1)(run)
+
+
+def test_a_recursive_model_without_secrets_is_declared_as_any_other() -> None:
+    assert shape_of(Tree) is None
