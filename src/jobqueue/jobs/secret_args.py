@@ -119,7 +119,9 @@ def _shape(annotation: Any, seen: frozenset[type], recursive: list[type]) -> Sha
             merged = merged.merge(arm)
         return merged
     if inspect.isclass(origin) and issubclass(origin, Mapping):
-        return Shape(values=arms[-1]) if arms[-1] is not None else None
+        if arms[-1] is None or len(found) > 1:  # (a key's dump would be the mask)
+            raise TypeError("a secret as a mapping's key cannot be stored as a job's arg")
+        return Shape(values=arms[-1])
     if inspect.isclass(origin) and issubclass(origin, set | frozenset):
         # (a set's dump has no order to find each sealed value's place by)
         raise TypeError("a set of secrets cannot be stored as a job's arg: use a list")
@@ -128,7 +130,8 @@ def _shape(annotation: Any, seen: frozenset[type], recursive: list[type]) -> Sha
         for arm in found[1:]:  # (a tuple's positions, merged)
             items = items.merge(arm)
         return Shape(items=items)
-    return None  # (a type whose parameters are not values it holds)
+    # (a type this does not know how to walk: its secrets would be sealed, never unsealed)
+    raise TypeError(f"a secret inside {annotation} cannot be stored as a job's arg")
 
 
 def seal_args(args: BaseModel, cipher: Cipher | None) -> dict[str, Any]:

@@ -169,8 +169,14 @@ class Tree(BaseModel):
     children: list["Tree"] = Field(default_factory=list)
 
 
+class SecretKeys(BaseModel):
+    by_secret: dict[SecretStr, str]
+
+
 @pytest.mark.parametrize(
-    "model", [Bytes, SetOfSecrets, Node], ids=["SecretBytes", "set", "recursive"]
+    "model",
+    [Bytes, SetOfSecrets, Node, SecretKeys],
+    ids=["SecretBytes", "set", "recursive", "secret-keys"],
 )
 def test_a_secret_that_could_not_be_stored_fails_the_job_declaration(
     model: type[BaseModel],
