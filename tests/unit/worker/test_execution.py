@@ -18,6 +18,7 @@ from jobqueue.jobs.retry import RetryableError
 from jobqueue.settings import Settings
 from jobqueue.store.arq_format import REQUEST_ID_ARG
 from jobqueue.store.client import TrackedRedis
+from jobqueue.worker import execution
 from jobqueue.worker.execution import InvalidJobArgs, JobStalled, as_arq_function, execute
 from jobqueue.worker.heartbeat import WorkerStats
 from jobqueue.worker.leases import Leases
@@ -172,12 +173,17 @@ async def test_a_worker_with_the_rotated_keys_unseals_what_the_old_key_sealed(
 
 
 async def test_a_secret_no_key_decrypts_fails_the_job_at_once_without_the_value(
-    ctx: dict[str, Any],
+    ctx: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     received.clear()
     ctx["settings"] = Settings(secrets_key=NEXT_SECRETS_KEY)
     token = sealed(SECRET, SECRETS_KEY)
-    with structlog.testing.capture_logs() as logs, pytest.raises(SecretUnreadable) as caught:
+    # (the module's own logger, captured: structlog caches it once used, after which
+    # `capture_logs` no longer reaches it)
+    capture = structlog.testing.LogCapture()
+    monkeypatch.setattr(execution, "log", structlog.wrap_logger(None, processors=[capture]))
+    logs = capture.entries
+    with pytest.raises(SecretUnreadable) as caught:
         await run(uses_a_secret, ctx, token=token)
     assert not isinstance(caught.value, RetryableError | Retry)  # arq fails it: no try again
     assert str(caught.value).startswith("token: no key in JOBQUEUE_SECRETS_KEY decrypts")
