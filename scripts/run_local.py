@@ -4,7 +4,9 @@
 Before starting anything it takes the run directory's lock and the API's port, and refuses,
 saying what is in the way, if either is taken. It says "jobqueue is up" once the API answers
 `/healthz`. Unless you set `JOBQUEUE_API_KEYS_FILE` or `JOBQUEUE_AUTH=off`, the API runs with
-an admin key of the run's own (`<run dir>/token`, made once). Everything stops together on
+an admin key of the run's own (`<run dir>/token`, made once), and unless you set
+`JOBQUEUE_SECRETS_KEY` job args' secrets are sealed with a key of its own (`<run dir>/secrets-key`,
+made once). Everything stops together on
 Ctrl-C, or as soon as any one of the processes exits.
 
 Run it from the repository root: `python -m scripts.run_local`.
@@ -30,6 +32,7 @@ from jobqueue.access import tokens
 from jobqueue.access.cli import entry
 from jobqueue.access.keyring import ApiKey, KeysFileError, load
 from jobqueue.access.scopes import Scope
+from jobqueue.access.secrets import new_key
 from scripts.processes import API_COMMAND, BIN, REPO_ROOT, free_port, wait_until
 from scripts.run_lock import RunDirBusy, RunLock
 
@@ -219,8 +222,24 @@ def local_admin_key(run_dir: Path) -> tuple[Path, Path]:
     return keys_file, token_file
 
 
-def with_access(env: dict[str, str], run_dir: Path) -> dict[str, str]:
-    """Auth on, with the run's admin key, unless you set a keys file or `JOBQUEUE_AUTH=off`."""
+def local_secrets_key(run_dir: Path) -> str:
+    """The run's key for secret job args (`<run dir>/secrets-key`, yours only), made once and
+    kept: the jobs kept in the run's Redis were sealed with it."""
+    key_file = run_dir / "secrets-key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(new_key() + "\n")
+    return key_file.read_text().strip()
+
+
+def with_local_keys(env: dict[str, str], run_dir: Path) -> dict[str, str]:
+    """A secrets key of the run's own unless you set one; auth on, with the run's admin key,
+    unless you set a keys file or `JOBQUEUE_AUTH=off`."""
+    if not env.get("JOBQUEUE_SECRETS_KEY"):
+        env = {**env, "JOBQUEUE_SECRETS_KEY": local_secrets_key(run_dir)}
     if env.get("JOBQUEUE_AUTH") == "off" or env.get("JOBQUEUE_API_KEYS_FILE"):
         return env
     keys_file, token_file = local_admin_key(run_dir)
@@ -237,7 +256,7 @@ def start_all(
     run: Run, options: argparse.Namespace, listener: socket.socket, redis_server: str | None
 ) -> None:
     """Start Redis (unless configured), the worker and the API; return once /healthz answers."""
-    env = with_access(dict(os.environ), options.run_dir)
+    env = with_local_keys(dict(os.environ), options.run_dir)
     if redis_server is not None:
         env["JOBQUEUE_REDIS_URL"] = start_private_redis(run, redis_server, options.run_dir, env)
         print(f"started a private redis-server at {env['JOBQUEUE_REDIS_URL']}", flush=True)

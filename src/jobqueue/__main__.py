@@ -1,5 +1,6 @@
 """`python -m jobqueue serve [uvicorn's options]`: the API as deployed; `python -m jobqueue keys
-create …` mints an API key (`jobqueue.access.cli`).
+create …` mints an API key (`jobqueue.access.cli`); `python -m jobqueue secrets-key` prints a new
+`JOBQUEUE_SECRETS_KEY` (`jobqueue.access.secrets`).
 
 That is `uvicorn jobqueue.main:app --http jobqueue.main:http_protocol`: uvicorn's own command
 line (so `--host`, `--port`, `--fd`, TLS, `--proxy-headers`, `UVICORN_*` variables all work),
@@ -18,7 +19,8 @@ from jobqueue.settings import Settings
 USAGE = (
     "usage: python -m jobqueue serve [uvicorn options, e.g. --host 127.0.0.1 --port 8000]\n"
     "       python -m jobqueue keys create NAME --scopes jobs:read,jobs:write [--tenant T] "
-    "[--rate N]"
+    "[--rate N]\n"
+    "       python -m jobqueue secrets-key"
 )
 
 
@@ -27,6 +29,11 @@ def main(argv: list[str]) -> None:
         from jobqueue.access import cli  # (not imported to serve)
 
         sys.exit(cli.main(argv[1:]))
+    if argv == ["secrets-key"]:
+        from jobqueue.access.secrets import new_key
+
+        print(new_key())
+        return
     if not argv or argv[0] != "serve":
         sys.exit(USAGE)
     _refuse_remote_without_auth(argv[1:])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from jobqueue.access.secrets import cipher_for, revealed
 from jobqueue.access.tenancy import Tenancy, tenant_of
 from jobqueue.clock import ms_to_datetime
 from jobqueue.errors import (
@@ -142,12 +143,20 @@ class JobQueue:
         existing = await read_job(self._redis, self._queue, outcome.job_id)
         if existing is None:
             return JobConflict(f"job_id {outcome.job_id!r} was being replaced; retry")
-        if existing.function != function or existing.args != args:
+        if existing.function != function or not self._same_args(existing.args, args):
             return JobConflict(
                 f"job_id {outcome.job_id!r} is already used by a job with a different "
                 "function or args"
             )
         return existing, False
+
+    def _same_args(self, stored: dict[str, Any], args: dict[str, Any]) -> bool:
+        """Equal as given: a secret sealed twice has two ciphertexts, so secrets are compared
+        decrypted (one no key decrypts any more never matches)."""
+        if stored == args:
+            return True
+        cipher = cipher_for(self._settings)
+        return cipher is not None and revealed(stored, cipher) == revealed(args, cipher)
 
     @unavailable_on_outage
     async def get(self, job_id: str) -> JobView:
@@ -215,7 +224,8 @@ class JobQueue:
         return new, True
 
     async def _rerun(self, view: JobView, by: str | None) -> EnqueueOutcome:
-        """A re-run belongs to the tenant of the job it re-runs (`access.tenancy`)."""
+        """A re-run belongs to the tenant of the job it re-runs (`access.tenancy`); a view's
+        args are as stored, so the re-run carries the same sealed secrets."""
         tenant = tenant_of(view.job_id)
         job_id = Tenancy(tenant).new_stored_id() if tenant else None
         return await self._redis.enqueue_one(

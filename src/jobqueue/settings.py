@@ -12,11 +12,17 @@ from croniter import croniter
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from jobqueue.access.secrets import parse_keys
+
 MiB = 1024 * 1024
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="JOBQUEUE_", frozen=True, extra="ignore")
+    # (hide_input_in_errors: a refused setting's error never prints its value, which may be a
+    # key or a password)
+    model_config = SettingsConfigDict(
+        env_prefix="JOBQUEUE_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
     # A secret: it may hold a password (`redis://:PASSWORD@host`); shown masked in any repr
     redis_url: SecretStr = SecretStr("redis://localhost:6379/0")
@@ -71,6 +77,18 @@ class Settings(BaseSettings):
     retry_max_delay: float = Field(default=300.0, ge=0)
     # `host` (any port) or `host:port` (that port only); IPv6 as `[::1]` or `[::1]:8080`
     webhook_allowed_hosts: Annotated[frozenset[str], NoDecode] = frozenset()
+
+    # Secret job args (jobqueue.access.secrets): comma-separated Fernet keys; the first seals,
+    # all unseal (rotation). Unset: a job that carries a secret is refused (422).
+    secrets_key: SecretStr | None = None
+
+    @field_validator("secrets_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        parse_keys(value.get_secret_value())  # a malformed key stops start-up, naming its place
+        return value
 
     # History: job records, their index and the event streams
     history_ttl: int = Field(default=7 * 86400, gt=0, description="seconds a job record is kept")

@@ -1,6 +1,7 @@
 """What tests put into Redis and read back: arq's own payloads written as arq writes them, the
 service's event streams, and malformed data planted where the service reads."""
 
+import contextlib
 import time
 from typing import Any
 
@@ -19,15 +20,21 @@ QUEUE = "arq:queue"
 
 
 async def plant_result(
-    redis: ArqRedis, job_id: str, *, success: bool, result: Any, function: str = "echo"
+    redis: ArqRedis,
+    job_id: str,
+    *,
+    success: bool,
+    result: Any,
+    function: str = "echo",
+    kwargs: dict[str, Any] | None = None,
 ) -> None:
     """A finished job's result, written in a MULTI as arq's `finish_job` does (so the service's
-    pipeline records the transition too)."""
+    pipeline records the transition too); `kwargs` as the job was stored (default an echo's)."""
     now = int(time.time() * 1000)
     raw = serialize_result(
         function,
         (),
-        {"message": "hi"},
+        {"message": "hi"} if kwargs is None else kwargs,
         2,
         now - 50,
         success,
@@ -138,3 +145,29 @@ def plant_stream_entry(client: redis.Redis, key: str, fields: dict[str, str]) ->
     """An entry as given (the scripts always write type, job_id, function and data)."""
     entry_id: bytes = client.xadd(key, fields)  # type: ignore[arg-type,assignment]
     return entry_id.decode()
+
+
+async def redis_contents(client: ArqRedis) -> bytes:
+    """Every key of the Redis and everything it holds (SCAN, then by type: GET, HGETALL,
+    LRANGE, SMEMBERS, ZRANGE, XRANGE; and DUMP where the server has it), as one text to search."""
+    parts: list[bytes] = []
+    async for key in client.scan_iter(count=1000):
+        kind = (await client.type(key)).decode()
+        parts.append(b"key " + key + b" " + kind.encode())
+        if kind == "string":
+            parts.append(await client.get(key) or b"")
+        elif kind == "hash":
+            parts.extend(b"%s=%s" % item for item in (await client.hgetall(key)).items())  # type: ignore[misc]
+        elif kind == "list":
+            parts.extend(await client.lrange(key, 0, -1))  # type: ignore[misc]
+        elif kind == "set":
+            parts.extend(await client.smembers(key))  # type: ignore[misc]
+        elif kind == "zset":
+            parts.extend(member for member, _ in await client.zrange(key, 0, -1, withscores=True))
+        elif kind == "stream":
+            for entry_id, fields in await client.xrange(key):
+                parts.append(entry_id)
+                parts.extend(b"%s=%s" % item for item in fields.items())
+        with contextlib.suppress(redis.ResponseError):  # (fakeredis has no DUMP)
+            parts.append(await client.dump(key) or b"")
+    return b"\n".join(parts)

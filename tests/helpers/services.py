@@ -23,6 +23,7 @@ from scripts.processes import (
     free_port,
     wait_until,
 )
+from tests.helpers.secret_keys import SECRETS_KEY
 
 __all__ = [
     "BIN",
@@ -54,6 +55,7 @@ def service_env(redis_url: str) -> dict[str, str]:
     return {
         "JOBQUEUE_REDIS_URL": redis_url,
         "JOBQUEUE_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
+        "JOBQUEUE_SECRETS_KEY": SECRETS_KEY,
         "JOBQUEUE_RETRY_BASE_DELAY": "0.05",
         "JOBQUEUE_RETRY_MAX_DELAY": "0.2",
         "JOBQUEUE_STATS_SCHEDULE": "* * * * * *",

@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 from scripts.processes import RedisServer
-from scripts.run_local import local_admin_key
+from scripts.run_local import local_admin_key, local_secrets_key
 from tests.helpers import GaveUp, eventually
 from tests.helpers.services import REPO_ROOT, start_api, start_worker
 from tests.helpers.sse import SseEvent, read_sse
@@ -580,6 +580,7 @@ def fresh_stack(tmp_path: Path) -> Iterator[tuple[str, str]]:
             "JOBQUEUE_REDIS_URL": server.url,
             "JOBQUEUE_LOG_FORMAT": "json",
             "JOBQUEUE_API_KEYS_FILE": str(keys_file),
+            "JOBQUEUE_SECRETS_KEY": local_secrets_key(tmp_path / "run"),
         }
         worker = start_worker(env, tmp_path)
         stack.callback(worker.stop)

@@ -252,6 +252,9 @@ async def test_the_api_runs_with_the_runs_own_admin_key_kept_across_runs(
         assert run.process.wait(timeout=20) == 0
         tokens_seen.append(token)
     assert tokens_seen[0] == tokens_seen[1]  # made once, then kept
+    secrets_key = run_dir / "secrets-key"
+    assert secrets_key.stat().st_mode & 0o777 == 0o600
+    assert secrets_key.read_text().strip() not in run.output()
 
 
 async def test_auth_off_is_explicit_and_warned_about(start_run: StartRun) -> None:

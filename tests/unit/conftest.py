@@ -13,6 +13,7 @@ from jobqueue.history.tracker import JobTracker
 from jobqueue.settings import Settings
 from jobqueue.store.client import TrackedRedis
 from jobqueue.store.scripts import SCRIPTS, sha1
+from tests.helpers.secret_keys import SECRETS_KEY
 
 
 @pytest.fixture
@@ -21,6 +22,7 @@ def settings() -> Settings:
         redis_url="redis://fake:6379/0",
         max_body_bytes=10_000,
         webhook_allowed_hosts=frozenset({"127.0.0.1"}),
+        secrets_key=SECRETS_KEY,
         log_format="console",
         auth="off",  # (tests/unit/api/test_access_matrix.py builds apps with keys)
     )

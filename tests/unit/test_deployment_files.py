@@ -135,3 +135,13 @@ def test_the_compose_keys_file_recipe_makes_a_file_the_api_reads(
     found = keyring.authenticate(token)
     assert found is not None
     assert found.scopes == {Scope.admin}
+
+
+def test_compose_gives_the_api_and_the_worker_the_same_secrets_key(
+    services: dict[str, Any],
+) -> None:
+    for name in ("api", "worker"):
+        assert services[name]["environment"]["JOBQUEUE_SECRETS_KEY"] == (
+            "${JOBQUEUE_SECRETS_KEY:-}"
+        )
+    assert 'echo "JOBQUEUE_SECRETS_KEY=$(python -m jobqueue secrets-key)" >> .env' in README

@@ -6,6 +6,11 @@ should not be sent back whole (a megabyte of args). Each error is rebuilt from J
 non-finite numbers and integers outside 64 bits become their text, strings with lone surrogates
 have them escaped (`\\ud800`), other objects their `str()`, and an `input` of more than
 `MAX_ECHOED_CHARS` (or nested deeper than `MAX_ECHOED_DEPTH`) is left out.
+
+An error about a request body as a whole (a missing `function`, `defer_by` beside
+`defer_until`, a batch too long) echoes the body: a job's `args` in it are shown as `**********`,
+since which of them are secret depends on a function the body may not even name. (An error in
+the args themselves is masked by the job's model: `jobqueue.jobs.secret_args`.)
 """
 
 import math
@@ -13,6 +18,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from jobqueue.access.secrets import MASK
 from jobqueue.api.json_limits import MAX_INT, MIN_INT, has_lone_surrogate
 
 MAX_ECHOED_CHARS = 1000
@@ -36,11 +42,22 @@ def _safe_error(error: Mapping[str, Any]) -> dict[str, Any]:
         elif field == "loc" and isinstance(value, Iterable):
             safe["loc"] = [v if type(v) is int else _text(v) for v in value]
         else:  # `input`, `msg`, `type`, or a field of our own errors
+            if field == "input":
+                value = _args_masked(value)
             budget = MAX_ECHOED_CHARS if field == "input" else sys.maxsize
             echoed = _safe(value, 0, [budget])
             if echoed is not _ELIDED:
                 safe[_text(field)] = echoed
     return safe
+
+
+def _args_masked(value: Any) -> Any:
+    """An echoed body (or a batch's list of them) with each job's `args` masked."""
+    if isinstance(value, Mapping) and "args" in value:
+        return {**value, "args": MASK}
+    if isinstance(value, list | tuple):
+        return [_args_masked(item) if isinstance(item, Mapping) else item for item in value]
+    return value
 
 
 def _text(value: Any) -> str:

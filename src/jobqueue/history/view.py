@@ -3,8 +3,9 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_serializer
 
+from jobqueue.access.secrets import masked
 from jobqueue.history.vocabulary import JobStatus
 
 # In a list page, an args, result or error over this much JSON is elided (see `history.pages`)
@@ -25,6 +26,8 @@ class Progress(BaseModel):
 class JobView(BaseModel):
     job_id: str
     function: str
+    # As stored, secrets sealed (a re-run copies them); every dump of the view, and so every
+    # response, shows each secret as `**********` (`_masked_args`).
     args: dict[str, Any]
     status: JobStatus
     tries: int = Field(description="tries started so far (0 until a worker picks the job up)")
@@ -57,6 +60,11 @@ class JobView(BaseModel):
         'each replaced by {"elided": true, "bytes": N, "href": "/v1/jobs/{job_id}"} (an '
         "error keeps its type and the start of its message); GET the job for them whole",
     )
+
+    @field_serializer("args")
+    def _masked_args(self, args: dict[str, Any]) -> dict[str, Any]:
+        shown: dict[str, Any] = masked(args)
+        return shown
 
 
 CORRUPT_DATA = "CorruptJobData"

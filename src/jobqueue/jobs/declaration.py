@@ -19,6 +19,7 @@ from typing import Any, get_type_hints
 from pydantic import BaseModel
 
 from jobqueue.jobs.context import JobContext
+from jobqueue.jobs.secret_args import shape_of
 from jobqueue.settings import Settings
 
 # arq's `enqueue_job(function, *args, **kwargs)` takes the job's args as keyword arguments.
@@ -71,6 +72,10 @@ def job(
         clashing = RESERVED_ARG_NAMES & set(args_model.model_fields)
         if clashing:
             raise TypeError(f"{func.__qualname__}: args may not be named {sorted(clashing)}")
+        try:
+            shape_of(args_model)
+        except TypeError as exc:
+            raise TypeError(f"{func.__qualname__}: {exc}") from None
         result_model = hints.get("return")
         if result_model is type(None):
             result_model = None

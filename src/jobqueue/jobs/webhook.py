@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     HttpUrl,
+    SecretStr,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
@@ -41,12 +42,22 @@ HeaderName = Annotated[
     AfterValidator(check_header_name),
     WithJsonSchema({"type": "string", "pattern": f"^{TOKEN.pattern}$"}),
 ]
+
+
+# Header values are secret (an Authorization, a signature): sealed in Redis, masked when shown
+def _check_secret_value(value: SecretStr) -> SecretStr:
+    check_header_value(value.get_secret_value())
+    return value
+
+
 HeaderValue = Annotated[
-    str,
-    AfterValidator(check_header_value),
+    SecretStr,
+    AfterValidator(_check_secret_value),
     WithJsonSchema(
         {
             "type": "string",
+            "format": "password",
+            "writeOnly": True,
             "maxLength": MAX_HEADER_VALUE_BYTES,
             "pattern": f"^{FIELD_VALUE.pattern}$",
         }
@@ -75,9 +86,10 @@ class WebhookArgs(BaseModel):
     payload: dict[str, Any]
     headers: dict[HeaderName, HeaderValue] = Field(
         default_factory=dict,
-        description="extra request headers: not Host, Content-Length, Transfer-Encoding or "
-        "another framing or hop-by-hop header (the job sets those); Content-Type only as a "
-        "JSON media type (application/json or application/<type>+json)",
+        description="extra request headers, their values secret (encrypted at rest, shown as "
+        "********** and needing JOBQUEUE_SECRETS_KEY): not Host, Content-Length, "
+        "Transfer-Encoding or another framing or hop-by-hop header (the job sets those); "
+        "Content-Type only as a JSON media type (application/json or application/<type>+json)",
         json_schema_extra={"maxProperties": MAX_HEADERS, "additionalProperties": False},
     )
     timeout: float = Field(default=10.0, ge=0.1, le=MAX_REQUEST_TIMEOUT)  # less always fails
@@ -95,8 +107,9 @@ class WebhookArgs(BaseModel):
 
     @field_validator("headers")
     @classmethod
-    def _bounded_headers(cls, headers: dict[str, str]) -> dict[str, str]:
-        return check_headers(headers)
+    def _bounded_headers(cls, headers: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        check_headers({name: value.get_secret_value() for name, value in headers.items()})
+        return headers
 
 
 class WebhookResult(BaseModel):
@@ -108,7 +121,8 @@ async def webhook(ctx: JobContext, args: WebhookArgs) -> WebhookResult:
     """POST `payload` as JSON to `url`; 5xx, 429, timeouts and connection errors are retried."""
     url = httpx.URL(str(args.url))
     address = await resolve_public(url.host, _port(url), ctx.settings.webhook_allowed_hosts)
-    target, headers, extensions = url, httpx.Headers(args.headers), {}
+    given = {name: value.get_secret_value() for name, value in args.headers.items()}
+    target, headers, extensions = url, httpx.Headers(given), {}
     if address is not None and address != url.host:  # to the address checked, not a new lookup
         target = url.copy_with(host=address)
         headers["Host"] = url.netloc.decode("ascii")

@@ -16,10 +16,12 @@ from arq import Retry
 from arq.worker import Function, func
 from pydantic import ValidationError
 
+from jobqueue.access.secrets import cipher_for
 from jobqueue.history.tracker import JobTracker
 from jobqueue.jobs.context import JobContext
 from jobqueue.jobs.declaration import JobDefinition
 from jobqueue.jobs.retry import BackoffPolicy, RetryableError
+from jobqueue.jobs.secret_args import unseal_kwargs
 from jobqueue.serialization import error_dict
 from jobqueue.settings import Settings
 from jobqueue.store.arq_format import pop_request_id
@@ -157,6 +159,9 @@ def _check_stalls(ctx: dict[str, Any], settings: Settings) -> None:
 
 
 def _validated(definition: JobDefinition, kwargs: dict[str, Any], settings: Settings) -> Any:
+    """The job's args model, its secrets unsealed first (a secret no key decrypts fails the
+    job at once with `SecretUnreadable`: no try could read it)."""
+    kwargs = unseal_kwargs(definition.args_model, kwargs, cipher_for(settings))
     try:
         return definition.validate_args(kwargs, settings)
     except ValidationError as exc:

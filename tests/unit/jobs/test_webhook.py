@@ -8,6 +8,7 @@ import httpx
 import pytest
 import structlog
 
+from jobqueue.access.secrets import Cipher, parse_keys
 from jobqueue.history.tracker import JobTracker
 from jobqueue.jobs.context import JobContext
 from jobqueue.jobs.webhook import (
@@ -24,6 +25,7 @@ from jobqueue.jobs.webhook_headers import (
 from jobqueue.settings import Settings
 from jobqueue.store.client import TrackedRedis
 from jobqueue.worker.execution import InvalidJobArgs, _validated
+from tests.helpers.secret_keys import SECRETS_KEY
 from tests.helpers.webhook_target import recording_client
 
 TARGET = "http://127.0.0.1:9/hook"  # allow-listed in the unit settings
@@ -265,3 +267,24 @@ def test_the_args_schema_says_what_headers_may_be() -> None:
     assert value_schema["maxLength"] == MAX_HEADER_VALUE_BYTES
     assert re.fullmatch(value_schema["pattern"], "a\tb c")
     assert not re.fullmatch(value_schema["pattern"], "a\r\nb")
+
+
+async def test_a_stored_job_sends_its_sealed_header_values_in_clear(
+    settings: Settings, redis: TrackedRedis
+) -> None:
+    token = "Bearer s3cr3t-6d0f"  # noqa: S105 - planted
+    stored = {
+        "url": TARGET,
+        "payload": {},
+        "headers": {"Authorization": Cipher(parse_keys(SECRETS_KEY)).seal(token)},
+    }
+    http, sent = recording_client()
+    async with http:
+        await webhook.func(_context(settings, redis, http), _validated(webhook, stored, settings))
+    assert sent[0].headers["authorization"] == token
+
+
+def test_a_header_value_is_a_secret_its_repr_masks(settings: Settings) -> None:
+    args = _args(settings, headers={"Authorization": "Bearer s3cr3t"})
+    assert "s3cr3t" not in repr(args)
+    assert "s3cr3t" not in args.model_dump_json()

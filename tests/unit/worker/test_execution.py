@@ -8,8 +8,9 @@ import httpx
 import pytest
 import structlog
 from arq import Retry
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
+from jobqueue.access.secrets import Cipher, SecretUnreadable, parse_keys
 from jobqueue.history.tracker import JobTracker
 from jobqueue.jobs.context import JobContext
 from jobqueue.jobs.declaration import JobDefinition, job
@@ -17,9 +18,11 @@ from jobqueue.jobs.retry import RetryableError
 from jobqueue.settings import Settings
 from jobqueue.store.arq_format import REQUEST_ID_ARG
 from jobqueue.store.client import TrackedRedis
+from jobqueue.worker import execution
 from jobqueue.worker.execution import InvalidJobArgs, JobStalled, as_arq_function, execute
 from jobqueue.worker.heartbeat import WorkerStats
 from jobqueue.worker.leases import Leases
+from tests.helpers.secret_keys import NEXT_SECRETS_KEY, ROTATED, SECRETS_KEY
 
 
 class Args(BaseModel):
@@ -127,3 +130,65 @@ async def test_a_job_past_its_stall_limit_fails_without_running(ctx: dict[str, A
     leases.hold("j1", stalls=3)
     with pytest.raises(JobStalled, match=r"3 times \(JOBQUEUE_WORKER_STALL_LIMIT is 2\)"):
         await run(doubler, ctx, n=1)
+
+
+class SecretArgs(BaseModel):
+    token: SecretStr
+
+
+class SecretOut(BaseModel):
+    length: int
+
+
+received: list[str] = []
+
+
+@job(max_tries=3, timeout=1)
+async def uses_a_secret(ctx: JobContext, args: SecretArgs) -> SecretOut:
+    received.append(args.token.get_secret_value())
+    return SecretOut(length=len(args.token.get_secret_value()))
+
+
+SECRET = "tok-3e9b1d"  # noqa: S105 - planted, to be looked for
+
+
+def sealed(value: str, keys: str = SECRETS_KEY) -> str:
+    return Cipher(parse_keys(keys)).seal(value)
+
+
+async def test_the_job_gets_its_secret_unsealed(ctx: dict[str, Any]) -> None:
+    received.clear()
+    ctx["settings"] = Settings(secrets_key=SECRETS_KEY)
+    assert await run(uses_a_secret, ctx, token=sealed(SECRET)) == {"length": len(SECRET)}
+    assert received == [SECRET]
+
+
+async def test_a_worker_with_the_rotated_keys_unseals_what_the_old_key_sealed(
+    ctx: dict[str, Any],
+) -> None:
+    received.clear()
+    ctx["settings"] = Settings(secrets_key=ROTATED)
+    await run(uses_a_secret, ctx, token=sealed(SECRET, SECRETS_KEY))
+    assert received == [SECRET]
+
+
+async def test_a_secret_no_key_decrypts_fails_the_job_at_once_without_the_value(
+    ctx: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    received.clear()
+    ctx["settings"] = Settings(secrets_key=NEXT_SECRETS_KEY)
+    token = sealed(SECRET, SECRETS_KEY)
+    # (the module's own logger, captured: structlog caches it once used, after which
+    # `capture_logs` no longer reaches it)
+    capture = structlog.testing.LogCapture()
+    monkeypatch.setattr(execution, "log", structlog.wrap_logger(None, processors=[capture]))
+    logs = capture.entries
+    with pytest.raises(SecretUnreadable) as caught:
+        await run(uses_a_secret, ctx, token=token)
+    assert not isinstance(caught.value, RetryableError | Retry)  # arq fails it: no try again
+    assert str(caught.value).startswith("token: no key in JOBQUEUE_SECRETS_KEY decrypts")
+    (line,) = [line for line in logs if line["event"] == "job.failed"]
+    assert line["error_type"] == "SecretUnreadable"
+    assert SECRET not in str(logs)
+    assert token not in str(logs)
+    assert received == []

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from jobqueue.access.gate import burst_of
 from jobqueue.access.principal import Principal
 from jobqueue.access.scopes import Scope
+from jobqueue.access.secrets import KEY_SETTING, MASK, cipher_for
 from jobqueue.api import json_limits
 from jobqueue.api.auth import authorize, guarded
 from jobqueue.api.dependencies import (
@@ -34,6 +35,7 @@ from jobqueue.api.validation_details import safe_details
 from jobqueue.errors import JobConflict, JobRejected
 from jobqueue.history.view import JobView
 from jobqueue.jobs.declaration import JobDefinition, JobRegistry
+from jobqueue.jobs.secret_args import SecretsKeyMissing, dotted, masked_input, seal_args
 from jobqueue.queue import EnqueueOptions
 from jobqueue.settings import Settings
 
@@ -64,23 +66,41 @@ def _validated_args(
     # nesting: see json_limits), then the job's own model.
     unstorable = json_limits.violation(request.args)
     if unstorable is not None:
-        raise _args_error([vars(unstorable)])
+        raise _args_error(definition, [vars(unstorable)])
     try:
         args = definition.validate_args(request.args, settings)
     except ValidationError as exc:
-        raise _args_error(exc.errors(include_url=False)) from None
-    return definition, args.model_dump(mode="json")
+        raise _args_error(definition, exc.errors(include_url=False)) from None
+    try:  # (its secrets sealed: the args as stored)
+        return definition, seal_args(args, cipher_for(settings))
+    except SecretsKeyMissing as missing:
+        raise _args_error(definition, [_unsealable(path) for path in missing.paths]) from None
 
 
-def _args_error(errors: Iterable[Mapping[str, Any]]) -> RequestValidationError:
-    """Errors located in the args (`loc` relative to them) as the 422 of the whole body."""
+def _unsealable(path: tuple[str | int, ...]) -> dict[str, Any]:
+    return {
+        "type": "secrets_key_missing",
+        "loc": path,
+        "msg": f"{dotted(path)} is secret and this service has no key to encrypt it with: "
+        f"set {KEY_SETTING}",
+        "input": MASK,
+    }
+
+
+def _args_error(
+    definition: JobDefinition, errors: Iterable[Mapping[str, Any]]
+) -> RequestValidationError:
+    """Errors located in the args (`loc` relative to them) as the 422 of the whole body, the
+    secrets they echo masked."""
     return RequestValidationError(
         [
             {
                 "type": e["type"],
                 "loc": ("body", "args", *e["loc"]),
                 "msg": e["msg"],
-                "input": e["input"],
+                "input": masked_input(
+                    definition.args_model, tuple(e["loc"]), e["type"], e["input"]
+                ),
             }
             for e in errors
         ]
