@@ -216,6 +216,7 @@ def local_admin_key(run_dir: Path) -> tuple[Path, Path]:
     key = ApiKey(name=LOCAL_KEY_NAME, hash=tokens.hash_of(token), scopes=frozenset({Scope.admin}))
     run_dir.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # (an older file keeps its mode through O_CREAT)
     with os.fdopen(descriptor, "w") as out:
         out.write(token + "\n")
     keys_file.write_text(f"# made by make run: the admin key of this checkout\n{entry(key)}\n")

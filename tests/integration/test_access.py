@@ -290,7 +290,7 @@ async def test_writes_are_audited_with_key_tenant_route_and_outcome_and_no_token
     assert done["event"] == "audit.enqueue"
     assert (done["key"], done["tenant"], done["outcome"], done["status"]) == (
         ADMIN.name,
-        "acme",
+        "system",  # (an admin key's jobs are the system tenant's)
         "done",
         202,
     )
@@ -588,3 +588,28 @@ async def test_a_jobs_view_and_events_say_which_key_enqueued_aborted_and_retried
     assert (first.type, first.data["by"]) == ("enqueued", OWNER.name)
     assert OWNER.token is not None
     assert OWNER.token not in json.dumps(view)
+
+
+@pytest.mark.parametrize("path", ["/v1/jobs", "/v1/jobs/batch", "/v1/jobs/retry"])
+@pytest.mark.parametrize("body", [b"{", b"\xff\xfe", b'{"jobs": 7}'])
+async def test_a_write_is_refused_for_its_key_before_its_body_is_read(
+    keyed: KeyedStack, path: str, body: bytes
+) -> None:
+    reader = next(c for c in SCOPED if c.scopes == {Scope.jobs_read})
+    json_body = {"Content-Type": "application/json"}
+    async with httpx.AsyncClient(base_url=keyed.url, timeout=30, trust_env=False) as client:
+        anonymous = await client.post(path, content=body, headers=json_body)
+        assert anonymous.status_code == 401, anonymous.text
+        assert anonymous.headers["www-authenticate"] == "Bearer"
+        headers = {**json_body, **reader.headers, "X-Request-ID": new_id("denied-body")}
+        denied = await client.post(path, content=body, headers=headers)
+        assert denied.status_code == 403, denied.text
+    request_id = headers["X-Request-ID"]
+
+    def audited() -> bool:
+        return any(
+            request_id in line and '"audit.' in line and '"denied"' in line
+            for line in keyed.api.log_text().splitlines()
+        )
+
+    await eventually(audited, timeout=5, what="the refused write's audit line")

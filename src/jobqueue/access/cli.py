@@ -31,7 +31,11 @@ def parser() -> argparse.ArgumentParser:
     create = commands.add_parser("create", help="mint a token and print its keys-file entry")
     create.add_argument("name", help="the key's name (in audit lines and job views)")
     create.add_argument("--scopes", type=_scopes, required=True, help="comma-separated")
-    create.add_argument("--tenant", default=None, help="its tenant (default: the name)")
+    create.add_argument(
+        "--tenant",
+        default=None,
+        help="its tenant (default: the name; when replacing a key, give the old key's tenant)",
+    )
     create.add_argument(
         "--rate", type=float, default=None, help="enqueues a second (bursts of twice that)"
     )
@@ -42,8 +46,9 @@ def entry(key: ApiKey) -> str:
     """The key's `[[keys]]` table, as TOML (JSON strings are valid TOML basic strings)."""
     lines = ["[[keys]]", f"name = {json.dumps(key.name)}", f"hash = {json.dumps(key.hash)}"]
     lines.append(f"scopes = {json.dumps(sorted(s.value for s in key.scopes))}")
-    if key.tenant is not None:
-        lines.append(f"tenant = {json.dumps(key.tenant)}")
+    # Always written: a key's successor (a new name) must keep its tenant, or its client's jobs
+    # would be another tenant's (the default tenant is the key's name).
+    lines.append(f"tenant = {json.dumps(key.tenant_name)}")
     if key.rate_per_second is not None:
         lines.append(f"rate_per_second = {key.rate_per_second:g}")
     return "\n".join(lines)

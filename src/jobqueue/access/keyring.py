@@ -122,7 +122,10 @@ class KeyringFile:
         self._keyring = load(path)
 
     def _stat(self) -> tuple[int, int, int]:
-        stat = os.stat(self.path)
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return (-1, -1, -1)  # gone (or unreadable): `load` says why, once
         return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
     def current(self) -> Keyring:

@@ -6,9 +6,11 @@ key is checked before the route's own parameters, and OpenAPI shows the bearer s
 Swagger's Authorize button works) and the scope (`x-required-scope`, and in the description).
 """
 
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from jobqueue.access.principal import Principal
@@ -38,23 +40,53 @@ def authorize(request: Request, scope: Scope, audit: str | None = None) -> Princ
     return principal
 
 
+class _Guard:
+    """A guarded route's dependency: it puts the bearer scheme in OpenAPI, and checks the key
+    where `GuardedRoute` has not already (it checks before the body is read)."""
+
+    def __init__(self, scope: Scope, audit: str | None) -> None:
+        self.scope = scope
+        self.audit = audit
+
+    async def __call__(
+        self,
+        request: Request,
+        _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> None:
+        if getattr(request.state, "principal", None) is None:
+            authorize(request, self.scope, self.audit)
+
+
 def guarded(
     scope: Scope, *, audit: str | None = None, responses: Responses | None = None
 ) -> dict[str, Any]:
     """A route decorator's `dependencies`, `openapi_extra` and `responses` (`responses` and
     401, 403) for a route that needs `scope` (and is audited as `audit`, a write)."""
-
-    async def check(
-        request: Request,
-        _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> None:
-        authorize(request, scope, audit)
-
     return {
-        "dependencies": [Depends(check)],
+        "dependencies": [Depends(_Guard(scope, audit))],
         "openapi_extra": {"x-required-scope": scope.value},
         "responses": {**(responses or {}), **DENIED},
     }
+
+
+class GuardedRoute(APIRoute):
+    """A route that checks the key before anything else: FastAPI reads and parses a body
+    before it solves dependencies, so a caller without a key (or the scope) would otherwise
+    get FastAPI's 400 or 422 for a bad body, not 401 or 403, and its write no audit line."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        guards = [d.dependency for d in self.dependencies if isinstance(d.dependency, _Guard)]
+        if not guards:
+            return handler
+        (guard,) = guards
+
+        async def handle(request: Request) -> Response:
+            if getattr(request.state, "principal", None) is None:
+                authorize(request, guard.scope, guard.audit)
+            return await handler(request)
+
+        return handle
 
 
 def describe_scopes(openapi: dict[str, Any]) -> None:

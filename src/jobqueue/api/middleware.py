@@ -78,7 +78,7 @@ def _audit(action: str, scope: Scope, route: str, status: int) -> None:
     log.info(
         f"audit.{action}",
         key=principal.name if principal else None,
-        tenant=principal.tenant if principal else None,
+        tenant=(principal.tenancy.tenant or "system") if principal else None,
         route=f"{scope['method']} {route}",
         path=scope["path"],
         status=status,

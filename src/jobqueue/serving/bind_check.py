@@ -23,12 +23,14 @@ def is_loopback(host: str) -> bool:
 
 
 def _option(args: list[str], name: str) -> str | None:
+    """The option's value as uvicorn's parser (click) takes it: the last one given."""
+    found = None
     for i, arg in enumerate(args):
         if arg == name and i + 1 < len(args):
-            return args[i + 1]
-        if arg.startswith(name + "="):
-            return arg.partition("=")[2]
-    return None
+            found = args[i + 1]
+        elif arg.startswith(name + "="):
+            found = arg.partition("=")[2]
+    return found
 
 
 def listening_beyond_loopback(args: list[str]) -> str | None:

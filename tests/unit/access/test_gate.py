@@ -131,6 +131,8 @@ def test_charge_is_429_with_a_whole_second_retry_after() -> None:
         (["--host", "::"], "::"),
         (["--host=192.168.1.5"], "192.168.1.5"),
         (["--host", "api.example.com"], "api.example.com"),
+        (["--host", "127.0.0.1", "--host", "0.0.0.0"], "0.0.0.0"),  # noqa: S104 (the last wins)
+        (["--host=0.0.0.0", "--host", "127.0.0.1"], None),
     ],
 )
 def test_serve_with_auth_off_listens_on_loopback_only(args: list[str], beyond: str | None) -> None:

@@ -142,3 +142,10 @@ def test_keys_create_refuses_an_unknown_scope_or_a_bad_name_with_exit_2() -> Non
         assert finished.returncode == 2, finished.stderr
         assert finished.stdout == ""  # no token minted for nothing
         assert "error:" in finished.stderr
+
+
+def test_a_minted_entry_always_names_its_tenant(capsys: pytest.CaptureFixture[str]) -> None:
+    """A successor key (a new name) copied from it keeps the tenant, and so the jobs."""
+    assert keys_main(["create", "billing", "--scopes", "jobs:read"]) == 0
+    _, *entry = capsys.readouterr().out.splitlines()
+    assert 'tenant = "billing"' in entry

@@ -79,7 +79,7 @@ async def test_swaggers_example_enqueue_bodies_are_valid_as_sent(
 
 # Every route may answer 408, 413, 431 and 503 (the body limit, a middleware, and the
 # server's deadlines, header limit and connection cap, before routing); every route but the
-# probes 401 and 403 (the API key), and the enqueues 429 (its rate).
+# probes 401 and 403 (the API key), and the enqueues and the re-run 429 (its rate).
 DECLARED = {
     ("post", "/v1/jobs"): {200, 202, 400, 401, 403, 408, 409, 413, 422, 429, 431, 503},
     ("post", "/v1/jobs/batch"): {200, 400, 401, 403, 408, 413, 422, 429, 431, 503},
@@ -88,7 +88,20 @@ DECLARED = {
     ("get", "/v1/jobs/{job_id}"): {200, 401, 403, 404, 408, 413, 422, 431, 503},
     ("get", "/v1/jobs/{job_id}/result"): {200, 202, 401, 403, 404, 408, 413, 422, 431, 503},
     ("delete", "/v1/jobs/{job_id}"): {202, 401, 403, 404, 408, 409, 413, 422, 431, 503},
-    ("post", "/v1/jobs/{job_id}/retry"): {200, 202, 401, 403, 404, 408, 409, 413, 422, 431, 503},
+    ("post", "/v1/jobs/{job_id}/retry"): {
+        200,
+        202,
+        401,
+        403,
+        404,
+        408,
+        409,
+        413,
+        422,
+        429,
+        431,
+        503,
+    },
     ("get", "/v1/jobs/{job_id}/events"): {200, 401, 403, 404, 408, 413, 422, 431, 503},
     ("get", "/v1/events"): {200, 401, 403, 408, 413, 422, 431, 503},
     ("post", "/v1/cron/{name}/run"): {202, 401, 403, 404, 408, 409, 413, 422, 431, 503},

@@ -14,7 +14,7 @@ from jobqueue.access.principal import Principal
 from jobqueue.access.scopes import Scope
 from jobqueue.access.secrets import KEY_SETTING, MASK, cipher_for
 from jobqueue.api import json_limits
-from jobqueue.api.auth import authorize, guarded
+from jobqueue.api.auth import GuardedRoute, authorize, guarded
 from jobqueue.api.dependencies import (
     Services,
     ServicesDep,
@@ -39,7 +39,7 @@ from jobqueue.jobs.secret_args import SecretsKeyMissing, dotted, masked_input, s
 from jobqueue.queue import EnqueueOptions
 from jobqueue.settings import Settings
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=GuardedRoute)
 ENQUEUE_AUDIT = "enqueue"
 
 M = TypeVar("M", bound=BaseModel)

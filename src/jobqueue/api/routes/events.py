@@ -14,7 +14,7 @@ from starlette.types import Receive, Send
 from starlette.types import Scope as AsgiScope
 
 from jobqueue.access.scopes import Scope
-from jobqueue.api.auth import guarded
+from jobqueue.api.auth import GuardedRoute, guarded
 from jobqueue.api.dependencies import TenantQueueDep
 from jobqueue.api.errors import NOT_FOUND, Responses
 from jobqueue.api.schemas import ErrorBody
@@ -22,7 +22,7 @@ from jobqueue.history.followers import Following
 from jobqueue.history.streams import Event, resume_point
 
 log = structlog.get_logger("jobqueue.events")
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], route_class=GuardedRoute)
 
 PING_SECONDS = 15
 # A client that takes no bytes for this long is dropped: its feed has ended (too far behind) or
@@ -52,15 +52,22 @@ STREAM_UNAVAILABLE: Responses = {
 }
 
 
-@functools.lru_cache(maxsize=4096)
-def _encoded(event: Event) -> bytes:
-    """An event as SSE, encoded once for every follower it goes to (the fan-out shares it)."""
+def _encode(event: Event) -> bytes:
     return ServerSentEvent(data=json.dumps(event.data), event=event.type, id=event.id).encode()
 
 
-async def _as_sse(batches: AsyncIterable[list[Event]]) -> AsyncIterator[bytes]:
+@functools.lru_cache(maxsize=4096)
+def _encoded(event: Event) -> bytes:
+    """An event as SSE, encoded once for every follower it goes to (the fan-out shares it)."""
+    return _encode(event)
+
+
+async def _as_sse(batches: AsyncIterable[list[Event]], *, shared: bool) -> AsyncIterator[bytes]:
+    """`shared`: the events are the fan-out's own, encoded once for all their followers; a
+    tenant's copies (its ids) are its alone, and are not cached among them."""
+    encode = _encoded if shared else _encode
     async for events in batches:
-        yield b"".join(_encoded(event) for event in events)  # one write for the batch
+        yield b"".join(encode(event) for event in events)  # one write for the batch
 
 
 class _Streamed(EventSourceResponse):
@@ -68,8 +75,10 @@ class _Streamed(EventSourceResponse):
     up before the first event was read leaves a generator that never started (and so never
     runs its own cleanup); one that stops reading is dropped after `SEND_TIMEOUT_SECONDS`."""
 
-    def __init__(self, following: Following) -> None:
-        super().__init__(_as_sse(following), ping=PING_SECONDS, send_timeout=SEND_TIMEOUT_SECONDS)
+    def __init__(self, following: Following, *, shared: bool) -> None:
+        super().__init__(
+            _as_sse(following, shared=shared), ping=PING_SECONDS, send_timeout=SEND_TIMEOUT_SECONDS
+        )
         self._following = following
 
     async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
@@ -91,7 +100,7 @@ async def job_events(
 ) -> EventSourceResponse:
     """The job's past transitions, then live ones and progress; ends after it finishes."""
     await queue.get(job_id)  # 404 or 503 before the stream starts
-    return _Streamed(queue.job_events(job_id, last_event_id))
+    return _Streamed(queue.job_events(job_id, last_event_id), shared=queue.tenancy.sees_all)
 
 
 @router.get(
@@ -104,4 +113,4 @@ async def all_events(
 ) -> EventSourceResponse:
     """Every job's transitions as they happen; send `Last-Event-ID` to resume after a gap."""
     await queue.check_followable()  # 503 before the stream starts
-    return _Streamed(queue.all_events(last_event_id))
+    return _Streamed(queue.all_events(last_event_id), shared=queue.tenancy.sees_all)

@@ -3,11 +3,11 @@
 from fastapi import APIRouter
 
 from jobqueue.access.scopes import Scope
-from jobqueue.api.auth import guarded
+from jobqueue.api.auth import GuardedRoute, guarded
 from jobqueue.api.dependencies import RegistryDep
 from jobqueue.api.schemas import FunctionInfo
 
-router = APIRouter(prefix="/v1/functions", tags=["functions"])
+router = APIRouter(prefix="/v1/functions", tags=["functions"], route_class=GuardedRoute)
 
 
 @router.get("", response_model=list[FunctionInfo], **guarded(Scope.jobs_read))

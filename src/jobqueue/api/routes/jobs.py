@@ -6,16 +6,16 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from jobqueue.access.scopes import Scope
-from jobqueue.api.auth import guarded
-from jobqueue.api.dependencies import TenantQueueDep
+from jobqueue.api.auth import GuardedRoute, guarded
+from jobqueue.api.dependencies import TenantQueueDep, principal_of, services_of
 from jobqueue.api.disconnects import CLIENT_CLOSED_REQUEST, unless_disconnected
-from jobqueue.api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE, UNPARSABLE
+from jobqueue.api.errors import CONFLICT, NOT_FOUND, RATE_LIMITED, UNAVAILABLE, UNPARSABLE
 from jobqueue.api.schemas import BulkRetryRequest, BulkRetryResult, JobPage
 from jobqueue.history.pages import MAX_PAGE, InvalidCursor
 from jobqueue.history.view import JobView
 from jobqueue.history.vocabulary import JobStatus
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=GuardedRoute)
 
 MAX_WAIT_SECONDS = 60
 
@@ -119,12 +119,17 @@ async def abort_job(job_id: str, queue: TenantQueueDep) -> JobView:
             200: {"model": JobView, "description": "Already re-run: the earlier re-run's view"},
             **NOT_FOUND,
             **CONFLICT,
+            **RATE_LIMITED,
             **UNAVAILABLE,
         },
     ),
 )
-async def retry_job(job_id: str, response: Response, queue: TenantQueueDep) -> JobView:
-    """Re-run a failed or aborted job with the same function and args, under a new id."""
+async def retry_job(
+    job_id: str, request: Request, response: Response, queue: TenantQueueDep
+) -> JobView:
+    """Re-run a failed or aborted job with the same function and args, under a new id (an
+    enqueue: it counts towards the key's rate limit)."""
+    services_of(request).gate.charge(principal_of(request))
     view, created = await queue.retry(job_id)
     response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
     response.headers["Location"] = f"{router.prefix}/{view.job_id}"

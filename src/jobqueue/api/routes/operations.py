@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from jobqueue.access.scopes import Scope
-from jobqueue.api.auth import guarded
+from jobqueue.api.auth import GuardedRoute, guarded
 from jobqueue.api.dependencies import OperationsDep, ServicesDep, tenant_queue_of
 from jobqueue.api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE
 from jobqueue.history.view import JobView
@@ -12,7 +12,7 @@ from jobqueue.ops.crons import CronInfo
 from jobqueue.ops.stats import QueueReport
 from jobqueue.ops.workers import WorkerInfo
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=GuardedRoute)
 
 SERIES_LENGTH = 60
 
