@@ -37,6 +37,7 @@ from jobqueue.history.vocabulary import (
     public_status,
 )
 from jobqueue.settings import Settings
+from jobqueue.store import shared_secrets
 from jobqueue.store.aborts import abort_before_start, note_aborted_by, request_abort
 from jobqueue.store.capacity import Capacity
 from jobqueue.store.client import TrackedRedis
@@ -67,6 +68,7 @@ class JobQueue:
         self._settings = settings
         self._queue = settings.queue_name
         self._capacity = Capacity(redis, settings)
+        self._cursor_key: bytes | None = None
         block_ms = min(BLOCK_MS, int(settings.redis_timeout * 500))  # under the socket timeout
         self.fanout = Fanout(
             redis, redis.circuit, max_streams=settings.max_streams, block_ms=max(1, block_ms)
@@ -261,6 +263,13 @@ class JobQueue:
                 else:
                     retried.append(outcome.job_id)
         return BulkRetry(retried, already)
+
+    @unavailable_on_outage
+    async def cursor_key(self) -> bytes:
+        """The key that seals tenants' cursors (`access.cursors`), shared by every API process."""
+        if self._cursor_key is None:
+            self._cursor_key = await shared_secrets.cursor_key(self._redis)
+        return self._cursor_key
 
     @unavailable_on_outage
     async def list_jobs(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from jobqueue.access import cursors
 from jobqueue.access.tenancy import Tenancy
 from jobqueue.errors import JobConflict, JobQueueError, JobRejected
 from jobqueue.history.followers import Following
@@ -111,10 +112,22 @@ class TenantQueue:
     async def list_jobs(
         self, *, status: JobStatus | None, function: str | None, limit: int, cursor: str | None
     ) -> Page:
+        tenant = self.tenancy.tenant
+        if tenant is None:  # (the system's view: plain cursors, every id is shown anyway)
+            return await self.queue.list_jobs(
+                status=status, function=function, limit=limit, cursor=cursor
+            )
+        key = await self.queue.cursor_key()
         page = await self.queue.list_jobs(
-            status=status, function=function, limit=limit, cursor=cursor, visible=self._visible()
+            status=status,
+            function=function,
+            limit=limit,
+            cursor=cursors.unseal(key, tenant, cursor) if cursor else None,
+            visible=self.tenancy.sees,
         )
-        return Page([self.tenancy.show(job) for job in page.jobs], page.next_cursor)
+        jobs = [self.tenancy.show(job) for job in page.jobs]
+        after = cursors.seal(key, tenant, page.next_cursor) if page.next_cursor else None
+        return Page(jobs, after)
 
     def job_events(self, job_id: str, after: str | None) -> Following:
         return self._shown(self.queue.job_events(self.tenancy.stored_id(job_id), after))

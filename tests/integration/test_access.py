@@ -613,3 +613,29 @@ async def test_a_write_is_refused_for_its_key_before_its_body_is_read(
         )
 
     await eventually(audited, timeout=5, what="the refused write's audit line")
+
+
+async def test_a_tenants_cursors_name_no_other_tenants_job_and_work_for_it_only(
+    owner: httpx.AsyncClient, rival: httpx.AsyncClient
+) -> None:
+    echo = {"function": "echo", "args": {"message": "many"}}
+    mine = new_id("cursor-rival")
+    assert (await rival.post("/v1/jobs", json={**echo, "job_id": mine})).status_code == 202
+    batch = {"jobs": [{**echo, "job_id": new_id("cursor-acme")} for _ in range(40)]}
+    assert (await owner.post("/v1/jobs/batch", json=batch)).status_code == 200
+    seen: list[str] = []
+    cursor = None
+    for _ in range(200):
+        params: dict[str, str | int] = {"function": "echo", "limit": 1}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await rival.get("/v1/jobs", params=params)).json()
+        seen += [job["job_id"] for job in page["jobs"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+        assert "acme" not in cursor
+        stolen = await owner.get("/v1/jobs", params={"cursor": cursor})
+        assert stolen.status_code == 422  # another tenant's cursor is no cursor
+    assert mine in seen
+    assert not [job_id for job_id in seen if "acme" in job_id]

@@ -28,6 +28,8 @@ Ours:
 - `jobqueue:metrics:*`       Prometheus counters the workers add to (finished, retried,
                              stalled, duration:{function}, duration-functions)
 - `jobqueue:stats:{queue}`   list: queue statistics snapshots, newest first
+- `jobqueue:cursor-key`      string: the key that seals tenants' listing cursors (made once, by
+                             whichever API process needs it first)
 """
 
 from arq.constants import (
@@ -144,3 +146,6 @@ def metrics_duration(function: str) -> str:
 
 def stats_history(queue_name: str) -> str:
     return f"jobqueue:stats:{queue_name}"
+
+
+CURSOR_KEY = "jobqueue:cursor-key"
