@@ -295,6 +295,7 @@ async def test_writes_are_audited_with_key_tenant_route_and_outcome_and_no_token
         202,
     )
     assert done["route"] == "POST /v1/jobs"
+    assert (done["job_id"], done["function"]) == (body["job_id"], "echo")
     refused = await eventually(lambda: by_request("audit-denied-1"), timeout=5)
     assert (refused["key"], refused["outcome"], refused["status"]) == (reader.name, "denied", 403)
     log = keyed.api.log_text()

@@ -29,6 +29,11 @@ def audit_as(request: Request, action: str) -> None:
     request.state.audit = action
 
 
+def audit_detail(request: Request, **detail: object) -> None:
+    """What the write did, for its audit line (e.g. the job id an enqueue got)."""
+    request.state.audit_detail = {**getattr(request.state, "audit_detail", {}), **detail}
+
+
 def authorize(request: Request, scope: Scope, audit: str | None = None) -> Principal:
     """The request's principal, if it holds `scope` (else 401 or 403, raised)."""
     if audit is not None:

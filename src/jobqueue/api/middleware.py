@@ -77,6 +77,7 @@ def _audit(action: str, scope: Scope, route: str, status: int) -> None:
         outcome = "refused" if status < 500 else "failed"
     log.info(
         f"audit.{action}",
+        **scope["state"].get("audit_detail", {}),
         key=principal.name if principal else None,
         tenant=(principal.tenancy.tenant or "system") if principal else None,
         route=f"{scope['method']} {route}",

@@ -14,7 +14,7 @@ from jobqueue.access.principal import Principal
 from jobqueue.access.scopes import Scope
 from jobqueue.access.secrets import KEY_SETTING, MASK, cipher_for
 from jobqueue.api import json_limits
-from jobqueue.api.auth import GuardedRoute, authorize, guarded
+from jobqueue.api.auth import GuardedRoute, audit_detail, authorize, guarded
 from jobqueue.api.dependencies import (
     Services,
     ServicesDep,
@@ -132,6 +132,7 @@ async def enqueue_job(
         services.metrics.enqueued.labels(definition.name, "conflict").inc()
         raise
     services.metrics.enqueued.labels(definition.name, "created" if created else "existing").inc()
+    audit_detail(http_request, job_id=view.job_id, function=definition.name)
     # The view is ours and valid: serialize it once, skipping FastAPI's re-validation.
     return Response(
         view.model_dump_json(),
@@ -252,6 +253,9 @@ async def enqueue_jobs(
         existing=codes.count(200),
         failed=len(codes) - codes.count(202) - codes.count(200),
         results=final,
+    )
+    audit_detail(
+        http_request, created=summary.created, existing=summary.existing, failed=summary.failed
     )
     # Serialize once (FastAPI would re-validate a thousand job views first).
     return Response(summary.model_dump_json(), media_type="application/json")

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from jobqueue.access.scopes import Scope
-from jobqueue.api.auth import GuardedRoute, guarded
+from jobqueue.api.auth import GuardedRoute, audit_detail, guarded
 from jobqueue.api.dependencies import TenantQueueDep, principal_of, services_of
 from jobqueue.api.disconnects import CLIENT_CLOSED_REQUEST, unless_disconnected
 from jobqueue.api.errors import CONFLICT, NOT_FOUND, RATE_LIMITED, UNAVAILABLE, UNPARSABLE
@@ -43,7 +43,9 @@ async def list_jobs(
     response_model=BulkRetryResult,
     **guarded(Scope.ops_write, audit="bulk_retry", responses={**UNPARSABLE, **UNAVAILABLE}),
 )
-async def retry_jobs(request: BulkRetryRequest, queue: TenantQueueDep) -> BulkRetryResult:
+async def retry_jobs(
+    request: BulkRetryRequest, http_request: Request, queue: TenantQueueDep
+) -> BulkRetryResult:
     """Re-run failed (or aborted) jobs matching the filter, newest first, each at most once."""
     outcome = await queue.retry_many(
         status=JobStatus(request.status),
@@ -51,6 +53,7 @@ async def retry_jobs(request: BulkRetryRequest, queue: TenantQueueDep) -> BulkRe
         since=request.since,
         limit=request.limit,
     )
+    audit_detail(http_request, retried=len(outcome.retried), already=outcome.already_retried)
     return BulkRetryResult(
         retried=len(outcome.retried),
         already_retried=outcome.already_retried,
@@ -131,6 +134,7 @@ async def retry_job(
     enqueue: it counts towards the key's rate limit)."""
     services_of(request).gate.charge(principal_of(request))
     view, created = await queue.retry(job_id)
+    audit_detail(request, rerun=view.job_id, created=created)
     response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
     response.headers["Location"] = f"{router.prefix}/{view.job_id}"
     return view
