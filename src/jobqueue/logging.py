@@ -17,7 +17,8 @@ from structlog.typing import Processor
 # Loggers that install their own handlers; we route them through ours instead.
 _FOREIGN_LOGGERS = ("arq", "uvicorn", "uvicorn.error")
 # These repeat what our own events say (job.started/job.succeeded…).
-_QUIETED_LOGGERS = ("arq.worker",)
+# (httpx logs each request's URL at INFO: a webhook's URL is a job's arg, often a secret one)
+_QUIETED_LOGGERS = ("arq.worker", "httpx")
 # Tracebacks keep file, line and function, never frame locals: they hold secrets (the Redis URL
 # in `Settings`, a webhook's headers in a job's args).
 _TRACEBACKS: Processor = structlog.processors.ExceptionRenderer(

@@ -56,3 +56,8 @@ def test_tracebacks_name_file_line_and_function_but_never_frame_locals(
     assert output.count("_fail_holding_a_secret") >= 2  # our line and uvicorn's, both
     assert "test_logging.py" in output
     assert "boom near" in output
+
+
+def test_httpx_request_lines_are_quieted_they_carry_webhook_urls() -> None:
+    configure_logging("DEBUG", "json")
+    assert logging.getLogger("httpx").getEffectiveLevel() >= logging.WARNING

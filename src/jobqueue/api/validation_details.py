@@ -9,8 +9,10 @@ have them escaped (`\\ud800`), other objects their `str()`, and an `input` of mo
 
 An error about a request body as a whole (a missing `function`, `defer_by` beside
 `defer_until`, a batch too long) echoes the body: a job's `args` in it are shown as `**********`,
-since which of them are secret depends on a function the body may not even name. (An error in
-the args themselves is masked by the job's model: `jobqueue.jobs.secret_args`.)
+since which of them are secret depends on a function the body may not even name; a body that
+was not parsed (not sent as JSON: its text) is not echoed, and a field that is not one (`arg`
+for `args`) echoes the mask. (An error in the args themselves is masked by the job's model:
+`jobqueue.jobs.secret_args`.)
 """
 
 import math
@@ -34,7 +36,14 @@ def safe_details(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def _safe_error(error: Mapping[str, Any]) -> dict[str, Any]:
     safe: dict[str, Any] = {}
+    raw_body = tuple(error.get("loc", ())) == ("body",) and isinstance(
+        error.get("input"), str | bytes
+    )
     for field, value in error.items():
+        if field == "input" and raw_body:
+            continue  # a body that was not parsed (not sent as JSON): it may hold secrets
+        if field == "input" and error.get("type") == "extra_forbidden":
+            value = MASK  # (a misspelt field, `arg` for `args`: its value may be secret)
         if field == "url":
             continue  # pydantic's documentation link: FastAPI leaves it out too
         if field == "ctx" and isinstance(value, Mapping):

@@ -14,6 +14,7 @@ import inspect
 import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import NoneType
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, SecretBytes, SecretStr
@@ -31,6 +32,15 @@ class SecretsKeyMissing(Exception):
         self.paths = paths
 
 
+class MaskGiven(Exception):
+    """A secret's value is the mask a job's view shows: args copied from a view, not the
+    secret (the job would send "**********")."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        super().__init__(f"{', '.join(map(dotted, paths))}: the mask, not a value")
+        self.paths = paths
+
+
 @dataclass
 class Shape:
     """Where secrets are in a value of some type."""
@@ -42,9 +52,12 @@ class Shape:
 
     def merge(self, other: "Shape") -> "Shape":
         """Either shape (a union's arms)."""
+        fields = dict(other.fields)
+        for name, inner in self.fields.items():  # (arms sharing a field: merged all the way down)
+            fields[name] = inner.merge(fields[name]) if name in fields else inner
         return Shape(
             self.secret or other.secret,
-            {**other.fields, **self.fields},
+            fields,
             _either(self.values, other.values),
             _either(self.items, other.items),
         )
@@ -93,6 +106,9 @@ def _model_shape(
     for name, info in model.model_fields.items():
         inner = _shape(info.annotation, seen | {model}, recursive)
         if inner is not None:
+            # By its name (how the stored dump and the worker know it) and by its input name
+            # (how a validation error's `loc` names it).
+            fields[name] = inner
             alias = info.validation_alias if isinstance(info.validation_alias, str) else None
             fields[alias or info.alias or name] = inner
     return Shape(fields=fields) if fields else None
@@ -114,6 +130,14 @@ def _shape(annotation: Any, seen: frozenset[type], recursive: list[type]) -> Sha
     if not found:
         return None
     if origin is Union or origin is types.UnionType:
+        plain = [
+            p for p, arm in zip(params, arms, strict=True) if arm is None and p is not NoneType
+        ]
+        if plain:  # (a client's string would validate as the plain arm: stored in clear)
+            raise TypeError(
+                f"a union of a secret and {plain[0]} cannot be stored as a job's arg: "
+                "make every arm secret, or none"
+            )
         merged = found[0]
         for arm in found[1:]:
             merged = merged.merge(arm)
@@ -121,6 +145,11 @@ def _shape(annotation: Any, seen: frozenset[type], recursive: list[type]) -> Sha
     if inspect.isclass(origin) and issubclass(origin, Mapping):
         if arms[-1] is None or len(found) > 1:  # (a key's dump would be the mask)
             raise TypeError("a secret as a mapping's key cannot be stored as a job's arg")
+        key = params[0] if params else str
+        while get_origin(key) is Annotated:
+            key = get_args(key)[0]
+        if key not in (str, int):  # (other keys dump unlike their str(): `Env.prod`, `True`)
+            raise TypeError(f"a mapping of secrets needs str or int keys, not {key}")
         return Shape(values=arms[-1])
     if inspect.isclass(origin) and issubclass(origin, set | frozenset):
         # (a set's dump has no order to find each sealed value's place by)
@@ -142,6 +171,8 @@ def seal_args(args: BaseModel, cipher: Cipher | None) -> dict[str, Any]:
         return stored
     found: list[tuple[Path, SecretStr]] = []
     _find_secrets(args.model_dump(), (), found)  # (python mode keeps SecretStr objects)
+    if masks := [path for path, secret in found if secret.get_secret_value() == MASK]:
+        raise MaskGiven(masks)
     if found and cipher is None:
         raise SecretsKeyMissing([path for path, _ in found])
     for path, secret in found:

@@ -2,6 +2,7 @@
 sealed in every Redis key, refused without a key (422 naming the field and the setting), masked
 in 422 echoes; idempotent enqueues recognise the same secret; a re-run carries it sealed."""
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -290,3 +291,35 @@ async def test_a_batch_recognises_the_same_secret_and_refuses_another(
     jobs = [webhook(job_id="hook-1"), webhook("Bearer other", job_id="hook-1")]
     response = await client.post("/v1/jobs/batch", json={"jobs": jobs})
     assert [r["status_code"] for r in response.json()["results"]] == [200, 409]
+
+
+@pytest.mark.parametrize("path", ["/v1/jobs", "/v1/jobs/batch"])
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+async def test_a_body_not_sent_as_json_is_not_echoed(
+    client: httpx.AsyncClient, path: str, content_type: str | None
+) -> None:
+    job = {"function": "webhook", "args": {"url": "http://127.0.0.1:9/h", "payload": {},
+           "headers": {"Authorization": "Bearer UNPARSED-SECRET"}}}  # fmt: skip
+    body = json.dumps({"jobs": [job]} if path.endswith("batch") else job)
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = await client.post(path, content=body, headers=headers)
+    assert response.status_code == 422
+    assert "UNPARSED-SECRET" not in response.text
+
+
+async def test_a_misspelt_args_field_echoes_the_mask(client: httpx.AsyncClient) -> None:
+    body = {"function": "webhook", "arg": {"headers": {"Authorization": "Bearer TYPO-SECRET"}}}
+    response = await client.post("/v1/jobs", json=body)
+    assert response.status_code == 422
+    assert "TYPO-SECRET" not in response.text
+
+
+async def test_args_copied_from_a_view_are_refused_for_their_masked_secrets(
+    client: httpx.AsyncClient,
+) -> None:
+    args = {"url": "http://127.0.0.1:9/h", "payload": {}, "headers": {"Authorization": MASK}}
+    response = await client.post("/v1/jobs", json={"function": "webhook", "args": args})
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["type"] == "secret_is_mask"
+    assert error["loc"] == ["body", "args", "headers", "Authorization"]

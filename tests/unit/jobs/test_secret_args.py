@@ -1,7 +1,8 @@
 """Where an args model's secrets are: found by type wherever they sit, sealed in the stored
 args (or refused without a key), unsealed by type for the worker, masked in a 422's echo."""
 
-from typing import Any
+import enum
+from typing import Any, Literal
 
 import pytest
 from pydantic import BaseModel, Field, SecretBytes, SecretStr
@@ -10,6 +11,7 @@ from jobqueue.access.secrets import MASK, SEALED_PREFIX, Cipher, SecretUnreadabl
 from jobqueue.jobs.context import JobContext
 from jobqueue.jobs.declaration import job
 from jobqueue.jobs.secret_args import (
+    MaskGiven,
     SecretsKeyMissing,
     masked_input,
     seal_args,
@@ -190,3 +192,83 @@ def test_a_secret_that_could_not_be_stored_fails_the_job_declaration(
 
 def test_a_recursive_model_without_secrets_is_declared_as_any_other() -> None:
     assert shape_of(Tree) is None
+
+
+class StrOrSecret(BaseModel):
+    token: str | SecretStr
+
+
+class Env(enum.Enum):
+    prod = "prod"
+
+
+class ByEnv(BaseModel):
+    tokens: dict[Env, SecretStr]
+
+
+@pytest.mark.parametrize("model", [StrOrSecret, ByEnv], ids=["str-or-secret", "enum-keys"])
+def test_args_whose_secrets_would_be_stored_in_clear_or_misplaced_fail_the_declaration(
+    model: type[BaseModel],
+) -> None:
+    async def run(ctx: JobContext, args: model) -> None:  # type: ignore[valid-type]
+        return None
+
+    with pytest.raises(TypeError, match=r"cannot be stored|str or int keys"):
+        job(timeout=1)(run)
+
+
+class WithToken(BaseModel):
+    token: SecretStr
+
+
+class WithKey(BaseModel):
+    key: SecretStr
+
+
+class ArmA(BaseModel):
+    kind: Literal["a"] = "a"
+    cfg: WithToken
+
+
+class ArmB(BaseModel):
+    kind: Literal["b"] = "b"
+    cfg: WithKey
+
+
+class EitherArm(BaseModel):
+    x: ArmA | ArmB
+
+
+class Aliased(BaseModel):
+    model_config = {"populate_by_name": True}
+    api_token: SecretStr = Field(alias="apiToken")
+
+
+@pytest.mark.parametrize(
+    ("model", "given", "path"),
+    [
+        (EitherArm, {"x": {"kind": "b", "cfg": {"key": "k-1"}}}, ("x", "cfg", "key")),
+        (EitherArm, {"x": {"kind": "a", "cfg": {"token": "t-1"}}}, ("x", "cfg", "token")),
+        (Aliased, {"apiToken": "a-1"}, ("api_token",)),
+    ],
+    ids=["second-arm", "first-arm", "alias"],
+)
+def test_what_the_api_seals_the_worker_unseals(
+    model: type[BaseModel], given: dict[str, Any], path: tuple[str, ...]
+) -> None:
+    stored = seal_args(model.model_validate(given), CIPHER)
+    value: Any = stored
+    for segment in path:
+        value = value[segment]
+    assert value.startswith(SEALED_PREFIX)  # sealed at rest
+    unsealed: Any = unseal_kwargs(model, stored, CIPHER)
+    for segment in path:
+        unsealed = unsealed[segment]
+    assert not unsealed.startswith(SEALED_PREFIX)  # and the job gets the value back
+    assert unsealed.endswith("-1")
+
+
+def test_the_mask_is_refused_as_a_secret() -> None:
+    with pytest.raises(MaskGiven) as given:
+        seal_args(Login(user="u", password=SecretStr(MASK)), CIPHER)
+    assert given.value.paths == [("password",)]

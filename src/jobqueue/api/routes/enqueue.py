@@ -35,7 +35,13 @@ from jobqueue.api.validation_details import safe_details
 from jobqueue.errors import JobConflict, JobRejected
 from jobqueue.history.view import JobView
 from jobqueue.jobs.declaration import JobDefinition, JobRegistry
-from jobqueue.jobs.secret_args import SecretsKeyMissing, dotted, masked_input, seal_args
+from jobqueue.jobs.secret_args import (
+    MaskGiven,
+    SecretsKeyMissing,
+    dotted,
+    masked_input,
+    seal_args,
+)
 from jobqueue.queue import EnqueueOptions
 from jobqueue.settings import Settings
 
@@ -75,6 +81,18 @@ def _validated_args(
         return definition, seal_args(args, cipher_for(settings))
     except SecretsKeyMissing as missing:
         raise _args_error(definition, [_unsealable(path) for path in missing.paths]) from None
+    except MaskGiven as given:
+        raise _args_error(definition, [_mask_given(path) for path in given.paths]) from None
+
+
+def _mask_given(path: tuple[str | int, ...]) -> dict[str, Any]:
+    return {
+        "type": "secret_is_mask",
+        "loc": path,
+        "msg": f"{dotted(path)} is {MASK!r}, the mask a job's view shows in place of a secret: "
+        "send the secret itself",
+        "input": MASK,
+    }
 
 
 def _unsealable(path: tuple[str | int, ...]) -> dict[str, Any]:
