@@ -70,6 +70,10 @@ class Shape:
             return self.fields[segment]
         if self.values is not None:
             return self.values
+        if isinstance(segment, str) and self.fields:
+            # A union's arm (`loc` names it: `A`, `list[A]`, a tag) takes no step into the
+            # value; a field holding no secret is masked nowhere by staying here either.
+            return self
         return self.items if isinstance(segment, int) else None
 
 

@@ -5,7 +5,7 @@ import enum
 from typing import Any, Literal
 
 import pytest
-from pydantic import BaseModel, Field, SecretBytes, SecretStr
+from pydantic import BaseModel, Field, SecretBytes, SecretStr, ValidationError
 
 from jobqueue.access.secrets import MASK, SEALED_PREFIX, Cipher, SecretUnreadable, parse_keys
 from jobqueue.jobs.context import JobContext
@@ -272,3 +272,28 @@ def test_the_mask_is_refused_as_a_secret() -> None:
     with pytest.raises(MaskGiven) as given:
         seal_args(Login(user="u", password=SecretStr(MASK)), CIPHER)
     assert given.value.paths == [("password",)]
+
+
+class Short(BaseModel):
+    kind: Literal["short"]
+    token: SecretStr = Field(min_length=30)
+
+
+class Long(BaseModel):
+    kind: Literal["long"]
+    token: SecretStr
+
+
+class AuthUnion(BaseModel):
+    auth: Short | Long
+
+
+def test_a_422_inside_a_unions_arm_masks_the_secret() -> None:
+    given = {"auth": {"kind": "short", "token": "PLAINTEXT-1"}}
+    with pytest.raises(ValidationError) as failed:
+        AuthUnion.model_validate(given)
+    echoes = [
+        masked_input(AuthUnion, e["loc"], e["type"], e["input"]) for e in failed.value.errors()
+    ]
+    assert echoes
+    assert "PLAINTEXT-1" not in repr(echoes)
