@@ -29,6 +29,7 @@ from jobqueue.history.lookup import read_job
 from jobqueue.history.pages import Page, newest_first, read_page
 from jobqueue.history.records import UNKNOWN_FUNCTION
 from jobqueue.history.streams import Event
+from jobqueue.history.tracker import JobTracker
 from jobqueue.history.view import JobView, is_corrupt
 from jobqueue.history.vocabulary import (
     RETRYABLE_STATUSES,
@@ -38,7 +39,7 @@ from jobqueue.history.vocabulary import (
 )
 from jobqueue.settings import Settings
 from jobqueue.store import shared_secrets
-from jobqueue.store.aborts import abort_before_start, note_aborted_by, request_abort
+from jobqueue.store.aborts import abort_before_start, request_abort
 from jobqueue.store.capacity import Capacity
 from jobqueue.store.client import TrackedRedis
 from jobqueue.store.connection import ping
@@ -199,8 +200,9 @@ class JobQueue:
         view = await self.get(job_id)
         if view.status.is_terminal:
             raise JobConflict(f"job {job_id!r} has already finished ({view.status})")
-        if by is not None:
-            await note_aborted_by(self._redis, job_id, by)
+        tracker = self._redis.recorder
+        if by is not None and isinstance(tracker, JobTracker):
+            await tracker.abort_requested(self._redis, job_id, by, view.status)
         ended = view.status != JobStatus.in_progress and await abort_before_start(
             self._redis, self._queue, job_id, self._settings.result_ttl * 1000
         )

@@ -585,8 +585,12 @@ async def test_a_jobs_view_and_events_say_which_key_enqueued_aborted_and_retried
     assert rerun["enqueued_by"] == writer.name  # who retried it
     assert (await owner.get(f"/v1/jobs/{rerun['job_id']}")).json()["enqueued_by"] == writer.name
     async with owner.stream("GET", f"/v1/jobs/{job_id}/events") as stream:
-        first = await anext(read_sse(stream))
-    assert (first.type, first.data["by"]) == ("enqueued", OWNER.name)
+        events = [event async for event in read_sse(stream)]  # (it ends: the job has)
+    assert (events[0].type, events[0].data["by"]) == ("enqueued", OWNER.name)
+    asked = [e for e in events if e.type == "abort_requested"]
+    assert [(e.data["by"], e.data["job_id"]) for e in asked] == [(writer.name, job_id)]
+    assert asked[0].data["status"] in ("queued", "in_progress")
+    assert events[-1].type == "aborted"
     assert OWNER.token is not None
     assert OWNER.token not in json.dumps(view)
 

@@ -17,7 +17,7 @@ import orjson
 from arq.connections import ArqRedis
 
 from jobqueue.clock import now_ms
-from jobqueue.history.vocabulary import EventType, StoredStatus
+from jobqueue.history.vocabulary import EventType, JobStatus, StoredStatus
 from jobqueue.settings import Settings
 from jobqueue.store.arq_format import ArqResult, outcome
 from jobqueue.store.recording import NewJob, RecordWrite
@@ -124,6 +124,15 @@ class JobTracker:
         data = {"at": now_ms(), "progress": progress}
         fields = {"progress": orjson.dumps(progress)}
         transition = self._transition(None, EventType.progress, data, fields)
+        await self._writer.write(redis, job_id, transition)
+
+    async def abort_requested(
+        self, redis: ArqRedis, job_id: str, by: str, status: JobStatus
+    ) -> None:
+        """`by` (an API key's name) asked for the job's abort; its end follows as `aborted`.
+        Dropped, as any write, once the job has finished (it ended first)."""
+        data = {"at": now_ms(), "by": by, "status": status}
+        transition = self._transition(None, EventType.abort_requested, data, {"aborted_by": by})
         await self._writer.write(redis, job_id, transition)
 
     async def expired(self, redis: ArqRedis, job_id: str) -> None:

@@ -54,6 +54,7 @@ class EventType(StrEnum):
     enqueued = "enqueued"
     started = "started"
     progress = "progress"
+    abort_requested = "abort_requested"  # by whom (`by`); the status is unchanged, and in it
     retry_scheduled = "retry_scheduled"
     interrupted = "interrupted"  # its worker stopped (a deploy): back to waiting, try not counted
     succeeded = "succeeded"

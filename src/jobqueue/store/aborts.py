@@ -10,14 +10,6 @@ from jobqueue.clock import now_ms
 from jobqueue.errors import JobConflict
 from jobqueue.store import keys, malformed
 from jobqueue.store.arq_format import MalformedPayload, aborted_result, decode_job
-from jobqueue.store.scripts import LuaScript
-
-ANNOTATE = LuaScript("annotate")
-
-
-async def note_aborted_by(redis: ArqRedis, job_id: str, by: str) -> None:
-    """Record in the job's record who asked for its abort (if the record is still kept)."""
-    await ANNOTATE.run(redis, [keys.record(job_id)], ["aborted_by", by])
 
 
 async def request_abort(redis: ArqRedis, queue: str, job_id: str) -> None:
