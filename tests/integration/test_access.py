@@ -103,28 +103,28 @@ def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyedStack]:
     server.stop()
 
 
+def client_as(url: str, who: Caller | None = None) -> httpx.AsyncClient:
+    """A client of the API at `url`, sending `who`'s key (none without one)."""
+    headers = who.headers if who is not None else {}
+    return httpx.AsyncClient(base_url=url, headers=headers, timeout=30, trust_env=False)
+
+
 @pytest.fixture
 async def admin(keyed: KeyedStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=keyed.url, headers=ADMIN.headers, timeout=30, trust_env=False
-    ) as client:
+    async with client_as(keyed.url, ADMIN) as client:
         yield client
 
 
 @pytest.fixture
 async def owner(keyed: KeyedStack) -> AsyncIterator[httpx.AsyncClient]:
     """acme's own client: the matrix's jobs are acme's."""
-    async with httpx.AsyncClient(
-        base_url=keyed.url, headers=OWNER.headers, timeout=30, trust_env=False
-    ) as client:
+    async with client_as(keyed.url, OWNER) as client:
         yield client
 
 
 @pytest.fixture
 async def rival(keyed: KeyedStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=keyed.url, headers=RIVAL.headers, timeout=30, trust_env=False
-    ) as client:
+    async with client_as(keyed.url, RIVAL) as client:
         yield client
 
 
@@ -226,7 +226,7 @@ async def test_every_route_answers_every_caller_exactly(
     keyed: KeyedStack, admin: httpx.AsyncClient, owner: httpx.AsyncClient
 ) -> None:
     mismatches = []
-    async with httpx.AsyncClient(base_url=keyed.url, timeout=30, trust_env=False) as client:
+    async with client_as(keyed.url) as client:
         for route in ROUTES:
             for who in CALLERS:
                 want = expected(route, who)
@@ -310,9 +310,7 @@ ECHO = {"function": "echo", "args": {"message": "rated"}}
 async def test_a_key_over_its_rate_gets_429_with_retry_after_then_passes_again(
     keyed: KeyedStack,
 ) -> None:
-    async with httpx.AsyncClient(
-        base_url=keyed.url, headers=LIMITED.headers, timeout=30, trust_env=False
-    ) as client:
+    async with client_as(keyed.url, LIMITED) as client:
         too_big = await client.post("/v1/jobs/batch", json={"jobs": [ECHO] * 5})
         assert too_big.status_code == 422  # more than its burst of 4: it could never pass
         assert too_big.json()["detail"][0]["loc"] == ["body", "jobs"]
@@ -350,7 +348,7 @@ def lone_api(tmp_path: Path, keyed: KeyedStack) -> Iterator[tuple[str, Path, Ser
 
 
 async def status_with(url: str, who: Caller) -> int:
-    async with httpx.AsyncClient(base_url=url, trust_env=False) as client:
+    async with client_as(url) as client:
         return (await client.get("/v1/functions", headers=who.headers)).status_code
 
 
@@ -553,7 +551,7 @@ async def test_the_live_feed_carries_the_callers_tenants_events_only(
     acme_id, rival_id = new_id("feed-acme"), new_id("feed-rival")
     seen: list[dict[str, Any]] = []
     async with (
-        httpx.AsyncClient(base_url=keyed.url, timeout=30, trust_env=False) as reader,
+        client_as(keyed.url) as reader,
         reader.stream("GET", "/v1/events", headers=RIVAL.headers) as stream,
     ):
         assert stream.status_code == 200
@@ -602,7 +600,7 @@ async def test_a_write_is_refused_for_its_key_before_its_body_is_read(
 ) -> None:
     reader = next(c for c in SCOPED if c.scopes == {Scope.jobs_read})
     json_body = {"Content-Type": "application/json"}
-    async with httpx.AsyncClient(base_url=keyed.url, timeout=30, trust_env=False) as client:
+    async with client_as(keyed.url) as client:
         anonymous = await client.post(path, content=body, headers=json_body)
         assert anonymous.status_code == 401, anonymous.text
         assert anonymous.headers["www-authenticate"] == "Bearer"

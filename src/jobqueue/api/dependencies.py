@@ -59,10 +59,15 @@ def principal_of(request: Request) -> Principal:
     return principal
 
 
-def tenant_queue_of(request: Request) -> TenantQueue:
+def key_name_of(request: Request) -> str | None:
+    """The name of the request's API key, as jobs record who acted (None with auth off)."""
     principal = principal_of(request)
-    by = None if principal is ANONYMOUS else principal.name  # (auth off: nobody in particular)
-    return TenantQueue(services_of(request).queue, principal.tenancy, by)
+    return None if principal is ANONYMOUS else principal.name
+
+
+def tenant_queue_of(request: Request) -> TenantQueue:
+    tenancy = principal_of(request).tenancy
+    return TenantQueue(services_of(request).queue, tenancy, key_name_of(request))
 
 
 async def _tenant_queue(request: Request) -> TenantQueue:

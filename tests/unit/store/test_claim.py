@@ -3,6 +3,7 @@ that never ended is a stall (not a try); bad arguments are refused before any wr
 record the service did not write, or a key of the wrong type, does not stop the claim."""
 
 import time
+from collections.abc import Mapping, Sequence
 
 import pytest
 from redis.exceptions import ResponseError
@@ -132,7 +133,14 @@ async def test_a_bad_argument_is_refused_before_anything_is_written(
     assert await redis.get(keys.in_progress("fine")) is None
 
 
-async def claim_now(redis: TrackedRedis, job_ids: list[str], *, aborts: bool) -> list[Claimed]:
+async def claim_now(
+    redis: TrackedRedis,
+    job_ids: list[str],
+    *,
+    aborts: bool = False,
+    tenants: Sequence[str | None] = (),
+    tenant_slots: Mapping[str, int] | None = None,
+) -> list[Claimed]:
     """Claim `job_ids` (all due) for worker w1; their openings forgotten (as the worker does)."""
     claimed = await claim(
         redis,
@@ -146,6 +154,8 @@ async def claim_now(redis: TrackedRedis, job_ids: list[str], *, aborts: bool) ->
         events_max_length=1000,
         max_tries={},
         history_ttl_ms=60_000,
+        tenants=tenants,
+        tenant_slots=tenant_slots,
     )
     for job in claimed:
         redis.forget(job.opening)
@@ -201,23 +211,9 @@ async def test_the_claim_takes_no_more_of_a_tenants_jobs_than_its_slots(
     job_ids = ["a~1", "a~2", "a~3", "b~1", "system"]
     for job_id in job_ids:
         await redis.enqueue_job("echo", _job_id=job_id, message="hi")
-    claimed = await claim(
-        redis,
-        QUEUE,
-        job_ids,
-        now_ms=int(time.time() * 1000) + 1000,
-        lease_ms=15_000,
-        owner="w1",
-        aborts=False,
-        limit=len(job_ids),
-        events_max_length=1000,
-        max_tries={},
-        history_ttl_ms=60_000,
-        tenants=["a", "a", "a", "b", None],
-        tenant_slots={"a": 2, "b": 0},
+    claimed = await claim_now(
+        redis, job_ids, tenants=["a", "a", "a", "b", None], tenant_slots={"a": 2, "b": 0}
     )
-    for job in claimed:
-        redis.forget(job.opening)
     assert [job.job_id for job in claimed] == ["a~1", "a~2", "system"]
     for passed_over in ("a~3", "b~1"):  # left queued, untouched: no lease, no try
         assert await redis.get(keys.in_progress(passed_over)) is None
@@ -231,42 +227,12 @@ async def test_a_tenants_job_running_elsewhere_takes_none_of_its_slots(
     for job_id in ("a~1", "a~2"):
         await redis.enqueue_job("echo", _job_id=job_id, message="hi")
     await redis.set(keys.in_progress("a~1"), "w2")
-    claimed = await claim(
-        redis,
-        QUEUE,
-        ["a~1", "a~2"],
-        now_ms=int(time.time() * 1000) + 1000,
-        lease_ms=15_000,
-        owner="w1",
-        aborts=False,
-        limit=2,
-        events_max_length=1000,
-        max_tries={},
-        history_ttl_ms=60_000,
-        tenants=["a", "a"],
-        tenant_slots={"a": 1},
-    )
-    redis.forget(claimed[0].opening)
+    claimed = await claim_now(redis, ["a~1", "a~2"], tenants=["a", "a"], tenant_slots={"a": 1})
     assert [job.job_id for job in claimed] == ["a~2"]
 
 
 async def test_a_tenant_named_by_the_empty_string_is_capped_too(redis: TrackedRedis) -> None:
     for job_id in ("~1", "~2"):
         await redis.enqueue_job("echo", _job_id=job_id, message="hi")
-    claimed = await claim(
-        redis,
-        QUEUE,
-        ["~1", "~2"],
-        now_ms=int(time.time() * 1000) + 1000,
-        lease_ms=15_000,
-        owner="w1",
-        aborts=False,
-        limit=2,
-        events_max_length=1000,
-        max_tries={},
-        history_ttl_ms=60_000,
-        tenants=["", ""],
-        tenant_slots={"": 1},
-    )
-    redis.forget(claimed[0].opening)
+    claimed = await claim_now(redis, ["~1", "~2"], tenants=["", ""], tenant_slots={"": 1})
     assert [job.job_id for job in claimed] == ["~1"]

@@ -5,7 +5,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from jobqueue.access.scopes import Scope
 from jobqueue.api.auth import GuardedRoute, guarded
-from jobqueue.api.dependencies import OperationsDep, ServicesDep, tenant_queue_of
+from jobqueue.api.dependencies import OperationsDep, ServicesDep, key_name_of
 from jobqueue.api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE
 from jobqueue.history.view import JobView
 from jobqueue.ops.crons import CronInfo
@@ -35,7 +35,7 @@ async def list_cron_jobs(operations: OperationsDep) -> list[CronInfo]:
 )
 async def run_cron_job(name: str, request: Request, operations: OperationsDep) -> JobView:
     """Run a cron job now; 409 while a run of it is in progress."""
-    return await operations.run_cron(name, tenant_queue_of(request).by)
+    return await operations.run_cron(name, key_name_of(request))
 
 
 @router.get(
