@@ -22,7 +22,7 @@ from jobqueue.access.keyring import ApiKey
 from jobqueue.access.scopes import Scope
 from scripts.processes import API_COMMAND
 from tests.helpers import eventually
-from tests.helpers.api import new_id
+from tests.helpers.api import enqueue, new_id, outcome, wait_for_status
 from tests.helpers.services import (
     RedisServer,
     ServiceProcess,
@@ -67,6 +67,7 @@ ADMIN = next(c for c in SCOPED if Scope.admin in c.scopes)
 OWNER = caller("acme-owner", Scope.jobs_read, Scope.jobs_write, tenant="acme")
 RIVAL = caller("rival", *(set(Scope) - {Scope.admin}), tenant="rival")  # all but admin
 LIMITED = caller("limited", Scope.jobs_write, Scope.jobs_read, rate=2)  # bursts of 4
+GAUGE = caller("gauge", Scope.jobs_read, Scope.jobs_write, Scope.ops_read, tenant="gauge")
 NO_TOKEN = Caller("no-token", None)
 BAD_TOKEN = Caller("bad-token", tokens.mint())  # well formed, in no keys file
 CALLERS = [NO_TOKEN, BAD_TOKEN, *SCOPED, RIVAL]
@@ -91,7 +92,7 @@ def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyedStack]:
     server = RedisServer(workdir / "redis")
     server.start()
     keys_file = workdir / "keys.toml"
-    keys_file.write_text(keys_toml(*SCOPED, OWNER, RIVAL, LIMITED))
+    keys_file.write_text(keys_toml(*SCOPED, OWNER, RIVAL, LIMITED, GAUGE))
     env = {**service_env(server.url), "JOBQUEUE_AUTH": "on"}
     worker = start_worker(env, workdir)
     api, url = start_api({**env, "JOBQUEUE_API_KEYS_FILE": str(keys_file)}, workdir)
@@ -543,6 +544,58 @@ async def test_listings_and_bulk_retry_hold_the_callers_tenants_jobs_only(
     rival_view = (await rival.get(f"/v1/jobs/{ids['rival']}")).json()
     assert rival_view["retried_as"] in bulk.json()["job_ids"]
     assert all("~" not in job_id for job_id in bulk.json()["job_ids"])
+
+
+def depth(report: dict[str, Any]) -> tuple[int, int, int]:
+    return report["queued"], report["deferred"], report["in_progress"]
+
+
+async def queue_report(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.get("/v1/queues")
+    assert response.status_code == 200, response.text
+    [report] = response.json()
+    assert isinstance(report, dict)
+    return report
+
+
+async def test_queue_counts_and_series_are_the_callers_tenants_only(
+    keyed: KeyedStack, admin: httpx.AsyncClient, rival: httpx.AsyncClient
+) -> None:
+    async with client_as(keyed.url, GAUGE) as gauge:
+        assert depth(await queue_report(gauge)) == (0, 0, 0)  # a tenant with no job yet
+        everyone, rivals = await queue_report(admin), await queue_report(rival)
+        later = [
+            (await enqueue(gauge, "echo", args={"message": "later"}, defer_by=3600))["job_id"]
+            for _ in range(2)
+        ]
+        sleeping = (await enqueue(gauge, "sleep", args={"seconds": 3600}))["job_id"]
+        await wait_for_status(gauge, sleeping, "in_progress")
+        done = (await enqueue(gauge, "echo", args={"message": "now"}))["job_id"]
+        assert (await outcome(gauge, done))["status"] == "succeeded"
+
+        mine = await queue_report(gauge)
+        assert depth(mine) == (0, 2, 1)
+        assert mine["oldest_waiting_age_s"] is None  # (nothing of its due and waiting)
+        assert mine["finished_last_minute"] == {"succeeded": 1, "failed": 0, "aborted": 0}
+        assert (await queue_report(rival))["deferred"] == rivals["deferred"]
+        assert (await queue_report(admin))["deferred"] == everyone["deferred"] + 2
+
+        # The statistics cron (every second here) records the tenant's own series.
+        async def series_shows_it() -> dict[str, Any] | None:
+            series = (await queue_report(gauge))["series"]
+            return series[0] if series and depth(series[0]) == (0, 2, 1) else None
+
+        await eventually(series_shows_it, what="gauge's series to show its jobs")
+        admin_series = (await queue_report(admin))["series"][0]
+        assert admin_series["deferred"] >= 2
+
+        for job_id in [*later, sleeping]:
+            assert (await gauge.delete(f"/v1/jobs/{job_id}")).status_code in (200, 202)
+        for job_id in [*later, sleeping]:
+            await wait_for_status(gauge, job_id, "aborted")
+        drained = await queue_report(gauge)
+        assert depth(drained) == (0, 0, 0)
+        assert drained["finished_last_minute"] == {"succeeded": 1, "failed": 0, "aborted": 3}
 
 
 async def test_the_live_feed_carries_the_callers_tenants_events_only(

@@ -588,6 +588,7 @@ MAINTAINED_KEYS = [
     ("indexed-functions-as-a-string", keys.INDEXED_FUNCTIONS, "string"),
     ("an-index-as-a-string", keys.index(status="failed"), "string"),
     ("stats-as-a-hash", keys.stats_history(QUEUE), "hash"),
+    ("tenants-as-a-string", keys.TENANTS, "string"),
 ]
 
 

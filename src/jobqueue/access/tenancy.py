@@ -16,14 +16,10 @@ from dataclasses import dataclass, replace
 from jobqueue.history.pages import relinked
 from jobqueue.history.streams import Event
 from jobqueue.history.view import JobView
+from jobqueue.store.keys import TENANT_SEPARATOR as SEPARATOR
+from jobqueue.store.keys import tenant_of
 
-SEPARATOR = "~"
-
-
-def tenant_of(stored_id: str) -> str | None:
-    """The tenant a stored job id belongs to; None for the system tenant."""
-    tenant, separator, _ = stored_id.partition(SEPARATOR)
-    return tenant if separator else None
+__all__ = ["SEPARATOR", "SYSTEM", "Tenancy", "tenant_of"]
 
 
 @dataclass(frozen=True)

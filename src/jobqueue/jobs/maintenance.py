@@ -1,9 +1,10 @@
 """Cron-scheduled maintenance jobs, declared with `@job` like any other.
 
 - `cron:queue_stats` snapshots the queue (queued, deferred, in progress, oldest waiting age) into
-  a bounded history list in Redis.
+  a bounded history list in Redis; and each tenant's share of it into the tenant's.
 - `cron:sweep` removes what arq leaves behind and never cleans (see `jobqueue.store.sweeps`),
-  records jobs whose data expired before they started, and trims the history's index and feed.
+  records jobs whose data expired before they started, trims the history's index and feed,
+  mends the tenants' shares of the queue and forgets tenants idle for the history retention.
 """
 
 import time
@@ -17,7 +18,7 @@ from jobqueue.jobs.context import JobContext
 from jobqueue.jobs.declaration import JobDefinition, job
 from jobqueue.ops.stats import QueueSnapshot, record_snapshot, snapshot_queue
 from jobqueue.settings import Settings
-from jobqueue.store import index, streams, sweeps
+from jobqueue.store import index, statistics, streams, sweeps
 
 log = structlog.get_logger("jobqueue.maintenance")
 
@@ -33,13 +34,26 @@ class SweepResult(BaseModel):
     events_trimmed: int
     finished_jobs_forgotten: int = 0  # beyond JOBQUEUE_HISTORY_MAX_JOBS
     superseded_indexes_dropped: int = 0
+    tenant_entries_mended: int = 0  # in a tenant's share of the queue, not in the queue
+    tenants_forgotten: int = 0
 
 
 @job(name="cron:queue_stats", timeout=30)
 async def queue_stats(ctx: JobContext, args: NoArgs) -> QueueSnapshot:
-    """Snapshot the queue's depth and oldest waiting age into its bounded history."""
-    snapshot = await snapshot_queue(ctx.redis, ctx.settings.queue_name)
-    await record_snapshot(ctx.redis, snapshot, keep=ctx.settings.stats_history_length)
+    """Snapshot the queue's depth and oldest waiting age into its bounded history, and each
+    tenant's share of it into the tenant's (kept for the history retention)."""
+    redis, settings = ctx.redis, ctx.settings
+    snapshot = await snapshot_queue(redis, settings.queue_name)
+    await record_snapshot(redis, snapshot, keep=settings.stats_history_length)
+    for tenant in await statistics.known_tenants(redis):
+        share = await snapshot_queue(redis, settings.queue_name, tenant)
+        await record_snapshot(
+            redis,
+            share,
+            keep=settings.stats_history_length,
+            tenant=tenant,
+            ttl_ms=settings.history_ttl * 1000,
+        )
     log.info("maintenance.queue_stats", **snapshot.model_dump(mode="json"))
     return snapshot
 
@@ -61,9 +75,22 @@ async def sweep(ctx: JobContext, args: NoArgs) -> SweepResult:
         events_trimmed=await streams.trim_before(redis, now - settings.events_max_age * 1000),
         finished_jobs_forgotten=await _forget_beyond_max(ctx),
         superseded_indexes_dropped=await index.drop_superseded(redis),
+        tenant_entries_mended=await _mend_tenant_shares(ctx),
+        tenants_forgotten=len(
+            await sweeps.forget_idle_tenants(
+                redis, settings.queue_name, before_ms=now - settings.history_ttl * 1000
+            )
+        ),
     )
     log.info("maintenance.sweep", **result.model_dump())
     return result
+
+
+async def _mend_tenant_shares(ctx: JobContext) -> int:
+    queue, mended = ctx.settings.queue_name, 0
+    for tenant in await statistics.known_tenants(ctx.redis):
+        mended += await sweeps.mend_tenant_share(ctx.redis, queue, tenant)
+    return mended
 
 
 FORGET_BATCH = 1000  # per call: a sweep's share of Redis's time stays small

@@ -43,8 +43,10 @@ class Operations:
         return view
 
     @unavailable_on_outage
-    async def queues(self, series_length: int) -> list[QueueReport]:
-        return [await queue_report(self._redis, self._settings.queue_name, series_length)]
+    async def queues(self, series_length: int, tenant: str | None = None) -> list[QueueReport]:
+        """Each queue, as the system sees it or as `tenant` does (its jobs only)."""
+        queue = self._settings.queue_name
+        return [await queue_report(self._redis, queue, series_length, tenant)]
 
     @unavailable_on_outage
     async def workers(self) -> list[WorkerInfo]:

@@ -1,4 +1,5 @@
-"""Queue statistics: a snapshot of one arq queue, the history of snapshots, recent throughput.
+"""Queue statistics: a snapshot of one arq queue, the history of snapshots, recent throughput;
+for the system (every job), or for one tenant (its share of the queue, kept by the scripts).
 
 A snapshot in the history that is not one `record_snapshot` wrote is left out, with a warning.
 """
@@ -41,8 +42,8 @@ class QueueReport(BaseModel):
     series: list[QueueSnapshot]
 
 
-async def snapshot_queue(redis: ArqRedis, queue: str) -> QueueSnapshot:
-    counts = await statistics.count_queue(redis, queue)
+async def snapshot_queue(redis: ArqRedis, queue: str, tenant: str | None = None) -> QueueSnapshot:
+    counts = await statistics.count_queue(redis, queue, tenant)
     taken_at = ms_to_datetime(counts.at_ms)
     assert taken_at is not None
     oldest = counts.oldest_waiting_ms
@@ -57,37 +58,55 @@ async def snapshot_queue(redis: ArqRedis, queue: str) -> QueueSnapshot:
     )
 
 
-async def record_snapshot(redis: ArqRedis, snapshot: QueueSnapshot, keep: int) -> None:
-    """Prepend to the queue's history, keeping the newest `keep` snapshots."""
-    await statistics.push_snapshot(redis, snapshot.queue, snapshot.model_dump_json(), keep)
+async def record_snapshot(
+    redis: ArqRedis,
+    snapshot: QueueSnapshot,
+    keep: int,
+    *,
+    tenant: str | None = None,
+    ttl_ms: int | None = None,
+) -> None:
+    """Prepend to the queue's history (a `tenant`'s, if given), keeping the newest `keep`
+    snapshots; with `ttl_ms`, the history goes that long after its newest snapshot."""
+    await statistics.push_snapshot(
+        redis, snapshot.queue, snapshot.model_dump_json(), keep, tenant=tenant, ttl_ms=ttl_ms
+    )
 
 
-async def read_history(redis: ArqRedis, queue: str, limit: int) -> list[QueueSnapshot]:
+async def read_history(
+    redis: ArqRedis, queue: str, limit: int, tenant: str | None = None
+) -> list[QueueSnapshot]:
     """Newest first."""
     snapshots = []
-    for position, raw in enumerate(await statistics.read_snapshots(redis, queue, limit)):
+    raws = await statistics.read_snapshots(redis, queue, limit, tenant)
+    for position, raw in enumerate(raws):
         try:
             snapshots.append(QueueSnapshot.model_validate_json(raw))
         except ValidationError:
-            statistics.warn_malformed_snapshot(queue, position)
+            statistics.warn_malformed_snapshot(queue, position, tenant)
     return snapshots
 
 
-async def finished_counts(redis: ArqRedis, queue: str, seconds: int) -> FinishedCounts:
+async def finished_counts(
+    redis: ArqRedis, queue: str, seconds: int, tenant: str | None = None
+) -> FinishedCounts:
     """Jobs finished in the last `seconds`, to the counters' 10-second resolution."""
-    counts = await statistics.finished_counts(redis, queue, _FINISHED, seconds)
+    counts = await statistics.finished_counts(redis, queue, _FINISHED, seconds, tenant)
     return FinishedCounts.model_validate(counts)
 
 
-async def queue_report(redis: ArqRedis, queue: str, series_length: int) -> QueueReport:
-    snapshot = await snapshot_queue(redis, queue)
+async def queue_report(
+    redis: ArqRedis, queue: str, series_length: int, tenant: str | None = None
+) -> QueueReport:
+    """The queue as the system sees it, or as `tenant` does (its jobs only)."""
+    snapshot = await snapshot_queue(redis, queue, tenant)
     return QueueReport(
         name=queue,
         queued=snapshot.queued,
         deferred=snapshot.deferred,
         in_progress=snapshot.in_progress,
         oldest_waiting_age_s=snapshot.oldest_waiting_age_s,
-        finished_last_minute=await finished_counts(redis, queue, 60),
-        finished_last_hour=await finished_counts(redis, queue, 3600),
-        series=await read_history(redis, queue, series_length),
+        finished_last_minute=await finished_counts(redis, queue, 60, tenant),
+        finished_last_hour=await finished_counts(redis, queue, 3600, tenant),
+        series=await read_history(redis, queue, series_length, tenant),
     )

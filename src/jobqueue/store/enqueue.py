@@ -87,7 +87,7 @@ class Enqueuer:
 
     async def _send(self, calls: list["_EnqueueCall"]) -> list[Any]:
         """The script for `calls`, ENQUEUE_CHUNK jobs a call, the calls pipelined."""
-        header = [StoredStatus.waiting, EventType.enqueued, keys.INDEXED_FUNCTIONS]
+        header = [StoredStatus.waiting, EventType.enqueued, keys.INDEXED_FUNCTIONS, keys.TENANTS]
         commands: list[Command] = []
         for i in range(0, len(calls), ENQUEUE_CHUNK):
             chunk = calls[i : i + ENQUEUE_CHUNK]
@@ -159,6 +159,7 @@ class Enqueuer:
                 "1" if spec.retry_of else "0",
                 "1" if score <= enqueue_ms else "0",
                 orjson.dumps(write.fields),
+                keys.tenant_of(job_id) or "",
             ],
             template=EnqueueOutcome(job_id, False, enqueue_ms, score),
         )
@@ -166,6 +167,7 @@ class Enqueuer:
 
 def _script_keys(job_id: str, queue: str, retry_of: str | None) -> list[str]:
     """enqueue.lua's KEYS for one job, in the order of its header."""
+    tenant = keys.tenant_of(job_id)
     return [
         keys.job(job_id),
         keys.result(job_id),
@@ -175,6 +177,7 @@ def _script_keys(job_id: str, queue: str, retry_of: str | None) -> list[str]:
         keys.job_events(job_id),
         keys.record(retry_of or job_id),
         keys.wake_channel(queue),
+        keys.tenant_queue(queue, tenant) if tenant is not None else queue,
     ]
 
 

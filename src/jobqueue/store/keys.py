@@ -30,6 +30,17 @@ Ours:
 - `jobqueue:stats:{queue}`   list: queue statistics snapshots, newest first
 - `jobqueue:cursor-key`      string: the key that seals tenants' listing cursors (made once, by
                              whichever API process needs it first)
+- `jobqueue:tenants`         sorted set: each tenant with jobs, by its latest job's due time
+                             (ms): the tenants whose queue statistics are recorded
+- `jobqueue:tenant:{t}:queue:{queue}`  sorted set: a tenant's share of the queue (its jobs
+                             waiting or running, scored as in the queue), written with it by
+                             the scripts; the sweep drops what the queue no longer holds
+- `jobqueue:tenant:{t}:finished:{queue}:{status}:{bucket}`, `jobqueue:tenant:{t}:stats:{queue}`
+                             a tenant's finished counts and statistics snapshots, as the
+                             queue's (the snapshots go with the history retention)
+
+A tenant's job is stored under the id `{tenant}~{the client's id}`; an id without `~` is the
+system's (cron and maintenance runs, jobs of admin keys or with auth off): `tenant_of`.
 """
 
 from arq.constants import (
@@ -134,8 +145,11 @@ def alive(worker_id: str) -> str:
     return ALIVE_PREFIX + worker_id
 
 
-def finished_count(queue: str, outcome: str, bucket: int) -> str:
-    """Jobs of `queue` that ended with `outcome` in 10-second bucket `bucket` (epoch s // 10)."""
+def finished_count(queue: str, outcome: str, bucket: int, tenant: str | None = None) -> str:
+    """Jobs of `queue` (of `tenant`'s only, if given) that ended with `outcome` in 10-second
+    bucket `bucket` (epoch s // 10)."""
+    if tenant is not None:
+        return f"{TENANT_PREFIX}{tenant}:finished:{queue}:{outcome}:{bucket}"
     return f"{FINISHED_COUNT_PREFIX}{queue}:{outcome}:{bucket}"
 
 
@@ -144,8 +158,32 @@ def metrics_duration(function: str) -> str:
     return f"{METRICS_PREFIX}duration:{function}"
 
 
-def stats_history(queue_name: str) -> str:
+def stats_history(queue_name: str, tenant: str | None = None) -> str:
+    if tenant is not None:
+        return f"{TENANT_PREFIX}{tenant}:stats:{queue_name}"
     return f"jobqueue:stats:{queue_name}"
+
+
+TENANT_SEPARATOR = "~"
+TENANTS = "jobqueue:tenants"
+TENANT_PREFIX = "jobqueue:tenant:"
+
+
+def tenant_of(stored_id: str) -> str | None:
+    """The tenant a stored job id belongs to; None for the system tenant."""
+    tenant, separator, _ = stored_id.partition(TENANT_SEPARATOR)
+    return tenant if separator else None
+
+
+def tenant_queue(queue_name: str, tenant: str) -> str:
+    """A tenant's share of the queue: its jobs waiting or running, scored as in the queue."""
+    before, after = tenant_queue_affixes(queue_name)
+    return f"{before}{tenant}{after}"
+
+
+def tenant_queue_affixes(queue_name: str) -> tuple[str, str]:
+    """What comes before and after the tenant's name in `tenant_queue` (for a Lua script)."""
+    return TENANT_PREFIX, f":queue:{queue_name}"
 
 
 CURSOR_KEY = "jobqueue:cursor-key"

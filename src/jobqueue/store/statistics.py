@@ -37,8 +37,11 @@ class QueueCounts:
     oldest_waiting_ms: int | None  # the due time of the oldest job waiting to start
 
 
-async def count_queue(redis: ArqRedis, queue: str) -> QueueCounts:
+async def count_queue(redis: ArqRedis, queue: str, tenant: str | None = None) -> QueueCounts:
+    """The queue's depth; a `tenant`'s share of it if given (as the scripts keep it)."""
     now_ms = int(time.time() * 1000)
+    if tenant is not None:
+        queue = keys.tenant_queue(queue, tenant)
     # Not a MULTI: Redis refuses every command queued in one while it is full, reads included.
     async with redis.pipeline(transaction=False) as pipe:
         pipe.zcount(queue, "-inf", now_ms)
@@ -67,12 +70,15 @@ async def count_queue(redis: ArqRedis, queue: str) -> QueueCounts:
 
 
 async def finished_counts(
-    redis: ArqRedis, queue: str, statuses: Sequence[str], seconds: int
+    redis: ArqRedis, queue: str, statuses: Sequence[str], seconds: int, tenant: str | None = None
 ) -> dict[str, int]:
-    """Jobs finished in the last `seconds`, per status, to the counters' 10-second resolution."""
+    """Jobs finished in the last `seconds` (a `tenant`'s only, if given), per status, to the
+    counters' 10-second resolution."""
     newest = int(time.time()) // keys.COUNT_BUCKET_SECONDS
     buckets = range(newest - seconds // keys.COUNT_BUCKET_SECONDS + 1, newest + 1)
-    bucket_keys = [[keys.finished_count(queue, status, b) for b in buckets] for status in statuses]
+    bucket_keys = [
+        [keys.finished_count(queue, status, b, tenant) for b in buckets] for status in statuses
+    ]
     async with redis.pipeline(transaction=False) as pipe:
         for status_keys in bucket_keys:
             pipe.mget(status_keys)  # (a key of another type reads as nil)
@@ -94,21 +100,34 @@ def _count(key: str, value: bytes | str | None, field: str | None = None) -> int
     return 0
 
 
-async def push_snapshot(redis: ArqRedis, queue: str, snapshot_json: str, keep: int) -> None:
-    """Prepend to the queue's snapshot list, keeping the newest `keep`."""
-    key = keys.stats_history(queue)
+async def push_snapshot(
+    redis: ArqRedis,
+    queue: str,
+    snapshot_json: str,
+    keep: int,
+    *,
+    tenant: str | None = None,
+    ttl_ms: int | None = None,
+) -> None:
+    """Prepend to the queue's snapshot list (a `tenant`'s, if given), keeping the newest `keep`;
+    with `ttl_ms`, the list goes that long after its newest snapshot."""
+    key = keys.stats_history(queue, tenant)
     try:
         async with redis.pipeline(transaction=True) as pipe:
             pipe.lpush(key, snapshot_json)
             pipe.ltrim(key, 0, keep - 1)
+            if ttl_ms is not None:
+                pipe.pexpire(key, ttl_ms)
             await pipe.execute()
     except ResponseError as error:  # (a list of the wrong type: not recorded, the job goes on)
         malformed.wrong_type(key, error)
 
 
-async def read_snapshots(redis: ArqRedis, queue: str, limit: int) -> list[bytes]:
-    """Newest first (none if the key is of the wrong type: logged)."""
-    key = keys.stats_history(queue)
+async def read_snapshots(
+    redis: ArqRedis, queue: str, limit: int, tenant: str | None = None
+) -> list[bytes]:
+    """Newest first (a `tenant`'s, if given; none if the key is of the wrong type: logged)."""
+    key = keys.stats_history(queue, tenant)
     try:
         raw: list[bytes] = await redis.lrange(key, 0, limit - 1)  # type: ignore[misc]
     except ResponseError as error:
@@ -117,9 +136,20 @@ async def read_snapshots(redis: ArqRedis, queue: str, limit: int) -> list[bytes]
     return raw
 
 
-def warn_malformed_snapshot(queue: str, position: int) -> None:
+def warn_malformed_snapshot(queue: str, position: int, tenant: str | None = None) -> None:
     """A snapshot in the queue's history is not one `push_snapshot` wrote (it is left out)."""
-    malformed.warn(keys.stats_history(queue), "not a queue snapshot", field=f"[{position}]")
+    key = keys.stats_history(queue, tenant)
+    malformed.warn(key, "not a queue snapshot", field=f"[{position}]")
+
+
+async def known_tenants(redis: ArqRedis) -> list[str]:
+    """The tenants with jobs (the sweep forgets one with none for the history retention)."""
+    try:
+        names = await redis.zrange(keys.TENANTS, 0, -1)
+    except ResponseError as error:
+        malformed.wrong_type(keys.TENANTS, error)
+        return []
+    return sorted(malformed.text(name) for name in names)
 
 
 @dataclass(frozen=True)

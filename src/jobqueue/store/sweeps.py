@@ -13,6 +13,8 @@ from jobqueue.store.scripts import LuaScript
 
 SWEEP_ABORTS = LuaScript("sweep_aborts")
 SWEEP_ORPHANS = LuaScript("sweep_orphans")
+SWEEP_TENANT_SHARE = LuaScript("sweep_tenant_share")
+FORGET_TENANTS = LuaScript("forget_tenants")
 SWEEP_BATCH = 500
 
 
@@ -72,3 +74,33 @@ async def _remove_orphans(redis: ArqRedis, queue: str, batch: list[bytes]) -> li
         redis, [queue], [keys.job(""), keys.in_progress(""), *batch]
     )
     return removed
+
+
+async def mend_tenant_share(redis: ArqRedis, queue: str, tenant: str) -> int:
+    """Drop the jobs of `tenant`'s share of the queue that the queue no longer holds; how many."""
+    share = keys.tenant_queue(queue, tenant)
+    dropped, batch = 0, []
+    try:
+        async for job_id, _ in redis.zscan_iter(share, count=SWEEP_BATCH):
+            batch.append(job_id)
+            if len(batch) >= SWEEP_BATCH:
+                dropped += await SWEEP_TENANT_SHARE.run(redis, [queue, share], batch)
+                batch = []
+        if batch:
+            dropped += await SWEEP_TENANT_SHARE.run(redis, [queue, share], batch)
+    except ResponseError as error:
+        malformed.wrong_type(f"{share} or {queue}", error)
+    return dropped
+
+
+async def forget_idle_tenants(redis: ArqRedis, queue: str, *, before_ms: int) -> list[str]:
+    """Tenants whose latest job was due before `before_ms`, with none waiting or running."""
+    before, after = keys.tenant_queue_affixes(queue)
+    try:
+        forgotten: list[bytes] = await FORGET_TENANTS.run(
+            redis, [keys.TENANTS], [before_ms, before, after]
+        )
+    except ResponseError as error:
+        malformed.wrong_type(keys.TENANTS, error)
+        return []
+    return [malformed.text(tenant) for tenant in forgotten]

@@ -32,7 +32,8 @@ class FinishCount:
     finish_ms: int
     seconds: float | None  # run time, when it ran
 
-    def as_json(self) -> bytes:
+    def as_json(self, tenant: str | None) -> bytes:
+        """The counts for `transition.lua`; a `tenant`'s job is counted for its tenant too."""
         bucket = self.finish_ms // (keys.COUNT_BUCKET_SECONDS * 1000)
         counts: dict[str, Any] = {
             "finished_key": keys.METRICS_FINISHED,
@@ -40,6 +41,10 @@ class FinishCount:
             "bucket_key": keys.finished_count(self.queue, self.status, bucket),
             "bucket_ttl": COUNT_TTL_SECONDS,
         }
+        if tenant is not None:
+            counts["tenant_bucket_key"] = keys.finished_count(
+                self.queue, self.status, bucket, tenant
+            )
         if self.seconds is not None:
             counts |= {
                 "duration_key": keys.metrics_duration(self.function),
@@ -74,12 +79,14 @@ class TransitionWriter:
     def __init__(self, settings: Settings) -> None:
         self.history_ttl_ms = settings.history_ttl * 1000
         self.events_max_length = settings.events_max_length
+        self.queue_name = settings.queue_name
 
     def add(self, pipe: Pipeline, job_id: str, transition: Transition) -> None:
         """Queue `transition` on `pipe` (also inside a MULTI, beside arq's own writes)."""
         counts = b""
+        tenant = keys.tenant_of(job_id)
         if transition.count:
-            counts = transition.count.as_json()
+            counts = transition.count.as_json(tenant)
         elif transition.retried_function is not None:
             retried = {"retried_key": keys.METRICS_RETRIED, "function": transition.retried_function}
             counts = orjson.dumps(retried)
@@ -93,6 +100,7 @@ class TransitionWriter:
                 keys.job_events(job_id),
                 keys.retry(job_id),
                 keys.in_progress(job_id),
+                keys.tenant_queue(self.queue_name, tenant) if tenant is not None else keys.EVENTS,
             ],
             [
                 job_id,
@@ -107,6 +115,7 @@ class TransitionWriter:
                 EventType.progress,
                 "1" if transition.give_back_try else "",
                 transition.held_by,
+                "1" if tenant is not None else "",
                 *events,
                 *_TERMINAL,
             ],

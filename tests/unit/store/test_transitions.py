@@ -29,6 +29,11 @@ async def record_and_events(redis: TrackedRedis, job_id: str) -> tuple[dict[byte
         (5, "[1,"),
         (5, '{"label": "echo|complete"}'),
         (5, '{"bucket_key": "b", "bucket_ttl": 1.5, "finished_key": "f", "label": "l"}'),
+        (
+            5,
+            '{"bucket_key": "b", "bucket_ttl": 1, "finished_key": "f", "label": "l", '
+            '"tenant_bucket_key": 7}',
+        ),
         (6, "not json"),
         (6, '{"tries": 1}'),
         (7, "0"),
@@ -45,7 +50,7 @@ async def test_a_bad_argument_is_refused_before_anything_is_written(
         TransitionWriter(Settings()).add(pipe, "t1", transition)
         command = list(pipe.command_stack[0][0])
         pipe.command_stack.clear()
-        command[3 + 5 + position] = value  # EVALSHA sha 5 KEYS..., then ARGV from 1
+        command[3 + 6 + position] = value  # EVALSHA sha 6 KEYS..., then ARGV from 1
         pipe.execute_command(*command)
         [reply] = await pipe.execute(raise_on_error=False)
     assert isinstance(reply, ResponseError)

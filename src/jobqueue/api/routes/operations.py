@@ -5,7 +5,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from jobqueue.access.scopes import Scope
 from jobqueue.api.auth import GuardedRoute, guarded
-from jobqueue.api.dependencies import OperationsDep, ServicesDep, key_name_of
+from jobqueue.api.dependencies import OperationsDep, ServicesDep, key_name_of, principal_of
 from jobqueue.api.errors import CONFLICT, NOT_FOUND, UNAVAILABLE
 from jobqueue.history.view import JobView
 from jobqueue.ops.crons import CronInfo
@@ -41,9 +41,11 @@ async def run_cron_job(name: str, request: Request, operations: OperationsDep) -
 @router.get(
     "/v1/queues", response_model=list[QueueReport], **guarded(Scope.ops_read, responses=UNAVAILABLE)
 )
-async def list_queues(operations: OperationsDep) -> list[QueueReport]:
-    """Depth, oldest waiting age, recent throughput and the statistics series, per queue."""
-    return await operations.queues(SERIES_LENGTH)
+async def list_queues(request: Request, operations: OperationsDep) -> list[QueueReport]:
+    """Depth, oldest waiting age, recent throughput and the statistics series, per queue: of
+    the caller's tenant's jobs only (an admin key's: of every job)."""
+    tenant = principal_of(request).tenancy.tenant
+    return await operations.queues(SERIES_LENGTH, tenant)
 
 
 @router.get(

@@ -1,17 +1,20 @@
 #!lua
 -- Enqueue jobs exactly as arq's ArqRedis.enqueue_job would (same keys, same payload), and in
 -- the same atomic step write each one's history record, index entries and `enqueued` event.
--- Several jobs travel in one call (concurrent requests, a batch): 8 keys and 13 arguments each,
--- after 3 arguments for the whole call.
+-- A tenant's job is also added to its tenant's share of the queue (same score), and the tenant
+-- to the set of tenants (scored by its latest due time).
+-- Several jobs travel in one call (concurrent requests, a batch): 9 keys and 14 arguments each,
+-- after 4 arguments for the whole call.
 -- ARGV first: 1 the stored status of a new job, 2 the type of its first event, 3 the set of
---       indexed functions (it lets the sweep find every index key)
+--       indexed functions (it lets the sweep find every index key), 4 the set of tenants
 -- KEYS, per job: 1 arq job key, 2 arq result key, 3 arq queue, 4 record, 5 events,
 --       6 job events, 7 record of the job this one retries (or the record key again when none),
---       8 the queue's wake-up channel
+--       8 the queue's wake-up channel, 9 its tenant's share of the queue (unused for the system)
 -- ARGV, per job: 1 job id, 2 job payload, 3 score (ms), 4 job data TTL (ms), 5 history TTL (ms),
 --       6 events max length, 7 index key prefix, 8 index member, 9 function, 10 event JSON,
 --       11 is a retry ("1"/"0"), 12 due now ("1"/"0": wake the workers),
---       13 the record's fields as a JSON object of strings (one argument: cheaper to send)
+--       13 the record's fields as a JSON object of strings (one argument: cheaper to send),
+--       14 its tenant ('' for the system's)
 -- Returns, per job: 1 (enqueued), 0 (a job or result with this id exists: arq's rule), the id
 -- of the job that already retries its KEYS[7], or an error naming what is wrong with the job's
 -- arguments. Each job is checked before anything of it is written (a script does not roll
@@ -22,7 +25,7 @@
 -- another type is replaced, as an older job's is; the events stream, an index or the set of
 -- indexed functions of another type is left alone (the job is enqueued without that entry).
 
-local status, event_type, indexed_functions = ARGV[1], ARGV[2], ARGV[3]
+local status, event_type, indexed_functions, tenants = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 
 local function tolerant(...)  -- the reply, or nil if the key is of another type
   local reply = redis.pcall(...)
@@ -56,6 +59,10 @@ local function enqueue(KEYS, ARGV)
   end
   if not tolerant('ZADD', KEYS[3], ARGV[3], ARGV[1]) then  -- (the first write)
     return {err = 'job ' .. ARGV[1] .. ' not enqueued: the queue key is not a sorted set'}
+  end
+  if ARGV[14] ~= '' then
+    tolerant('ZADD', KEYS[9], ARGV[3], ARGV[1])
+    tolerant('ZADD', tenants, 'GT', ARGV[3], ARGV[14])
   end
 
   local prefix, member, fn = ARGV[7], ARGV[8], ARGV[9]
@@ -93,10 +100,10 @@ local function enqueue(KEYS, ARGV)
 end
 
 local results, channels = {}, {}
-for job = 0, (#ARGV - 3) / 13 - 1 do
+for job = 0, (#ARGV - 4) / 14 - 1 do
   local keys, args = {}, {}
-  for i = 1, 8 do keys[i] = KEYS[8 * job + i] end
-  for i = 1, 13 do args[i] = ARGV[3 + 13 * job + i] end
+  for i = 1, 9 do keys[i] = KEYS[9 * job + i] end
+  for i = 1, 14 do args[i] = ARGV[4 + 14 * job + i] end
   local result, channel = enqueue(keys, args)
   results[#results + 1] = result
   if channel then channels[channel] = true end

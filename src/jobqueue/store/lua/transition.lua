@@ -14,15 +14,19 @@
 -- some 4 KB, most of a finished job's memory; the copy, in the record's compact encoding, a
 -- few dozen bytes an event. (One field per event: a value over 64 bytes would turn the record
 -- into a hash table, twice its size.)
--- KEYS: 1 record, 2 events, 3 job events, 4 arq's try counter, 5 arq's in-progress key
+-- A tenant's job leaves its tenant's share of the queue at its end, and takes its new due time
+-- there when it waits again (a retry, an interruption).
+-- KEYS: 1 record, 2 events, 3 job events, 4 arq's try counter, 5 arq's in-progress key,
+--       6 its tenant's share of the queue (unused for the system's job)
 -- ARGV: 1 job id, 2 new stored status ('' = unchanged), 3 history TTL (ms), 4 events max length,
 --       5 index key prefix, 6 counts JSON, naming its keys ('' = none), 7 record fields as a
 --       JSON object of strings ('' = none; one argument is cheaper than many), 8 how long the
 --       job's own stream outlives its end (ms), 9 events N, 10 the progress event's type,
 --       11 '1' to give the try back (else ''), 12 the worker that must hold the lease ('' =
---       any), then N pairs (event type, event JSON), then the terminal statuses
--- Counts: for a job's end, its per-10-s bucket and finished/duration counters; for a retry,
--- `retried_key` and `function`.
+--       any), 13 '1' for a tenant's job (else ''), then N pairs (event type, event JSON), then
+--       the terminal statuses
+-- Counts: for a job's end, its per-10-s bucket (its tenant's too: `tenant_bucket_key`) and
+-- finished/duration counters; for a retry, `retried_key` and `function`.
 -- Every argument is checked before the first write (a script does not roll back).
 local function positive_integer(value)  -- as Redis reads one: digits only, no sign or point
   if type(value) == 'number' then return value >= 1 and value == math.floor(value) end
@@ -38,7 +42,7 @@ if not positive_integer(ARGV[3]) or not positive_integer(ARGV[4])
     or not positive_integer(ARGV[8]) then
   return redis.error_reply('transition of ' .. ARGV[1] .. ': a TTL or the max length not positive')
 end
-if not n or n < 0 or #ARGV < 12 + 2 * n then
+if not n or n < 0 or #ARGV < 13 + 2 * n then
   return redis.error_reply('transition of ' .. ARGV[1] .. ': events missing')
 end
 local counts_ok, counts = json_or_empty(ARGV[6])
@@ -57,6 +61,9 @@ local function counts_complete(c)
   if c.duration_bucket ~= nil and not (strings('duration_key', 'durations_key', 'function')
       and (type(c.duration_bucket) == 'string' or type(c.duration_bucket) == 'number')
       and tonumber(c.seconds)) then return false end
+  if c.tenant_bucket_key ~= nil and not strings('bucket_key', 'tenant_bucket_key') then
+    return false
+  end
   return c.retried_key == nil or strings('retried_key', 'function')
 end
 if ARGV[6] ~= '' and not counts_complete(counts) then
@@ -71,7 +78,7 @@ if ARGV[5] == '' then
   return redis.error_reply('transition of ' .. ARGV[1] .. ': no index key prefix')
 end
 local terminal = {}
-for i = 13 + 2 * n, #ARGV do terminal[ARGV[i]] = true end
+for i = 14 + 2 * n, #ARGV do terminal[ARGV[i]] = true end
 -- A key of another type than the scripts write (planted, or left by another program), or a
 -- counter that is not an integer, never fails the transition halfway: each command that could
 -- meet one is `tolerant` (it fails alone; the record's own fields are still written).
@@ -117,10 +124,17 @@ if member then
   end
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
 end
+if ARGV[13] == '1' then
+  if terminal[new_status] then
+    tolerant('ZREM', KEYS[6], ARGV[1])
+  elseif member and new_fields.scheduled_ms then  -- (XX: never re-adds a job swept away)
+    tolerant('ZADD', KEYS[6], 'XX', new_fields.scheduled_ms, ARGV[1])
+  end
+end
 
 for i = 0, n - 1 do
-  local event = {'type', ARGV[13 + 2 * i], 'job_id', ARGV[1], 'function', fn or '',
-                 'data', ARGV[14 + 2 * i]}
+  local event = {'type', ARGV[14 + 2 * i], 'job_id', ARGV[1], 'function', fn or '',
+                 'data', ARGV[15 + 2 * i]}
   tolerant('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(event))
   tolerant('XADD', KEYS[3], 'MAXLEN', '~', 1000, '*', unpack(event))
 end
@@ -155,6 +169,10 @@ if c.bucket_key then
   -- (the keys travel in the JSON: a finish is counted under keys named in `keys.py`)
   tolerant('INCR', c.bucket_key)
   redis.call('EXPIRE', c.bucket_key, c.bucket_ttl)
+  if c.tenant_bucket_key then
+    tolerant('INCR', c.tenant_bucket_key)
+    redis.call('EXPIRE', c.tenant_bucket_key, c.bucket_ttl)
+  end
   tolerant('HINCRBY', c.finished_key, c.label, 1)
   if c.duration_bucket then
     tolerant('HINCRBY', c.duration_key, c.duration_bucket, 1)
