@@ -635,6 +635,8 @@ async def test_a_jobs_view_and_events_say_which_key_enqueued_aborted_and_retried
     rerun = (await owner.post(f"/v1/jobs/{job_id}/retry", headers=writer.headers)).json()
     assert rerun["enqueued_by"] == writer.name  # who retried it
     assert (await owner.get(f"/v1/jobs/{rerun['job_id']}")).json()["enqueued_by"] == writer.name
+    original = (await owner.get(f"/v1/jobs/{job_id}")).json()
+    assert (original["retried_as"], original["retried_by"]) == (rerun["job_id"], writer.name)
     async with owner.stream("GET", f"/v1/jobs/{job_id}/events") as stream:
         events = [event async for event in read_sse(stream)]  # (it ends: the job has)
     assert (events[0].type, events[0].data["by"]) == ("enqueued", OWNER.name)

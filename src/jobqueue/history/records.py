@@ -114,6 +114,7 @@ def view_from_record(job_id: str, record: dict[str, str], result: Any = None) ->
         progress=fields.model("progress", Progress),
         retry_of=record.get("retry_of") or None,
         retried_as=record.get("retried_as") or None,
+        retried_by=record.get("retried_by") or None,
         enqueued_by=record.get("enqueued_by") or None,
         aborted_by=record.get("aborted_by") or None,
     )
@@ -132,6 +133,7 @@ def enrich(view: JobView, record: dict[str, str]) -> JobView:
     view.stalls = fields.int("stalls") or 0
     view.retry_of = record.get("retry_of") or None
     view.retried_as = record.get("retried_as") or None
+    view.retried_by = record.get("retried_by") or None
     view.enqueued_by = record.get("enqueued_by") or None
     view.aborted_by = record.get("aborted_by") or None
     if view.function == UNKNOWN_FUNCTION and record.get("function"):  # arq lost it (expired)

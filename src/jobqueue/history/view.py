@@ -45,6 +45,9 @@ class JobView(BaseModel):
     progress: Progress | None = Field(default=None, description="last progress the job reported")
     retry_of: str | None = Field(default=None, description="the job this one re-runs")
     retried_as: str | None = Field(default=None, description="the job that re-runs this one")
+    retried_by: str | None = Field(
+        default=None, description="the name of the API key that retried it (see `retried_as`)"
+    )
     enqueued_by: str | None = Field(
         default=None,
         description="the name of the API key that enqueued it (for a re-run: that retried "

@@ -78,8 +78,8 @@ local function enqueue(KEYS, ARGV)
 
   redis.call('PSETEX', KEYS[1], ARGV[4], ARGV[2])
 
-  local record = {'status', status}
-  for field, value in pairs(cjson.decode(ARGV[13])) do
+  local record, fields = {'status', status}, cjson.decode(ARGV[13])
+  for field, value in pairs(fields) do
     record[#record + 1] = field
     record[#record + 1] = value
   end
@@ -95,7 +95,9 @@ local function enqueue(KEYS, ARGV)
   tolerant('XADD', KEYS[5], 'MAXLEN', '~', ARGV[6], '*', unpack(event))
   redis.call('XADD', KEYS[6], 'MAXLEN', '~', 1000, '*', unpack(event))
   redis.call('PEXPIRE', KEYS[6], ARGV[5])
-  if ARGV[11] == '1' then tolerant('HSET', KEYS[7], 'retried_as', ARGV[1]) end
+  if ARGV[11] == '1' then  -- (the re-run's enqueuer retried the original)
+    tolerant('HSET', KEYS[7], 'retried_as', ARGV[1], 'retried_by', fields.enqueued_by or '')
+  end
   return 1, ARGV[12] == '1' and KEYS[8] or nil
 end
 
