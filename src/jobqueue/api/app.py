@@ -15,6 +15,7 @@ from jobqueue.api.enqueue_schema import install_enqueue_schema
 from jobqueue.api.errors import EVERY_ROUTE, install_error_handlers
 from jobqueue.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from jobqueue.api.routes import enqueue, events, functions, health, jobs, operations
+from jobqueue.api.routes.docs import install_docs
 from jobqueue.errors import QueueUnavailable
 from jobqueue.history.tracker import JobTracker
 from jobqueue.jobs.catalog import registry as default_registry
@@ -99,6 +100,8 @@ def create_app(
         # up the global OTel providers on every request, and the image ships no OTel SDK.
         telemetry={"tracing": False, "metrics": False, "logs": False},
         responses=EVERY_ROUTE,  # the server's limits apply to every route, whatever its method
+        docs_url=None,  # (FastAPI's pages load their assets from a CDN: ours are served here)
+        redoc_url=None,
     )
     metrics = ApiMetrics()
     app.include_router(enqueue.router)
@@ -107,6 +110,7 @@ def create_app(
     app.include_router(functions.router)
     app.include_router(operations.router)
     app.include_router(health.router)
+    install_docs(app)
     install_error_handlers(app)
     install_enqueue_schema(app, registry)
     install_scope_descriptions(app)
