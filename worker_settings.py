@@ -5,11 +5,14 @@ takes the loop when it is created, right after this module is imported, and look
 swaps replace as it runs. arq reads the class's own attributes (inherited ones are ignored).
 """
 
+import sys
+
 import uvloop
 from arq.connections import RedisSettings
 
 from jobqueue.history.tracker import JobTracker
 from jobqueue.jobs.catalog import registry
+from jobqueue.jobs.schedules import ScheduleInvalid, resolve_schedules
 from jobqueue.serialization import deserialize, serialize
 from jobqueue.settings import Settings
 from jobqueue.store.connection import create_redis
@@ -19,20 +22,24 @@ from jobqueue.worker.swaps.wakeup import WakeUp
 
 uvloop.install()
 settings = Settings()
+try:
+    schedules = resolve_schedules(settings, registry)
+except ScheduleInvalid as invalid:  # said plainly, without a traceback, and not started
+    sys.exit(f"jobqueue worker: {invalid}")
 wakeup = WakeUp()
 swaps.install(wakeup)
 
 
 class WorkerSettings:
     functions = arq_functions(registry, settings)
-    cron_jobs = arq_cron_jobs(settings)
+    cron_jobs = arq_cron_jobs(settings, schedules)
     queue_name = settings.queue_name
     redis_pool = create_redis(settings, JobTracker(settings), ride_out_outages=True)
     # (used by `arq --check`)
     redis_settings = RedisSettings.from_dsn(settings.redis_url.get_secret_value())
     job_serializer = serialize
     job_deserializer = deserialize
-    ctx = {"settings": settings, "wakeup": wakeup}  # noqa: RUF012 - arq's own attribute
+    ctx = {"settings": settings, "wakeup": wakeup, "schedules": schedules}  # noqa: RUF012 - arq's
     on_startup = startup
     on_shutdown = shutdown
     max_jobs = settings.worker_max_jobs

@@ -6,6 +6,7 @@ import sys
 from jobqueue.access.gate import AccessMisconfigured
 from jobqueue.api.app import create_app
 from jobqueue.heap import freeze_startup_objects
+from jobqueue.jobs.schedules import ScheduleInvalid
 from jobqueue.logging import configure_logging
 from jobqueue.serving.slow_clients import ClientLimits, guarded_protocol
 from jobqueue.settings import Settings
@@ -14,7 +15,7 @@ settings = Settings()
 configure_logging(settings.log_level, settings.log_format)
 try:
     app = create_app(settings)
-except AccessMisconfigured as refused:  # said plainly, without a traceback, and not started
+except (AccessMisconfigured, ScheduleInvalid) as refused:  # said plainly, not started
     sys.exit(f"jobqueue: {refused}")
 http_protocol = guarded_protocol(
     ClientLimits(

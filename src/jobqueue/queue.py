@@ -55,6 +55,7 @@ class EnqueueOptions:
     expires: float | None = None
     request_id: str | None = None
     by: str | None = None  # the API key's name (None: the system, or auth off)
+    schedule: str | None = None  # the schedule it is a run of (a cron run-now)
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,10 @@ class JobQueue:
         result = await self._settle(outcome, function, args, options.by)
         if isinstance(result, JobQueueError):
             raise result
-        return result
+        view, created = result
+        if created:
+            view.schedule = options.schedule
+        return view, created
 
     @unavailable_on_outage
     async def enqueue_batch(
@@ -327,6 +331,7 @@ def _spec(function: str, args: dict[str, Any], options: EnqueueOptions) -> Enque
         args,
         request_id=options.request_id,
         by=options.by,
+        schedule=options.schedule,
         job_id=options.job_id,
         defer_by=options.defer_by,
         defer_until=options.defer_until,

@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     stats_schedule: str = "* * * * *"
     stats_history_length: int = Field(default=1440, gt=0)
     sweep_schedule: str = "*/5 * * * *"
+    schedules_file: Path | None = Field(
+        default=None, description="schedules of registered jobs (TOML), read at start"
+    )
 
     # Logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

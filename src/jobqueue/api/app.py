@@ -20,6 +20,7 @@ from jobqueue.errors import QueueUnavailable
 from jobqueue.history.tracker import JobTracker
 from jobqueue.jobs.catalog import registry as default_registry
 from jobqueue.jobs.declaration import JobRegistry
+from jobqueue.jobs.schedules import resolve_schedules
 from jobqueue.ops.facade import Operations
 from jobqueue.ops.metrics import ApiMetrics
 from jobqueue.queue import JobQueue
@@ -63,14 +64,16 @@ def create_app(
     connect: Callable[[Settings], TrackedRedis] = connect_redis,
 ) -> FastAPI:
     """`connect` builds the process's one Redis pool (tests pass a fakeredis-backed one).
-    Raises `AccessMisconfigured` when there are no usable API keys and auth is not off."""
+    Raises `AccessMisconfigured` when there are no usable API keys and auth is not off, and
+    `ScheduleInvalid` when a declared schedule cannot run."""
     gate = Gate.from_settings(settings)
+    schedules = resolve_schedules(settings, registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = connect(settings)
         queue = JobQueue(redis, settings)
-        operations = Operations(redis, settings, queue)
+        operations = Operations(redis, settings, queue, schedules)
         app.state.services = Services(queue, operations, registry, settings, metrics, gate)
         metrics.open_streams.set_function(lambda: queue.fanout.subscribers)
         try:

@@ -117,6 +117,7 @@ def view_from_record(job_id: str, record: dict[str, str], result: Any = None) ->
         retried_by=record.get("retried_by") or None,
         enqueued_by=record.get("enqueued_by") or None,
         aborted_by=record.get("aborted_by") or None,
+        schedule=record.get("schedule") or None,
     )
     return _noting_problems(view, fields)
 
@@ -136,6 +137,7 @@ def enrich(view: JobView, record: dict[str, str]) -> JobView:
     view.retried_by = record.get("retried_by") or None
     view.enqueued_by = record.get("enqueued_by") or None
     view.aborted_by = record.get("aborted_by") or None
+    view.schedule = record.get("schedule") or None
     if view.function == UNKNOWN_FUNCTION and record.get("function"):  # arq lost it (expired)
         view.function = record["function"]
         view.args = fields.object("args") or {}

@@ -53,6 +53,8 @@ class JobTracker:
             fields["retry_of"] = job.retry_of
         if job.by:
             fields["enqueued_by"] = event["by"] = job.by
+        if job.schedule:
+            fields["schedule"] = event["schedule"] = job.schedule
         return RecordWrite(fields, event)
 
     def finished(self, result: ArqResult) -> Transition:

@@ -56,6 +56,10 @@ class JobView(BaseModel):
     aborted_by: str | None = Field(
         default=None, description="the name of the API key that asked for its abort"
     )
+    schedule: str | None = Field(
+        default=None,
+        description="the schedule that produced it (its name in GET /v1/cron), if one did",
+    )
     elided: list[Literal["args", "result", "error"]] | None = Field(
         default=None,
         description="in a list page only: the fields too large to list (over "

@@ -19,6 +19,7 @@ from typing import Any, get_type_hints
 from pydantic import BaseModel
 
 from jobqueue.jobs.context import JobContext
+from jobqueue.jobs.schedule import Schedule
 from jobqueue.jobs.secret_args import shape_of
 from jobqueue.settings import Settings
 
@@ -41,6 +42,7 @@ class JobDefinition:
     description: str
     max_tries: int
     timeout: float
+    schedules: tuple[Schedule, ...] = ()
 
     def validate_args(self, args: Mapping[str, Any], settings: Settings) -> BaseModel:
         """Raises pydantic's `ValidationError` naming each bad field."""
@@ -51,9 +53,15 @@ class JobDefinition:
 
 
 def job(
-    *, name: str | None = None, description: str | None = None, max_tries: int = 1, timeout: float
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    max_tries: int = 1,
+    timeout: float,
+    schedules: Iterable[Schedule] = (),
 ) -> Callable[[JobFunction], JobDefinition]:
-    """Declare a job. `description` defaults to the docstring's first line."""
+    """Declare a job. `description` defaults to the docstring's first line; `schedules` run it
+    on cron schedules (checked when a process starts: `jobqueue.jobs.schedules`)."""
     if max_tries < 1:
         raise ValueError("max_tries must be at least 1")
     if timeout <= 0:
@@ -90,6 +98,7 @@ def job(
             description=description or doc.split("\n", 1)[0],
             max_tries=max_tries,
             timeout=timeout,
+            schedules=tuple(schedules),
         )
 
     return declare

@@ -1,12 +1,31 @@
-"""Cron expressions from settings, turned into the field sets arq's `cron()` takes.
+"""Cron expressions, turned into the field sets arq's `cron()` takes; and `Schedule`, a job's
+own schedule as its author declares it (`jobqueue.jobs.schedules` resolves and checks them).
 
 Standard 5 fields (minute hour day month weekday) run at second 0; an optional 6th field gives
 the seconds, e.g. `* * * * * */10` every ten seconds.
 """
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from croniter import croniter
+
+Overlap = Literal["skip", "allow"]
+Missed = Literal["skip", "run_once"]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """`@job(..., schedules=[Schedule("0 * * * *", name="hourly", args={...})])`: run the job on
+    `cron` with `args`; `name` defaults to the job's. `overlap` and `missed`: see
+    `jobqueue.jobs.schedules`."""
+
+    cron: str
+    name: str | None = None
+    args: Mapping[str, Any] = field(default_factory=dict)
+    overlap: Overlap = "skip"
+    missed: Missed = "skip"
 
 _FIELDS = ("minute", "hour", "day", "month", "weekday", "second")
 

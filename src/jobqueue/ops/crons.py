@@ -1,4 +1,5 @@
-"""The cron jobs as operators see them: schedule in words, next and last run, run-now."""
+"""The schedules (built-in crons and those declared for jobs) as operators see them: schedule
+in words, next and last run, running or not, paused or not; run-now, pause and resume."""
 
 from datetime import UTC, datetime
 
@@ -7,16 +8,14 @@ from arq.cron import cron
 from cron_descriptor import get_description
 from pydantic import BaseModel, Field
 
-from jobqueue.history.pages import read_page
+from jobqueue.clock import ms_to_datetime
+from jobqueue.history.lookup import read_job
 from jobqueue.history.view import JobView
 from jobqueue.history.vocabulary import JobStatus
-from jobqueue.jobs.declaration import JobDefinition
-from jobqueue.jobs.maintenance import scheduled_jobs
-from jobqueue.jobs.schedule import cron_fields
-from jobqueue.settings import Settings
+from jobqueue.jobs.schedule import Missed, Overlap, cron_fields
+from jobqueue.jobs.schedules import ScheduledJob
 from jobqueue.store.job_state import any_in_progress
-
-RECENT_RUNS = 5  # scheduled runs are enqueued just ahead of time; look past those
+from jobqueue.store.schedule_state import ScheduleState, read_states
 
 
 class LastRun(BaseModel):
@@ -30,11 +29,18 @@ class LastRun(BaseModel):
 class CronInfo(BaseModel):
     name: str
     description: str
+    function: str = Field(description="the job each run is (a built-in's: its own name)")
+    builtin: bool = Field(description="one of the service's maintenance crons")
     schedule: str = Field(examples=["Every 5 minutes"], description="the schedule in words")
     cron: str = Field(examples=["*/5 * * * *"], description="the cron expression")
+    overlap: Overlap = Field(description="skip: a slot is left out while the last run goes on")
+    missed: Missed = Field(description="run_once: a worker starting runs the latest missed slot")
     next_run: datetime
     last_run: LastRun | None
     running: bool
+    paused: bool = Field(description="paused: its slots are skipped (run-now still works)")
+    paused_by: str | None = Field(description="the API key that paused it (null: auth off)")
+    paused_at: datetime | None
 
 
 def describe(expression: str) -> str:
@@ -58,37 +64,44 @@ async def _noop(ctx: dict[str, object]) -> None:
     return None
 
 
-def find(settings: Settings, name: str) -> tuple[JobDefinition, str] | None:
-    return next(((d, s) for d, s in scheduled_jobs(settings) if d.name == name), None)
+def find(schedules: list[ScheduledJob], name: str) -> ScheduledJob | None:
+    return next((s for s in schedules if s.name == name), None)
 
 
-async def is_running(redis: ArqRedis, name: str) -> bool:
-    """A run is recorded as in progress and a worker still holds it."""
-    page = await read_page(
-        redis, status=JobStatus.in_progress, function=name, limit=RECENT_RUNS, cursor=None
+async def is_running(redis: ArqRedis, state: ScheduleState) -> bool:
+    """One of its latest two runs is held by a worker."""
+    return await any_in_progress(redis, [r for r in (state.last_run, state.prior_run) if r])
+
+
+async def describe_schedules(
+    redis: ArqRedis, queue: str, schedules: list[ScheduledJob]
+) -> list[CronInfo]:
+    states = await read_states(redis, [s.name for s in schedules])
+    return [await _info(redis, queue, s, states[s.name]) for s in schedules]
+
+
+async def _info(
+    redis: ArqRedis, queue: str, schedule: ScheduledJob, state: ScheduleState
+) -> CronInfo:
+    # The newest run may be enqueued ahead of its slot: the last run is the newest started.
+    runs = [await read_job(redis, queue, r) for r in (state.last_run, state.prior_run) if r]
+    last = next((run for run in runs if run is not None and run.start_time is not None), None)
+    return CronInfo(
+        name=schedule.name,
+        description=schedule.definition.description,
+        function=schedule.function,
+        builtin=schedule.builtin,
+        schedule=describe(schedule.cron),
+        cron=schedule.cron,
+        overlap=schedule.overlap,
+        missed=schedule.missed,
+        next_run=next_run(schedule.cron),
+        last_run=_last_run(last) if last else None,
+        running=await is_running(redis, state),
+        paused=state.paused,
+        paused_by=state.paused_by or None,
+        paused_at=ms_to_datetime(state.paused_at_ms) if state.paused_at_ms else None,
     )
-    return await any_in_progress(redis, [job.job_id for job in page.jobs])
-
-
-async def list_crons(redis: ArqRedis, settings: Settings) -> list[CronInfo]:
-    infos = []
-    for definition, expression in scheduled_jobs(settings):
-        recent = await read_page(
-            redis, status=None, function=definition.name, limit=RECENT_RUNS, cursor=None
-        )
-        last = next((job for job in recent.jobs if job.start_time is not None), None)
-        infos.append(
-            CronInfo(
-                name=definition.name,
-                description=definition.description,
-                schedule=describe(expression),
-                cron=expression,
-                next_run=next_run(expression),
-                last_run=_last_run(last) if last else None,
-                running=await is_running(redis, definition.name),
-            )
-        )
-    return infos
 
 
 def _last_run(job: JobView) -> LastRun:

@@ -7,6 +7,9 @@
   `Recorder`, which appends the transition to the same MULTI, so the record can never disagree
   with arq, and no hook arq lacks is needed. This intercepts arq's result write: a seam, listed
   in docs/seams.md.
+- Cron enqueues: arq's scheduler calls `enqueue_job` (nothing else of ours does); with a
+  `CronPlanner` set (the worker's schedules), each such enqueue is planned first: skipped (a
+  paused schedule, a run still going), or turned into the schedule's own function and args.
 - Prepared replies: the worker's claim script has already read what arq's `run_job` opens with;
   `prepare` makes the next pipeline of exactly those commands return those replies without a
   round trip (also a seam: it relies on the exact commands `run_job` sends).
@@ -14,7 +17,7 @@
 
 import asyncio
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from arq.connections import ArqRedis
@@ -36,6 +39,16 @@ log = structlog.get_logger("jobqueue.store")
 
 # A pipeline's commands (as queued) -> the replies to give instead of sending them.
 PreparedReplies = dict[tuple[Command, ...], list[Any]]
+
+
+class CronPlanner(Protocol):
+    async def plan(self, spec: EnqueueSpec) -> EnqueueSpec | None:
+        """What to enqueue for arq's cron enqueue `spec` (None: nothing, the slot is skipped)."""
+        ...
+
+    async def enqueued(self, spec: EnqueueSpec, job_id: str) -> None:
+        """The planned `spec` was enqueued as a new job."""
+        ...
 
 
 class TrackedPipeline(Pipeline):
@@ -110,6 +123,7 @@ class TrackedRedis(ArqRedis):
         self.recorder = recorder
         self.transitions = TransitionWriter(settings)
         self.prepared: PreparedReplies = {}
+        self.cron_planner: CronPlanner | None = None
         self.enqueuer = Enqueuer(
             lambda: super(TrackedRedis, self).pipeline(transaction=False),
             recorder,
@@ -151,7 +165,8 @@ class TrackedRedis(ArqRedis):
         _job_try: int | None = None,
         **kwargs: Any,
     ) -> Job | None:
-        """arq's `enqueue_job`, same arguments and result, in one round trip."""
+        """arq's `enqueue_job`, same arguments and result, in one round trip (planned first by
+        the `cron_planner`, when set: arq's cron is its one caller)."""
         spec = EnqueueSpec(
             function,
             kwargs,
@@ -163,11 +178,19 @@ class TrackedRedis(ArqRedis):
             expires=_expires,
             job_try=_job_try,
         )
+        planner = self.cron_planner
+        if planner is not None:
+            planned = await planner.plan(spec)
+            if planned is None:
+                return None
+            spec = planned
         outcome = await self.enqueue_one(spec)
         if outcome.rejected is not None:
             raise ValueError(outcome.rejected)
         if not outcome.created:
             return None
+        if planner is not None:
+            await planner.enqueued(spec, outcome.job_id)
         queue = _queue_name or self.default_queue_name
         return Job(outcome.job_id, self, _queue_name=queue, _deserializer=self.job_deserializer)
 

@@ -47,6 +47,7 @@ class EnqueueSpec:
     retry_of: str | None = None
     request_id: str | None = None  # the enqueuing request's, for the worker's log lines
     by: str | None = None  # the API key's name, for the job's record and first event
+    schedule: str | None = None  # the schedule that produced it (a cron job's name)
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ class Enqueuer:
             score,
             spec.retry_of,
             spec.by,
+            spec.schedule,
         )
         write = self._recorder.enqueue_record(new)
         return _EnqueueCall(

@@ -30,6 +30,8 @@ Ours:
 - `jobqueue:stats:{queue}`   list: queue statistics snapshots, newest first
 - `jobqueue:cursor-key`      string: the key that seals tenants' listing cursors (made once, by
                              whichever API process needs it first)
+- `jobqueue:schedule:{name}` hash: a schedule's pause (`paused_by`, `paused_at_ms`) and latest
+                             runs (`last_run`, `prior_run`, `last_slot_ms`)
 - `jobqueue:tenants`         sorted set: each tenant with jobs, by its latest job's due time
                              (ms): the tenants whose queue statistics are recorded
 - `jobqueue:tenant:{t}:queue:{queue}`  sorted set: a tenant's share of the queue (its jobs
@@ -184,6 +186,10 @@ def tenant_queue(queue_name: str, tenant: str) -> str:
 def tenant_queue_affixes(queue_name: str) -> tuple[str, str]:
     """What comes before and after the tenant's name in `tenant_queue` (for a Lua script)."""
     return TENANT_PREFIX, f":queue:{queue_name}"
+
+
+def schedule(name: str) -> str:
+    return f"jobqueue:schedule:{name}"
 
 
 CURSOR_KEY = "jobqueue:cursor-key"

@@ -22,6 +22,7 @@ class NewJob:
     score: int
     retry_of: str | None
     by: str | None = None  # the API key that enqueued it (None: the system, or auth off)
+    schedule: str | None = None  # the schedule that produced it
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,16 @@ from arq.worker import Function
 
 from jobqueue.heap import freeze_startup_objects
 from jobqueue.history.tracker import JobTracker
-from jobqueue.jobs.declaration import JobDefinition, JobRegistry
-from jobqueue.jobs.maintenance import scheduled_jobs
+from jobqueue.jobs.declaration import JobRegistry
 from jobqueue.jobs.schedule import cron_fields
+from jobqueue.jobs.schedules import ScheduledJob
 from jobqueue.logging import configure_logging
 from jobqueue.settings import Settings
 from jobqueue.store.capacity import warn_of_config_risks
 from jobqueue.worker.execution import as_arq_function, execute
 from jobqueue.worker.heartbeat import WorkerStats, beat, keep_beating
 from jobqueue.worker.leases import Leases
+from jobqueue.worker.schedules import SchedulePlanner
 from jobqueue.worker.swaps.shutdown import Lifecycle
 from jobqueue.worker.swaps.wakeup import WakeUp
 
@@ -30,27 +31,27 @@ def arq_functions(registry: JobRegistry, settings: Settings) -> list[Function]:
     return [as_arq_function(definition, settings) for definition in registry]
 
 
-def arq_cron_jobs(settings: Settings) -> list[CronJob]:
-    """The maintenance jobs on their configured schedules, unique across workers."""
-    return [
-        _as_arq_cron(definition, schedule, settings)
-        for definition, schedule in scheduled_jobs(settings)
-    ]
+def arq_cron_jobs(settings: Settings, schedules: list[ScheduledJob]) -> list[CronJob]:
+    """Every schedule for arq's scheduler, each slot's run unique across workers (what a slot
+    enqueues is the `SchedulePlanner`'s to decide)."""
+    return [_as_arq_cron(schedule, settings) for schedule in schedules]
 
 
-def _as_arq_cron(definition: JobDefinition, schedule: str, settings: Settings) -> CronJob:
-    async def run(ctx: dict[str, Any]) -> Any:
-        return await execute(definition, ctx, {})
+def _as_arq_cron(schedule: ScheduledJob, settings: Settings) -> CronJob:
+    definition = schedule.definition
 
-    run.__qualname__ = definition.name
+    async def run(ctx: dict[str, Any]) -> Any:  # (a built-in's run; a job's runs as that job)
+        return await execute(definition, ctx, dict(schedule.args))
+
+    run.__qualname__ = schedule.name
     return cron(
         run,
-        name=definition.name,
+        name=schedule.name,
         unique=True,
         timeout=definition.timeout,
         max_tries=definition.max_tries,
         keep_result=settings.result_ttl,
-        **cron_fields(schedule),
+        **cron_fields(schedule.cron),
     )
 
 
@@ -74,6 +75,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     wakeup: WakeUp = ctx["wakeup"]
     ctx["wakeup_listener"] = asyncio.create_task(wakeup.listen(ctx["redis"], settings.queue_name))
     await warn_of_config_risks(ctx["redis"], log)
+    planner = SchedulePlanner(ctx["redis"], settings, ctx.get("schedules", []))
+    ctx["redis"].cron_planner = planner
+    await planner.catch_up()
     log.info(
         "worker.started",
         worker_id=stats.worker_id,

@@ -38,6 +38,31 @@ async def run_cron_job(name: str, request: Request, operations: OperationsDep) -
     return await operations.run_cron(name, key_name_of(request))
 
 
+@router.post(
+    "/v1/cron/{name}/pause",
+    response_model=CronInfo,
+    **guarded(
+        Scope.ops_write, audit="cron_pause", responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE}
+    ),
+)
+async def pause_cron_job(name: str, request: Request, operations: OperationsDep) -> CronInfo:
+    """Pause a schedule: every worker skips its slots from the next on (kept in Redis, seen at
+    each slot); run-now still works. Pausing it again records who paused it last."""
+    return await operations.pause_cron(name, key_name_of(request))
+
+
+@router.post(
+    "/v1/cron/{name}/resume",
+    response_model=CronInfo,
+    **guarded(
+        Scope.ops_write, audit="cron_resume", responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE}
+    ),
+)
+async def resume_cron_job(name: str, operations: OperationsDep) -> CronInfo:
+    """Resume a paused schedule: its next slot runs (slots passed while paused are not run)."""
+    return await operations.resume_cron(name)
+
+
 @router.get(
     "/v1/queues", response_model=list[QueueReport], **guarded(Scope.ops_read, responses=UNAVAILABLE)
 )
