@@ -162,6 +162,8 @@ ROUTES = [
     Route("GET", "/v1/functions", Scope.jobs_read, 200),
     Route("GET", "/v1/cron", Scope.ops_read, 200),
     Route("POST", "/v1/cron/cron:sweep/run", Scope.ops_write, 202),
+    Route("POST", "/v1/cron/cron:sweep/pause", Scope.ops_write, 200),
+    Route("POST", "/v1/cron/cron:sweep/resume", Scope.ops_write, 200),  # (after: left running)
     Route("GET", "/v1/queues", Scope.ops_read, 200),
     Route("GET", "/v1/workers", Scope.ops_read, 200),
     Route("GET", "/metrics", Scope.metrics_read, 200),
@@ -247,7 +249,7 @@ async def test_every_route_answers_every_caller_exactly(
                 if problem:
                     mismatches.append(f"{route.method} {route.path} as {who.name}: {problem}")
     assert mismatches == [], "\n".join(mismatches)
-    assert len(ROUTES) * len(CALLERS) == 21 * 9
+    assert len(ROUTES) * len(CALLERS) == 23 * 9
 
 
 def _problem(response: httpx.Response, want: int, route: Route, who: Caller) -> str | None:
@@ -299,6 +301,24 @@ async def test_writes_are_audited_with_key_tenant_route_and_outcome_and_no_token
     assert (done["job_id"], done["function"]) == (body["job_id"], "echo")
     refused = await eventually(lambda: by_request("audit-denied-1"), timeout=5)
     assert (refused["key"], refused["outcome"], refused["status"]) == (reader.name, "denied", 403)
+
+    operator = next(c for c in SCOPED if c.scopes == {Scope.ops_write})
+    for action in ("pause", "resume"):
+        headers = {**operator.headers, "X-Request-ID": f"audit-{action}-1"}
+        answer = await admin.post(f"/v1/cron/cron:sweep/{action}", headers=headers)
+        assert answer.status_code == 200
+        paused = action == "pause"
+        assert (answer.json()["paused"], answer.json()["paused_by"]) == (
+            paused,
+            operator.name if paused else None,
+        )
+        request_id = f"audit-{action}-1"
+        line = await eventually(lambda: by_request(request_id), timeout=5)  # noqa: B023
+        assert (line["event"], line["key"], line["outcome"]) == (
+            f"audit.cron_{action}",
+            operator.name,
+            "done",
+        )
     log = keyed.api.log_text()
     assert not [c.name for c in [*CALLERS, OWNER, LIMITED] if c.token and c.token in log]
 

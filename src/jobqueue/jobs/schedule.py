@@ -27,6 +27,7 @@ class Schedule:
     overlap: Overlap = "skip"
     missed: Missed = "skip"
 
+
 _FIELDS = ("minute", "hour", "day", "month", "weekday", "second")
 
 

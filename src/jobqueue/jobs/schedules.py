@@ -124,7 +124,7 @@ def _resolved(
         raise invalid("a name is 1-64 of a-z, 0-9, '_', '.', '-', starting with a letter or digit")
     listed = f"{CRON_PREFIX}{name}"
     if any(s.name == listed for s in known):
-        raise invalid("declared twice")
+        raise invalid("the name is taken (by another schedule, or a built-in)")
     if not croniter.is_valid(cron):
         raise invalid(f"not a cron expression: {cron!r}")
     try:

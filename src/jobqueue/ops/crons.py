@@ -14,7 +14,6 @@ from jobqueue.history.view import JobView
 from jobqueue.history.vocabulary import JobStatus
 from jobqueue.jobs.schedule import Missed, Overlap, cron_fields
 from jobqueue.jobs.schedules import ScheduledJob
-from jobqueue.store.job_state import any_in_progress
 from jobqueue.store.schedule_state import ScheduleState, read_states
 
 
@@ -68,9 +67,16 @@ def find(schedules: list[ScheduledJob], name: str) -> ScheduledJob | None:
     return next((s for s in schedules if s.name == name), None)
 
 
-async def is_running(redis: ArqRedis, state: ScheduleState) -> bool:
-    """One of its latest two runs is held by a worker."""
-    return await any_in_progress(redis, [r for r in (state.last_run, state.prior_run) if r])
+async def latest_runs(redis: ArqRedis, queue: str, state: ScheduleState) -> list[JobView]:
+    """Its latest two runs' views, newest first (those still known)."""
+    runs = [await read_job(redis, queue, r) for r in (state.last_run, state.prior_run) if r]
+    return [run for run in runs if run is not None]
+
+
+def is_running(runs: list[JobView]) -> bool:
+    """One of them is in progress. (Not arq's in-progress key: arq keeps a cron job's for a
+    minute after its run, so that the slot cannot run twice.)"""
+    return any(run.status == JobStatus.in_progress for run in runs)
 
 
 async def describe_schedules(
@@ -84,8 +90,8 @@ async def _info(
     redis: ArqRedis, queue: str, schedule: ScheduledJob, state: ScheduleState
 ) -> CronInfo:
     # The newest run may be enqueued ahead of its slot: the last run is the newest started.
-    runs = [await read_job(redis, queue, r) for r in (state.last_run, state.prior_run) if r]
-    last = next((run for run in runs if run is not None and run.start_time is not None), None)
+    runs = await latest_runs(redis, queue, state)
+    last = next((run for run in runs if run.start_time is not None), None)
     return CronInfo(
         name=schedule.name,
         description=schedule.definition.description,
@@ -97,7 +103,7 @@ async def _info(
         missed=schedule.missed,
         next_run=next_run(schedule.cron),
         last_run=_last_run(last) if last else None,
-        running=await is_running(redis, state),
+        running=is_running(runs),
         paused=state.paused,
         paused_by=state.paused_by or None,
         paused_at=ms_to_datetime(state.paused_at_ms) if state.paused_at_ms else None,
