@@ -274,7 +274,11 @@ def start_all(
 
     what = f"the API to answer {url}/healthz with 200"
     run.wait_ready(healthy, what, timeout=options.start_timeout)
-    print(f"\njobqueue is up: {url}  (API docs: {url}/docs)  Ctrl-C stops it\n", flush=True)
+    print(
+        f"\njobqueue is up: {url}  (API docs: {url}/docs, dashboard: {url}/dashboard)  "
+        "Ctrl-C stops it\n",
+        flush=True,
+    )
 
 
 def base_url(host: str, port: int) -> str:

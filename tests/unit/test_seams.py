@@ -59,6 +59,11 @@ SEAMS = [
      "the result payload's fields, decoded by decode_result"),
     ("arq.cron.CronJob.calculate_next", "7f8bfac236ba13c1", "jobqueue.ops.crons",
      "computes a schedule's next run exactly as arq's scheduler will"),
+    ("arq.worker.Worker.run_cron", "7d2d3784e6567fb2", "jobqueue.worker.schedules",
+     "enqueues each due slot with self.pool.enqueue_job(name, _job_id='{name}:{slot ms}') "
+     "(the planner's hook); a cron job's in-progress key outlives its run (keep_cronjob_progress)"),
+    ("arq.cron.next_cron", "cab544d81f2da143", "jobqueue.worker.schedules",
+     "names a slot as run_cron does (its microseconds), for the catch-up run's id"),
     ("arq.jobs.Job.__init__", "603facec0542139c", "jobqueue.store.client",
      "enqueue_job returns Job(id, redis, _queue_name=, _deserializer=) as arq's does"),
     ("redis.asyncio.client.Redis.aclose", "ab295a9c46c80ec1", "jobqueue.store.client",

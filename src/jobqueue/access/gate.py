@@ -89,6 +89,14 @@ class Gate:
             raise Unauthenticated("the API key is not valid (unknown or revoked)", token_given=True)
         return Principal.of(key)
 
+    def principal_of_key(self, key_hash: str) -> Principal | None:
+        """The principal of the key stored with `key_hash`, unless it has been removed from the
+        keys file since (a dashboard session ends with its key); auth off: anyone."""
+        if self._keys is None:
+            return ANONYMOUS
+        key = self._keys.current().by_hash(key_hash)
+        return Principal.of(key) if key is not None else None
+
     @staticmethod
     def require(principal: Principal, scope: Scope) -> None:
         """`Forbidden`, naming `scope`, unless the principal holds it."""

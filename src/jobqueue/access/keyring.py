@@ -77,6 +77,10 @@ class Keyring:
         chose, which leads to no stored token: its 256 random bits are not guessable.)"""
         return self._by_hash.get(tokens.hash_of(token))
 
+    def by_hash(self, key_hash: str) -> ApiKey | None:
+        """The key stored with `key_hash` (a dashboard session's), if it is still in force."""
+        return self._by_hash.get(key_hash)
+
 
 def parse(text: str, source: str = "the keys file") -> Keyring:
     try:

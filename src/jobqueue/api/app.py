@@ -16,6 +16,8 @@ from jobqueue.api.errors import EVERY_ROUTE, install_error_handlers
 from jobqueue.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from jobqueue.api.routes import enqueue, events, functions, health, jobs, operations
 from jobqueue.api.routes.docs import install_docs
+from jobqueue.dashboard.routes import install_dashboard
+from jobqueue.dashboard.sessions import Sessions
 from jobqueue.errors import QueueUnavailable
 from jobqueue.history.tracker import JobTracker
 from jobqueue.jobs.catalog import registry as default_registry
@@ -74,7 +76,10 @@ def create_app(
         redis = connect(settings)
         queue = JobQueue(redis, settings)
         operations = Operations(redis, settings, queue, schedules)
-        app.state.services = Services(queue, operations, registry, settings, metrics, gate)
+        sessions = Sessions(redis, gate)
+        app.state.services = Services(
+            queue, operations, registry, settings, metrics, gate, sessions
+        )
         metrics.open_streams.set_function(lambda: queue.fanout.subscribers)
         try:
             await queue.check_ready()
@@ -114,6 +119,7 @@ def create_app(
     app.include_router(operations.router)
     app.include_router(health.router)
     install_docs(app)
+    install_dashboard(app)
     install_error_handlers(app)
     install_enqueue_schema(app, registry)
     install_scope_descriptions(app)

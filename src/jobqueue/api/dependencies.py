@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 
 from jobqueue.access.gate import Gate
 from jobqueue.access.principal import ANONYMOUS, Principal
+from jobqueue.dashboard.sessions import Sessions
 from jobqueue.jobs.declaration import JobRegistry
 from jobqueue.ops.facade import Operations
 from jobqueue.ops.metrics import ApiMetrics
@@ -30,6 +31,7 @@ class Services:
     settings: Settings
     metrics: ApiMetrics
     gate: Gate
+    sessions: Sessions  # the dashboard's
 
 
 def services_of(request: Request) -> Services:

@@ -32,6 +32,8 @@ Ours:
                              whichever API process needs it first)
 - `jobqueue:schedule:{name}` hash: a schedule's pause (`paused_by`, `paused_at_ms`) and latest
                              runs (`last_run`, `prior_run`, `last_slot_ms`)
+- `jobqueue:session:{hash}`  hash: a dashboard login session (the key hash it logged in with,
+                             its CSRF token), with a TTL; named by the SHA-256 of its cookie
 - `jobqueue:tenants`         sorted set: each tenant with jobs, by its latest job's due time
                              (ms): the tenants whose queue statistics are recorded
 - `jobqueue:tenant:{t}:queue:{queue}`  sorted set: a tenant's share of the queue (its jobs
@@ -186,6 +188,10 @@ def tenant_queue(queue_name: str, tenant: str) -> str:
 def tenant_queue_affixes(queue_name: str) -> tuple[str, str]:
     """What comes before and after the tenant's name in `tenant_queue` (for a Lua script)."""
     return TENANT_PREFIX, f":queue:{queue_name}"
+
+
+def session(session_hash: str) -> str:
+    return f"jobqueue:session:{session_hash}"
 
 
 def schedule(name: str) -> str:

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def readme_blocks() -> list[str]:
     section = (ROOT / "README.md").read_text().split("## Adding a job", 1)[1].split("\n## ", 1)[0]
+    section = section.split("\n### ", 1)[0]  # (its steps, before "Schedules")
     return re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
 
 

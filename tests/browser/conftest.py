@@ -1,0 +1,109 @@
+"""Browser tests: real headless Chromium (Debian's `chromium`, or `CHROMIUM_PATH`) driven by
+Playwright's Python package through `executable_path` (Playwright's own browser download is not
+used). Without a Chromium they are skipped, and the run ends with a line saying how to enable
+them. Screenshots go to `build/browser/` (not committed)."""
+
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Route, async_playwright
+
+from jobqueue.access import tokens
+from jobqueue.access.cli import entry
+from jobqueue.access.keyring import ApiKey
+from jobqueue.access.scopes import Scope
+from tests.helpers.services import REPO_ROOT, RedisServer, service_env, start_api, start_worker
+
+ARTIFACTS = REPO_ROOT / "build" / "browser"
+ENABLE_HINT = (
+    "browser tests did not run: no Chromium found. Install Debian's `chromium` "
+    "(apt-get install chromium) or set CHROMIUM_PATH to a Chromium binary."
+)
+LOOPBACK = ("http://127.0.0.1", "http://localhost", "http://[::1]")
+
+
+def chromium_path() -> str | None:
+    given = os.environ.get("CHROMIUM_PATH")
+    if given:
+        return given if Path(given).is_file() else None
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if chromium_path() is not None:
+        return
+    skip = pytest.mark.skip(reason=ENABLE_HINT)
+    browser_dir = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(browser_dir):
+            item.add_marker(skip)
+    config.stash[_SKIPPED] = True
+
+
+_SKIPPED = pytest.StashKey[bool]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if terminalreporter.config.stash.get(_SKIPPED, False):
+        terminalreporter.write_line(ENABLE_HINT, yellow=True)
+
+
+ADMIN_TOKEN = tokens.mint()
+ADMIN = ApiKey(
+    name="browser-admin", hash=tokens.hash_of(ADMIN_TOKEN), scopes=frozenset({Scope.admin})
+)
+
+
+@pytest.fixture(scope="module")
+def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server, worker and API, with auth on (`ADMIN_TOKEN` is an admin's key)."""
+    workdir = tmp_path_factory.mktemp("browser")
+    server = RedisServer(workdir / "redis")
+    server.start()
+    keys_file = workdir / "keys.toml"
+    keys_file.write_text(entry(ADMIN) + "\n")
+    env = {
+        **service_env(server.url),
+        "JOBQUEUE_AUTH": "on",
+        "JOBQUEUE_API_KEYS_FILE": str(keys_file),
+    }
+    worker = start_worker(env, workdir)
+    api, url = start_api(env, workdir)
+    yield url
+    api.stop()
+    worker.stop()
+    server.stop()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    executable = chromium_path()
+    assert executable is not None  # (skipped otherwise)
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=executable, headless=True)
+        yield launched
+        await launched.close()
+
+
+async def _loopback_only(route: Route) -> None:
+    if route.request.url.startswith(LOOPBACK):
+        await route.continue_()
+    else:
+        await route.abort("internetdisconnected")
+
+
+@pytest.fixture
+async def offline(browser: Browser) -> AsyncIterator[BrowserContext]:
+    """A browser context whose every request beyond loopback fails, as with no network."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    await context.route("**/*", _loopback_only)
+    yield context
+    await context.close()
+
+
+def screenshot_path(name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS / f"{name}.png"

@@ -1,0 +1,36 @@
+"""The dashboard in a real browser: logging in with a key, the overview, keyboard access, and
+screenshots at 1280 and 390 px (build/browser/)."""
+
+from playwright.async_api import BrowserContext, expect
+
+from tests.browser.conftest import ADMIN_TOKEN, screenshot_path
+
+
+async def test_a_key_logs_in_and_sees_the_overview_at_both_widths(
+    offline: BrowserContext, api_url: str
+) -> None:
+    page = await offline.new_page()
+    await page.goto(f"{api_url}/dashboard")
+    await expect(page).to_have_url(f"{api_url}/dashboard/login")
+    await page.get_by_label("API key").fill("jq_not-a-key")
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("alert")).to_contain_text("not valid")
+    await page.get_by_label("API key").fill(ADMIN_TOKEN)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    await expect(page.locator('[data-stat="queued"]')).to_have_text("0")
+    await expect(page.get_by_text("browser-admin")).to_be_visible()
+    await page.screenshot(path=screenshot_path("overview-1280"), full_page=True)
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    await page.screenshot(path=screenshot_path("overview-390"), full_page=True)
+
+    await page.keyboard.press("Tab")  # the first stop: the skip link, visible when focused
+    skip = page.get_by_role("link", name="Skip to content")
+    await expect(skip).to_be_focused()
+    await expect(skip).to_be_in_viewport()
+
+    await page.get_by_role("button", name="Log out").click()
+    await expect(page).to_have_url(f"{api_url}/dashboard/login")
+    await page.goto(f"{api_url}/dashboard")
+    await expect(page).to_have_url(f"{api_url}/dashboard/login")  # the session has ended

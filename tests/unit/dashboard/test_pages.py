@@ -1,0 +1,166 @@
+"""The dashboard's login, session and overview (fakeredis, the app in-process): a key logs in to
+an HttpOnly, SameSite=Strict session; a bad key, a cross-site form, a missing CSRF token and a
+removed key are refused; a tenant's overview counts its own jobs; auth off needs no login."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from jobqueue.access import tokens
+from jobqueue.access.cli import entry
+from jobqueue.access.keyring import ApiKey
+from jobqueue.access.scopes import Scope
+from jobqueue.api.app import create_app
+from jobqueue.settings import Settings
+from jobqueue.store import keys
+from jobqueue.store.client import TrackedRedis
+
+OPS = tokens.mint()
+READER = tokens.mint()
+GONE = tokens.mint()
+
+
+def key(name: str, token: str, *scopes: Scope, tenant: str | None = None) -> ApiKey:
+    return ApiKey(name=name, hash=tokens.hash_of(token), scopes=frozenset(scopes), tenant=tenant)
+
+
+@pytest.fixture
+def keys_file(tmp_path: Path) -> Path:
+    path = tmp_path / "keys.toml"
+    path.write_text(
+        "\n\n".join(
+            entry(k)
+            for k in (
+                key("ops", OPS, Scope.ops_read, Scope.ops_write, Scope.jobs_read, tenant="acme"),
+                key("reader", READER, Scope.jobs_read, tenant="acme"),
+            )
+        )
+        + "\n"
+    )
+    return path
+
+
+@pytest.fixture
+def app(settings: Settings, redis: TrackedRedis, keys_file: Path) -> FastAPI:
+    keyed = settings.model_copy(update={"auth": "on", "api_keys_file": keys_file})
+    return create_app(keyed, connect=lambda _: redis)
+
+
+@pytest.fixture
+async def dashboard(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://test"
+        ) as client,
+    ):
+        yield client
+
+
+async def log_in(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await client.post("/dashboard/login", data={"token": token})
+
+
+async def test_a_visitor_without_a_session_is_sent_to_the_login_page(
+    dashboard: httpx.AsyncClient,
+) -> None:
+    response = await dashboard.get("/dashboard")
+    assert (response.status_code, response.headers["location"]) == (303, "/dashboard/login")
+    page = await dashboard.get("/dashboard/login")
+    assert page.status_code == 200
+    assert 'name="token"' in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+
+
+async def test_a_key_logs_in_to_an_http_only_strict_session_stored_by_its_hash(
+    dashboard: httpx.AsyncClient, redis: TrackedRedis
+) -> None:
+    response = await log_in(dashboard, OPS)
+    assert (response.status_code, response.headers["location"]) == (303, "/dashboard")
+    cookie = response.headers["set-cookie"]
+    assert "jq_session=" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    assert "Path=/dashboard" in cookie
+    overview = await dashboard.get("/dashboard")
+    assert overview.status_code == 200
+    assert "ops · tenant acme" in overview.text
+    # Redis holds the session under its cookie's hash, with the key's hash: no token, no cookie.
+    [stored] = [k async for k in redis.scan_iter(match=keys.session("*"))]
+    fields = await redis.hgetall(stored)  # type: ignore[misc]
+    raw = b" ".join([stored, *fields.keys(), *fields.values()])
+    assert OPS.encode() not in raw
+    assert dashboard.cookies["jq_session"].encode() not in raw
+
+
+async def test_a_bad_key_is_refused_on_the_login_page(dashboard: httpx.AsyncClient) -> None:
+    response = await log_in(dashboard, GONE)
+    assert response.status_code == 401
+    assert "not valid" in response.text
+    assert "set-cookie" not in response.headers
+
+
+async def test_a_login_form_from_another_site_is_refused(dashboard: httpx.AsyncClient) -> None:
+    response = await dashboard.post(
+        "/dashboard/login", data={"token": OPS}, headers={"Origin": "https://evil.example"}
+    )
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
+    cross = await dashboard.post(
+        "/dashboard/login", data={"token": OPS}, headers={"Sec-Fetch-Site": "cross-site"}
+    )
+    assert cross.status_code == 403
+
+
+async def test_logging_out_needs_the_pages_csrf_token_and_ends_the_session(
+    dashboard: httpx.AsyncClient,
+) -> None:
+    await log_in(dashboard, OPS)
+    assert (await dashboard.post("/dashboard/logout", data={"csrf": "forged"})).status_code == 403
+    assert (await dashboard.get("/dashboard")).status_code == 200
+    page = (await dashboard.get("/dashboard")).text
+    csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    out = await dashboard.post("/dashboard/logout", data={"csrf": csrf})
+    assert (out.status_code, out.headers["location"]) == (303, "/dashboard/login")
+    assert (await dashboard.get("/dashboard")).status_code == 303
+
+
+async def test_a_session_ends_when_its_key_is_removed(
+    dashboard: httpx.AsyncClient, keys_file: Path, app: FastAPI
+) -> None:
+    await log_in(dashboard, READER)
+    assert (await dashboard.get("/dashboard")).status_code == 200
+    keys_file.write_text(entry(key("ops", OPS, Scope.ops_read)) + "\n")  # noqa: ASYNC240
+    app.state.services.gate.reload(force=True)
+    assert (await dashboard.get("/dashboard")).status_code == 303
+
+
+async def test_a_key_without_ops_read_sees_no_figures(dashboard: httpx.AsyncClient) -> None:
+    await log_in(dashboard, READER)
+    page = await dashboard.get("/dashboard")
+    assert "lacks the scope <code>ops:read</code>" in page.text
+    assert 'data-stat="queued"' not in page.text
+
+
+async def test_a_tenants_overview_counts_its_own_jobs_only(
+    dashboard: httpx.AsyncClient, redis: TrackedRedis
+) -> None:
+    await redis.enqueue_job("echo", _job_id="acme~a", message="x")
+    await redis.enqueue_job("echo", _job_id="acme~b", message="x")
+    await redis.enqueue_job("echo", _job_id="rival~c", message="x")
+    await log_in(dashboard, OPS)
+    page = (await dashboard.get("/dashboard")).text
+    assert '<dd data-stat="queued">2</dd>' in page
+
+
+async def test_with_auth_off_the_dashboard_opens_at_once_with_a_session(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/dashboard")
+    assert response.status_code == 200
+    assert "jq_session=" in response.headers["set-cookie"]
+    assert (await client.get("/dashboard/login")).status_code == 303
