@@ -14,6 +14,7 @@ from jobqueue.history.view import JobView
 from jobqueue.history.vocabulary import JobStatus
 from jobqueue.jobs.schedule import Missed, Overlap, cron_fields
 from jobqueue.jobs.schedules import ScheduledJob
+from jobqueue.store.job_state import any_in_progress
 from jobqueue.store.schedule_state import ScheduleState, read_states
 
 
@@ -73,10 +74,12 @@ async def latest_runs(redis: ArqRedis, queue: str, state: ScheduleState) -> list
     return [run for run in runs if run is not None]
 
 
-def is_running(runs: list[JobView]) -> bool:
-    """One of them is in progress. (Not arq's in-progress key: arq keeps a cron job's for a
-    minute after its run, so that the slot cannot run twice.)"""
-    return any(run.status == JobStatus.in_progress for run in runs)
+async def is_running(redis: ArqRedis, runs: list[JobView]) -> bool:
+    """One of them is recorded as in progress and a worker still holds it. (The record alone
+    is not enough: a run whose end could not be written, Redis full, stays "in progress"; nor
+    is arq's key: arq keeps a cron job's a minute past its run, so the slot cannot run twice.)"""
+    started = [run.job_id for run in runs if run.status == JobStatus.in_progress]
+    return await any_in_progress(redis, started)
 
 
 async def describe_schedules(
@@ -103,7 +106,7 @@ async def _info(
         missed=schedule.missed,
         next_run=next_run(schedule.cron),
         last_run=_last_run(last) if last else None,
-        running=is_running(runs),
+        running=await is_running(redis, runs),
         paused=state.paused,
         paused_by=state.paused_by or None,
         paused_at=ms_to_datetime(state.paused_at_ms) if state.paused_at_ms else None,

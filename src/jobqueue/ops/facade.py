@@ -57,7 +57,8 @@ class Operations:
         (`JobConflict`); `by`: the API key's name, recorded as who enqueued the run."""
         schedule = self._schedule(name)
         state = (await schedule_state.read_states(self._redis, [name]))[name]
-        if crons.is_running(await crons.latest_runs(self._redis, self._settings.queue_name, state)):
+        runs = await crons.latest_runs(self._redis, self._settings.queue_name, state)
+        if await crons.is_running(self._redis, runs):
             raise JobConflict(f"{name} is running; wait for it to finish")
         options = EnqueueOptions(job_id=crons.manual_run_id(name), by=by, schedule=name)
         function = schedule.name if schedule.builtin else schedule.function
