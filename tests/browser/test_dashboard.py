@@ -3,6 +3,7 @@ screenshots at 1280 and 390 px (build/browser/)."""
 
 from playwright.async_api import BrowserContext, expect
 
+from tests.browser.accessibility import serious_violations
 from tests.browser.conftest import ADMIN_TOKEN, screenshot_path
 
 
@@ -12,6 +13,7 @@ async def test_a_key_logs_in_and_sees_the_overview_at_both_widths(
     page = await offline.new_page()
     await page.goto(f"{api_url}/dashboard")
     await expect(page).to_have_url(f"{api_url}/dashboard/login")
+    assert await serious_violations(page) == []
     await page.get_by_label("API key").fill("jq_not-a-key")
     await page.get_by_role("button", name="Log in").click()
     await expect(page.get_by_role("alert")).to_contain_text("not valid")
@@ -21,9 +23,11 @@ async def test_a_key_logs_in_and_sees_the_overview_at_both_widths(
     await expect(page.locator('[data-stat="queued"]')).to_have_text("0")
     await expect(page.get_by_text("browser-admin")).to_be_visible()
     await page.screenshot(path=screenshot_path("overview-1280"), full_page=True)
+    assert await serious_violations(page) == []
     await page.set_viewport_size({"width": 390, "height": 844})
     await expect(page.get_by_role("button", name="Log out")).to_be_visible()
     await page.screenshot(path=screenshot_path("overview-390"), full_page=True)
+    assert await serious_violations(page) == []
 
     await page.keyboard.press("Tab")  # the first stop: the skip link, visible when focused
     skip = page.get_by_role("link", name="Skip to content")
@@ -34,3 +38,13 @@ async def test_a_key_logs_in_and_sees_the_overview_at_both_widths(
     await expect(page).to_have_url(f"{api_url}/dashboard/login")
     await page.goto(f"{api_url}/dashboard")
     await expect(page).to_have_url(f"{api_url}/dashboard/login")  # the session has ended
+
+
+async def test_the_accessibility_check_finds_a_planted_violation(
+    offline: BrowserContext, api_url: str
+) -> None:
+    """(So that "no serious violations" above is a check that can fail.)"""
+    page = await offline.new_page()
+    await page.goto(f"{api_url}/dashboard/login")
+    await page.evaluate("document.body.insertAdjacentHTML('beforeend', '<img src=\"/x.png\">')")
+    assert [v for v in await serious_violations(page) if v.startswith("image-alt")]
