@@ -34,6 +34,16 @@ async def test_a_key_logs_in_and_sees_the_overview_at_both_widths(
     await expect(skip).to_be_focused()
     await expect(skip).to_be_in_viewport()
 
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    await page.get_by_role("link", name="Schedules").click()
+    sweep = page.locator('tr[data-schedule="cron:sweep"]')
+    await page.get_by_role("button", name="Pause cron:sweep").click()
+    await expect(sweep).to_contain_text("paused by browser-admin")
+    await page.screenshot(path=screenshot_path("schedules-1280"), full_page=True)
+    assert await serious_violations(page) == []
+    await page.get_by_role("button", name="Resume cron:sweep").click()
+    await expect(sweep).to_contain_text("active")
+
     await page.get_by_role("button", name="Log out").click()
     await expect(page).to_have_url(f"{api_url}/dashboard/login")
     await page.goto(f"{api_url}/dashboard")

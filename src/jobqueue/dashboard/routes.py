@@ -12,10 +12,11 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from jobqueue.access.scopes import Scope
+from jobqueue.api.auth import audit_as, audit_detail
 from jobqueue.api.dependencies import services_of
 from jobqueue.dashboard.sessions import COOKIE, CSRF_FIELD, SESSION_TTL_S, Sessions, Viewer
 from jobqueue.dashboard.views import overview
-from jobqueue.errors import Unauthenticated
+from jobqueue.errors import JobConflict, JobNotFound, Unauthenticated
 
 PREFIX = "/dashboard"
 STATIC = Path(str(files("jobqueue.dashboard") / "static"))
@@ -143,6 +144,60 @@ async def overview_page(request: Request) -> Response:
     if viewer.may(Scope.ops_read):
         context["overview"] = await overview(services_of(request), viewer)
     return _respond(request, _page("overview.html", **context))
+
+
+@router.get("/schedules")
+async def schedules_page(request: Request) -> Response:
+    viewer = await _viewer_or_login(request)
+    if isinstance(viewer, Response):
+        return viewer
+    return _respond(request, await _schedules(request, viewer))
+
+
+async def _schedules(
+    request: Request, viewer: Viewer, *, status: int = 200, error: str | None = None
+) -> HTMLResponse:
+    context: dict[str, Any] = {"viewer": viewer, "page": "schedules", "error": error}
+    if viewer.may(Scope.ops_read):
+        context["schedules"] = await services_of(request).operations.crons()
+    context["may_act"] = viewer.may(Scope.ops_write)
+    return _page("schedules.html", status=status, **context)
+
+
+SCHEDULE_ACTIONS = {"pause": "cron_pause", "resume": "cron_resume", "run": "cron_run"}
+
+
+@router.post("/schedules/{name}/{action}")
+async def act_on_schedule(request: Request, name: str, action: str) -> Response:
+    """Pause, resume or run a schedule now, as `POST /v1/cron/{name}/{action}` does (audited
+    alike); needs `ops:write`, the page's CSRF token and a same-origin form."""
+    if action not in SCHEDULE_ACTIONS:
+        return _page("refused.html", status=404, why=f"no action {action!r}")
+    audit_as(request, SCHEDULE_ACTIONS[action])
+    viewer = await _sessions(request).viewer(request)
+    if viewer is None:
+        return _to("/login")
+    request.state.principal = viewer.principal  # (for the audit line)
+    form = await _form(request)
+    if not _same_origin(request) or not viewer.csrf_matches(form.get(CSRF_FIELD)):
+        return _refused("the form's token is missing or stale: reload the page")
+    if not viewer.may(Scope.ops_write):
+        return _refused(f"the API key {viewer.principal.name!r} lacks the scope 'ops:write'")
+    operations = services_of(request).operations
+    by = viewer.principal.name if _sessions(request).login_needed else None
+    try:
+        if action == "pause":
+            await operations.pause_cron(name, by)
+        elif action == "resume":
+            await operations.resume_cron(name)
+        else:
+            run = await operations.run_cron(name, by)
+            audit_detail(request, job_id=run.job_id)
+    except JobNotFound as missing:
+        return await _schedules(request, viewer, status=404, error=missing.detail)
+    except JobConflict as conflict:
+        return await _schedules(request, viewer, status=409, error=conflict.detail)
+    return _to("/schedules")
 
 
 def install_dashboard(app: FastAPI) -> None:

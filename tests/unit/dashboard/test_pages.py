@@ -22,6 +22,7 @@ from jobqueue.store.client import TrackedRedis
 OPS = tokens.mint()
 READER = tokens.mint()
 GONE = tokens.mint()
+WATCHER = tokens.mint()
 
 
 def key(name: str, token: str, *scopes: Scope, tenant: str | None = None) -> ApiKey:
@@ -37,6 +38,7 @@ def keys_file(tmp_path: Path) -> Path:
             for k in (
                 key("ops", OPS, Scope.ops_read, Scope.ops_write, Scope.jobs_read, tenant="acme"),
                 key("reader", READER, Scope.jobs_read, tenant="acme"),
+                key("watcher", WATCHER, Scope.ops_read, tenant="acme"),
             )
         )
         + "\n"
@@ -164,3 +166,63 @@ async def test_with_auth_off_the_dashboard_opens_at_once_with_a_session(
     assert response.status_code == 200
     assert "jq_session=" in response.headers["set-cookie"]
     assert (await client.get("/dashboard/login")).status_code == 303
+
+
+def csrf_of(page: str) -> str:
+    return page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
+async def test_an_operator_pauses_resumes_and_runs_a_schedule_from_its_page(
+    dashboard: httpx.AsyncClient, redis: TrackedRedis
+) -> None:
+    await log_in(dashboard, OPS)
+    page = (await dashboard.get("/dashboard/schedules")).text
+    assert 'data-schedule="cron:sweep"' in page
+    assert 'aria-label="Pause cron:sweep"' in page
+    csrf = csrf_of(page)
+    paused = await dashboard.post("/dashboard/schedules/cron:sweep/pause", data={"csrf": csrf})
+    assert (paused.status_code, paused.headers["location"]) == (303, "/dashboard/schedules")
+    page = (await dashboard.get("/dashboard/schedules")).text
+    assert "paused</span> by ops" in page
+    assert 'aria-label="Resume cron:sweep"' in page
+    ran = await dashboard.post("/dashboard/schedules/cron:sweep/run", data={"csrf": csrf})
+    assert ran.status_code == 303
+    state = await redis.hgetall(keys.schedule("cron:sweep"))  # type: ignore[misc]
+    assert state[b"last_run"].startswith(b"cron:sweep:manual:")
+    again = await dashboard.post("/dashboard/schedules/cron:sweep/resume", data={"csrf": csrf})
+    assert again.status_code == 303
+    assert b"paused_at_ms" not in await redis.hgetall(keys.schedule("cron:sweep"))  # type: ignore[misc]
+    missing = await dashboard.post("/dashboard/schedules/cron:nope/pause", data={"csrf": csrf})
+    assert missing.status_code == 404
+    assert "no cron job named &#39;cron:nope&#39;" in missing.text
+
+
+async def test_an_action_without_the_pages_token_or_from_another_site_is_refused(
+    dashboard: httpx.AsyncClient, redis: TrackedRedis
+) -> None:
+    await log_in(dashboard, OPS)
+    csrf = csrf_of((await dashboard.get("/dashboard/schedules")).text)
+    forged = await dashboard.post("/dashboard/schedules/cron:sweep/pause", data={"csrf": "x"})
+    assert forged.status_code == 403
+    cross = await dashboard.post(
+        "/dashboard/schedules/cron:sweep/pause",
+        data={"csrf": csrf},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert cross.status_code == 403
+    assert await redis.hgetall(keys.schedule("cron:sweep")) == {}  # type: ignore[misc]
+
+
+async def test_a_read_only_key_sees_no_action_buttons_and_is_refused_if_it_posts(
+    dashboard: httpx.AsyncClient, redis: TrackedRedis
+) -> None:
+    await log_in(dashboard, WATCHER)
+    page = (await dashboard.get("/dashboard/schedules")).text
+    assert 'data-schedule="cron:sweep"' in page
+    assert '<button type="submit" aria-label' not in page
+    refused = await dashboard.post(
+        "/dashboard/schedules/cron:sweep/pause", data={"csrf": csrf_of(page)}
+    )
+    assert refused.status_code == 403
+    assert "lacks the scope &#39;ops:write&#39;" in refused.text
+    assert await redis.hgetall(keys.schedule("cron:sweep")) == {}  # type: ignore[misc]
