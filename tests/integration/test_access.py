@@ -162,8 +162,8 @@ ROUTES = [
     Route("GET", "/v1/functions", Scope.jobs_read, 200),
     Route("GET", "/v1/cron", Scope.ops_read, 200),
     Route("POST", "/v1/cron/cron:sweep/run", Scope.ops_write, 202),
-    Route("POST", "/v1/cron/cron:sweep/pause", Scope.ops_write, 200),
-    Route("POST", "/v1/cron/cron:sweep/resume", Scope.ops_write, 200),  # (after: left running)
+    Route("POST", "/v1/cron/cron:sweep/pause", Scope.admin, 200),  # (for every tenant: admin)
+    Route("POST", "/v1/cron/cron:sweep/resume", Scope.admin, 200),  # (after: left running)
     Route("GET", "/v1/queues", Scope.ops_read, 200),
     Route("GET", "/v1/workers", Scope.ops_read, 200),
     Route("GET", "/metrics", Scope.metrics_read, 200),
@@ -302,7 +302,7 @@ async def test_writes_are_audited_with_key_tenant_route_and_outcome_and_no_token
     refused = await eventually(lambda: by_request("audit-denied-1"), timeout=5)
     assert (refused["key"], refused["outcome"], refused["status"]) == (reader.name, "denied", 403)
 
-    operator = next(c for c in SCOPED if c.scopes == {Scope.ops_write})
+    operator = ADMIN
     for action in ("pause", "resume"):
         headers = {**operator.headers, "X-Request-ID": f"audit-{action}-1"}
         answer = await admin.post(f"/v1/cron/cron:sweep/{action}", headers=headers)

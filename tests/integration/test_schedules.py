@@ -147,6 +147,15 @@ async def test_four_workers_run_each_slot_once_as_a_job_naming_its_schedule(
     slots = [slot_of(j["job_id"]) for j in ticks]
     assert len(slots) == len(set(slots))  # one run per slot
     assert len({slot // 1000 for slot in slots}) == len(slots)  # (a second's slot, once)
+    # Each run ran once, in one of the four workers (an id's second run would log again).
+    ran = [
+        line
+        for w in stack.workers
+        for line in w.log_text().splitlines()
+        if '"job.succeeded"' in line and '"cron:tick:' in line
+    ]
+    for job_id in {j["job_id"] for j in ticks if j["status"] == "succeeded"}:
+        assert len([line for line in ran if f'"{job_id}"' in line]) == 1, job_id
     finished = [j for j in ticks if j["status"] == "succeeded"]
     assert finished
     view = (await api.get(f"/v1/jobs/{finished[0]['job_id']}")).json()
@@ -201,11 +210,17 @@ async def test_pause_and_resume_of_an_unknown_schedule_are_404(api: httpx.AsyncC
         assert "cron:nope" in response.json()["detail"]
 
 
-async def test_a_built_in_schedule_can_be_paused_too(api: httpx.AsyncClient) -> None:
+async def test_a_built_in_schedule_can_be_paused_too(
+    api: httpx.AsyncClient, stack: ScheduledStack
+) -> None:
     paused = await api.post("/v1/cron/cron:sweep/pause")
     assert paused.status_code == 200
     try:
-        await asyncio.sleep(1.5)
+        skips = '"schedule":"cron:sweep","reason":"paused"'
+        await eventually(
+            lambda: sum(w.log_text().count(skips) for w in stack.workers) >= 2,
+            what="two of cron:sweep's slots skipped while paused",
+        )
         since = datetime.fromisoformat(paused.json()["paused_at"]).timestamp() * 1000 + 1000
         jobs = (await api.get("/v1/jobs", params={"function": "cron:sweep"})).json()["jobs"]
         assert not [j for j in jobs if slot_of(j["job_id"].replace(":manual", "")) > since]

@@ -159,8 +159,10 @@ async def _schedules(
 ) -> HTMLResponse:
     context: dict[str, Any] = {"viewer": viewer, "page": "schedules", "error": error}
     if viewer.may(Scope.ops_read):
-        context["schedules"] = await services_of(request).operations.crons()
-    context["may_act"] = viewer.may(Scope.ops_write)
+        sees_keys = viewer.principal.tenancy.sees_all
+        context["schedules"] = await services_of(request).operations.crons(sees_keys=sees_keys)
+    context["may_run"] = viewer.may(Scope.ops_write)
+    context["may_pause"] = viewer.may(Scope.admin)  # (a schedule runs for every tenant)
     return _page("schedules.html", status=status, **context)
 
 
@@ -181,8 +183,9 @@ async def act_on_schedule(request: Request, name: str, action: str) -> Response:
     form = await _form(request)
     if not _same_origin(request) or not viewer.csrf_matches(form.get(CSRF_FIELD)):
         return _refused("the form's token is missing or stale: reload the page")
-    if not viewer.may(Scope.ops_write):
-        return _refused(f"the API key {viewer.principal.name!r} lacks the scope 'ops:write'")
+    needed = Scope.ops_write if action == "run" else Scope.admin
+    if not viewer.may(needed):
+        return _refused(f"the API key {viewer.principal.name!r} lacks the scope {needed.value!r}")
     operations = services_of(request).operations
     by = viewer.principal.name if _sessions(request).login_needed else None
     try:

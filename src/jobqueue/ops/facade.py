@@ -35,10 +35,13 @@ class Operations:
         return self._redis.circuit
 
     @unavailable_on_outage
-    async def crons(self) -> list[CronInfo]:
-        return await crons.describe_schedules(
+    async def crons(self, *, sees_keys: bool = True) -> list[CronInfo]:
+        """Every schedule; without `sees_keys` (a tenant's view), not who paused it (another
+        tenant's key names are not its to see)."""
+        infos = await crons.describe_schedules(
             self._redis, self._settings.queue_name, self._schedules
         )
+        return infos if sees_keys else [i.model_copy(update={"paused_by": None}) for i in infos]
 
     async def _cron(self, name: str) -> CronInfo:
         schedule = self._schedule(name)

@@ -82,6 +82,15 @@ async def note_run(redis: ArqRedis, name: str, job_id: str, slot_ms: int | None)
         malformed.wrong_type(key, error)
 
 
+async def note_slot(redis: ArqRedis, name: str, slot_ms: int) -> None:
+    """The schedule's slot `slot_ms` is taken care of (by a run enqueued for an earlier one)."""
+    key = keys.schedule(name)
+    try:
+        await redis.hset(key, "last_slot_ms", str(slot_ms))  # type: ignore[misc]
+    except ResponseError as error:
+        malformed.wrong_type(key, error)
+
+
 async def _write(redis: ArqRedis, name: str, fields: dict[str, str]) -> None:
     key = keys.schedule(name)
     try:

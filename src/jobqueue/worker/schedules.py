@@ -7,7 +7,8 @@ across every worker: the run's job id is `{name}:{slot ms}`, and an id is enqueu
 - else a job of the schedule's function with its args, its view naming the schedule.
 
 At start (`catch_up`), a schedule whose `missed` is `run_once` runs once for its latest slot
-if no run was enqueued for it or since: slots passed while no worker ran.
+if no run was enqueued for it or since (slots passed while no worker ran), unless a run enqueued
+before the stop still waits (that run is the one). A schedule that never ran has missed nothing.
 """
 
 from dataclasses import replace
@@ -24,7 +25,7 @@ from jobqueue.settings import Settings
 from jobqueue.store.client import TrackedRedis
 from jobqueue.store.enqueue import EnqueueSpec
 from jobqueue.store.job_state import read_job_state
-from jobqueue.store.schedule_state import note_run, read_states
+from jobqueue.store.schedule_state import note_run, note_slot, read_states
 
 log = structlog.get_logger("jobqueue.schedules")
 
@@ -49,12 +50,11 @@ class SchedulePlanner:
         if state.paused:
             log.info("schedule.slot_skipped", schedule=schedule.name, reason="paused")
             return None
-        if schedule.overlap == "skip" and await self._still_going(state.last_run):
+        if schedule.overlap == "skip" and (
+            going := await self._going(state.last_run, state.prior_run)
+        ):
             log.info(
-                "schedule.slot_skipped",
-                schedule=schedule.name,
-                reason="overlap",
-                running=state.last_run,
+                "schedule.slot_skipped", schedule=schedule.name, reason="overlap", running=going
             )
             return None
         if schedule.builtin:
@@ -67,13 +67,21 @@ class SchedulePlanner:
         if spec.schedule is not None:
             await note_run(self._redis, spec.schedule, job_id, slot_of(job_id))
 
-    async def _still_going(self, job_id: str | None) -> bool:
-        if job_id is None:
-            return False
+    async def _going(self, *job_ids: str | None) -> str | None:
+        """The first of these runs still going, if any."""
+        for job_id in job_ids:
+            if job_id is not None and await self._still_going(job_id):
+                return job_id
+        return None
+
+    async def _still_going(self, job_id: str) -> bool:
+        """Not finished, and started (running, or waiting for a retry: tried already), or due
+        for over `LATE_MS` (a first try enqueued ahead of its slot is not going yet)."""
         state = await read_job_state(self._redis, self._queue, job_id)
         if state.result is not None or (state.job is None and not state.in_progress):
             return False  # finished (or gone)
-        return state.in_progress or (state.score is not None and state.score < now_ms() - LATE_MS)
+        overdue = state.score is not None and state.score < now_ms() - LATE_MS
+        return state.in_progress or state.tries > 0 or overdue
 
     async def catch_up(self, now: datetime | None = None) -> list[str]:
         """Run each `run_once` schedule whose latest slot passed with no run; the ids enqueued
@@ -83,10 +91,15 @@ class SchedulePlanner:
         states = await read_states(self._redis, [s.name for s in due])
         enqueued = []
         for schedule in due:
-            last_slot = states[schedule.name].last_slot_ms
+            state = states[schedule.name]
             latest = latest_slot_ms(schedule.cron, now)
-            if last_slot is None or last_slot >= latest:
-                continue  # never ran (nothing was missed), or ran for it
+            if state.last_slot_ms is None or state.last_slot_ms >= latest:
+                continue  # never ran (nothing was missed: see the module doc), or ran for it
+            if await self._going(state.last_run, state.prior_run):
+                # A run enqueued before the stop still waits: it is the one run (noted, so
+                # that a worker starting after it ran does not catch up again).
+                await note_slot(self._redis, schedule.name, latest)
+                continue
             job = await self._redis.enqueue_job(schedule.name, _job_id=f"{schedule.name}:{latest}")
             if job is not None:
                 log.info("schedule.missed_slot_run", schedule=schedule.name, slot_ms=latest)

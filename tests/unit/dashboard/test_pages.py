@@ -23,6 +23,7 @@ OPS = tokens.mint()
 READER = tokens.mint()
 GONE = tokens.mint()
 WATCHER = tokens.mint()
+ROOT = tokens.mint()
 
 
 def key(name: str, token: str, *scopes: Scope, tenant: str | None = None) -> ApiKey:
@@ -39,6 +40,7 @@ def keys_file(tmp_path: Path) -> Path:
                 key("ops", OPS, Scope.ops_read, Scope.ops_write, Scope.jobs_read, tenant="acme"),
                 key("reader", READER, Scope.jobs_read, tenant="acme"),
                 key("watcher", WATCHER, Scope.ops_read, tenant="acme"),
+                key("root", ROOT, Scope.admin),
             )
         )
         + "\n"
@@ -172,10 +174,10 @@ def csrf_of(page: str) -> str:
     return page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
 
 
-async def test_an_operator_pauses_resumes_and_runs_a_schedule_from_its_page(
+async def test_an_admin_pauses_resumes_and_runs_a_schedule_from_its_page(
     dashboard: httpx.AsyncClient, redis: TrackedRedis
 ) -> None:
-    await log_in(dashboard, OPS)
+    await log_in(dashboard, ROOT)
     page = (await dashboard.get("/dashboard/schedules")).text
     assert 'data-schedule="cron:sweep"' in page
     assert 'aria-label="Pause cron:sweep"' in page
@@ -183,7 +185,7 @@ async def test_an_operator_pauses_resumes_and_runs_a_schedule_from_its_page(
     paused = await dashboard.post("/dashboard/schedules/cron:sweep/pause", data={"csrf": csrf})
     assert (paused.status_code, paused.headers["location"]) == (303, "/dashboard/schedules")
     page = (await dashboard.get("/dashboard/schedules")).text
-    assert "paused</span> by ops" in page
+    assert "paused</span> by root" in page
     assert 'aria-label="Resume cron:sweep"' in page
     ran = await dashboard.post("/dashboard/schedules/cron:sweep/run", data={"csrf": csrf})
     assert ran.status_code == 303
@@ -221,8 +223,23 @@ async def test_a_read_only_key_sees_no_action_buttons_and_is_refused_if_it_posts
     assert 'data-schedule="cron:sweep"' in page
     assert '<button type="submit" aria-label' not in page
     refused = await dashboard.post(
-        "/dashboard/schedules/cron:sweep/pause", data={"csrf": csrf_of(page)}
+        "/dashboard/schedules/cron:sweep/run", data={"csrf": csrf_of(page)}
     )
     assert refused.status_code == 403
     assert "lacks the scope &#39;ops:write&#39;" in refused.text
+    assert await redis.hgetall(keys.schedule("cron:sweep")) == {}  # type: ignore[misc]
+
+
+async def test_a_tenants_operator_runs_schedules_but_may_not_pause_them_for_everyone(
+    dashboard: httpx.AsyncClient, redis: TrackedRedis
+) -> None:
+    await log_in(dashboard, OPS)
+    page = (await dashboard.get("/dashboard/schedules")).text
+    assert 'aria-label="Run now cron:sweep"' in page
+    assert 'aria-label="Pause cron:sweep"' not in page
+    refused = await dashboard.post(
+        "/dashboard/schedules/cron:sweep/pause", data={"csrf": csrf_of(page)}
+    )
+    assert refused.status_code == 403
+    assert "lacks the scope &#39;admin&#39;" in refused.text
     assert await redis.hgetall(keys.schedule("cron:sweep")) == {}  # type: ignore[misc]

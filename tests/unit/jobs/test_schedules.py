@@ -176,3 +176,15 @@ def test_the_latest_slot_is_named_as_arqs_scheduler_names_it() -> None:
     )
     assert slot_of("cron:x:1796295640123") == 1796295640123
     assert slot_of("cron:x:manual:1796295640") is None
+
+
+async def test_a_run_waiting_for_its_retry_is_still_going(
+    planner: SchedulePlanner, redis: TrackedRedis
+) -> None:
+    await redis.enqueue_job(
+        "report", _job_id="cron:hourly-report:7", _defer_by=timedelta(minutes=5), day="d"
+    )
+    await redis.hset(keys.schedule("cron:hourly-report"), "last_run", "cron:hourly-report:7")  # type: ignore[misc]
+    assert await planner.plan(arq_spec("cron:hourly-report", 1_000_000_009_123)) is not None
+    await redis.set(keys.retry("cron:hourly-report:7"), 1)  # tried once: waits for its retry
+    assert await planner.plan(arq_spec("cron:hourly-report", 1_000_000_009_123)) is None

@@ -33,7 +33,6 @@ async def swagger_ui() -> HTMLResponse:
         swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
         swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
         swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
-        swagger_ui_parameters={"persistAuthorization": True},  # the key survives a reload
     )
 
 

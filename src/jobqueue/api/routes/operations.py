@@ -20,9 +20,10 @@ SERIES_LENGTH = 60
 @router.get(
     "/v1/cron", response_model=list[CronInfo], **guarded(Scope.ops_read, responses=UNAVAILABLE)
 )
-async def list_cron_jobs(operations: OperationsDep) -> list[CronInfo]:
-    """Each cron job: schedule, next run, last run, and whether it is running."""
-    return await operations.crons()
+async def list_cron_jobs(request: Request, operations: OperationsDep) -> list[CronInfo]:
+    """Each cron job: schedule, next run, last run, whether it is running or paused (who paused
+    it: for admin keys only)."""
+    return await operations.crons(sees_keys=principal_of(request).tenancy.sees_all)
 
 
 @router.post(
@@ -41,22 +42,19 @@ async def run_cron_job(name: str, request: Request, operations: OperationsDep) -
 @router.post(
     "/v1/cron/{name}/pause",
     response_model=CronInfo,
-    **guarded(
-        Scope.ops_write, audit="cron_pause", responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE}
-    ),
+    **guarded(Scope.admin, audit="cron_pause", responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE}),
 )
 async def pause_cron_job(name: str, request: Request, operations: OperationsDep) -> CronInfo:
     """Pause a schedule: every worker skips its slots from the next on (kept in Redis, seen at
-    each slot); run-now still works. Pausing it again records who paused it last."""
+    each slot); run-now still works. Pausing it again records who paused it last. A schedule
+    runs for every tenant, so only an admin key may pause or resume it."""
     return await operations.pause_cron(name, key_name_of(request))
 
 
 @router.post(
     "/v1/cron/{name}/resume",
     response_model=CronInfo,
-    **guarded(
-        Scope.ops_write, audit="cron_resume", responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE}
-    ),
+    **guarded(Scope.admin, audit="cron_resume", responses={**NOT_FOUND, **CONFLICT, **UNAVAILABLE}),
 )
 async def resume_cron_job(name: str, operations: OperationsDep) -> CronInfo:
     """Resume a paused schedule: its next slot runs (slots passed while paused are not run)."""
