@@ -101,6 +101,14 @@ class JobQueue:
         does), so that followers open without a Redis round trip from the first."""
         await self.fanout.start()
 
+    @unavailable_on_outage
+    async def admit(self) -> None:
+        """`QueueUnavailable` while new work is refused, from a reading taken now (for a caller
+        about to judge a job's state, which a full Redis may have left unwritten)."""
+        refusal = await self._capacity.refusal_now()
+        if refusal is not None:
+            raise QueueUnavailable(f"not accepting new jobs: {refusal}")
+
     async def _admit(self) -> None:
         """New work is refused (503) while Redis is full or nearly, or the queue too long."""
         refusal = await self._capacity.refusal()

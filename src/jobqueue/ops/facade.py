@@ -59,6 +59,8 @@ class Operations:
         """Run a schedule now (paused or not), unless a run of it is in progress
         (`JobConflict`); `by`: the API key's name, recorded as who enqueued the run."""
         schedule = self._schedule(name)
+        await self._jobs.admit()  # (Redis full: 503 first, not "a run is going" for a run whose
+        # end cannot be written meanwhile)
         state = (await schedule_state.read_states(self._redis, [name]))[name]
         runs = await crons.latest_runs(self._redis, self._settings.queue_name, state)
         if await crons.is_running(self._redis, runs):

@@ -72,6 +72,10 @@ class Capacity:
     async def refusal(self) -> str | None:
         return self._judge(await self.fill())
 
+    async def refusal_now(self) -> str | None:
+        """From a reading taken now, kept for no one else (the recent one stays as it was)."""
+        return self._judge(await read_fill(self._redis, self._queue))
+
     def _judge(self, fill: Fill) -> str | None:
         fraction = fill.memory_fraction
         if fill.full:
