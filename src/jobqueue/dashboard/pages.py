@@ -1,0 +1,136 @@
+"""What every dashboard route shares: rendering a page (with its security headers), redirects,
+the session cookie, reading a small form, and who is asking (`viewer_or_login` for a page,
+`acting_viewer` for an action: its session, the page's CSRF token, a same-origin form and the
+scope it needs)."""
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from jobqueue.access.scopes import Scope
+from jobqueue.api.auth import audit_as
+from jobqueue.api.dependencies import services_of
+from jobqueue.dashboard.sessions import COOKIE, CSRF_FIELD, SESSION_TTL_S, Sessions, Viewer
+
+PREFIX = "/dashboard"
+FORM_MAX_BYTES = 64 * 1024  # an enqueue form's args; a login form holds a key
+FORM_MAX_FIELDS = 64
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+templates = Environment(
+    loader=PackageLoader("jobqueue.dashboard", "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+
+
+def sessions_of(request: Request) -> Sessions:
+    return services_of(request).sessions
+
+
+def render(name: str, **context: Any) -> str:
+    return templates.get_template(name).render(prefix=PREFIX, csrf_field=CSRF_FIELD, **context)
+
+
+def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(render(name, **context), status_code=status, headers=HEADERS)
+
+
+def fragment(name: str, **context: Any) -> HTMLResponse:
+    """A piece of a page, for a script that swaps it in (a table row, a job's panel)."""
+    return HTMLResponse(render(name, **context), headers=HEADERS)
+
+
+def to(path: str) -> RedirectResponse:
+    return RedirectResponse(f"{PREFIX}{path}", status_code=303, headers=HEADERS)
+
+
+def refused(why: str, status: int = 403) -> HTMLResponse:
+    return page("refused.html", status=status, why=why)
+
+
+def with_cookie(response: Response, cookie: str, request: Request) -> Response:
+    response.set_cookie(
+        COOKIE,
+        cookie,
+        max_age=SESSION_TTL_S,
+        path=PREFIX,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+def same_origin(request: Request) -> bool:
+    """A POST from one of our own pages (browsers say where a request comes from)."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    """A urlencoded form's fields (the first value of each); nothing if it is too large."""
+    body = await request.body()
+    if len(body) > FORM_MAX_BYTES:
+        return {}
+    fields = parse_qs(body.decode(errors="replace"), max_num_fields=FORM_MAX_FIELDS)
+    return {name: values[0] for name, values in fields.items()}
+
+
+async def viewer_or_login(request: Request) -> Viewer | Response:
+    """The page's viewer, or a redirect to the login page. With auth off a visitor gets a
+    session at once (`respond` sets its cookie)."""
+    sessions = sessions_of(request)
+    viewer = await sessions.viewer(request)
+    if viewer is not None:
+        return viewer
+    if sessions.login_needed:
+        return to("/login")
+    cookie, viewer = await sessions.start(None)
+    request.state.new_session = cookie
+    return viewer
+
+
+def respond(request: Request, response: Response) -> Response:
+    cookie = getattr(request.state, "new_session", None)
+    return with_cookie(response, cookie, request) if cookie else response
+
+
+STALE_FORM = "the form's token is missing or stale: reload the page"
+
+
+async def acting_viewer(
+    request: Request, audit: str, needed: Scope
+) -> tuple[Viewer, dict[str, str]] | Response:
+    """The viewer acting and its form, when the action may go ahead: a session, a same-origin
+    form with the page's CSRF token, and a key holding `needed` (audited as the API's `audit`
+    action either way); else the page that says why not."""
+    audit_as(request, audit)
+    viewer = await sessions_of(request).viewer(request)
+    if viewer is None:
+        return to("/login")
+    request.state.principal = viewer.principal  # (for the audit line)
+    form = await form_of(request)
+    if not same_origin(request) or not viewer.csrf_matches(form.get(CSRF_FIELD)):
+        return refused(STALE_FORM)
+    if not viewer.may(needed):
+        return refused(f"the API key {viewer.principal.name!r} lacks the scope {needed.value!r}")
+    return viewer, form
+
+
+def acted_by(request: Request, viewer: Viewer) -> str | None:
+    """The key name an action records (None with auth off, as the API records it)."""
+    return viewer.principal.name if sessions_of(request).login_needed else None

@@ -1,0 +1,36 @@
+"""The overview: the queue's depth, the last hour, the workers."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from jobqueue.access.scopes import Scope
+from jobqueue.api.dependencies import services_of
+from jobqueue.dashboard.pages import PREFIX, fragment, page, respond, viewer_or_login
+from jobqueue.dashboard.views import overview
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+@router.get("")
+async def overview_page(request: Request) -> Response:
+    viewer = await viewer_or_login(request)
+    if isinstance(viewer, Response):
+        return viewer
+    context: dict[str, Any] = {"viewer": viewer, "page": "overview"}
+    if viewer.may(Scope.ops_read):
+        context["overview"] = await overview(services_of(request), viewer)
+    return respond(request, page("overview.html", **context))
+
+
+@router.get("/overview/figures")
+async def overview_figures(request: Request) -> Response:
+    """The overview's figures alone, for the page's script to swap in as jobs change."""
+    viewer = await viewer_or_login(request)
+    if isinstance(viewer, Response):
+        return viewer
+    if not viewer.may(Scope.ops_read):
+        return Response(status_code=403)
+    figures = await overview(services_of(request), viewer)
+    return fragment("overview_figures.html", viewer=viewer, overview=figures)
