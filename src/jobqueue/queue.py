@@ -39,6 +39,7 @@ from jobqueue.history.vocabulary import (
 )
 from jobqueue.settings import Settings
 from jobqueue.store import shared_secrets
+from jobqueue.store import streams as store_streams
 from jobqueue.store.aborts import abort_before_start, request_abort
 from jobqueue.store.capacity import Capacity
 from jobqueue.store.client import TrackedRedis
@@ -303,6 +304,17 @@ class JobQueue:
             cursor=cursor,
             visible=visible,
         )
+
+    @unavailable_on_outage
+    async def feed_position(self) -> str:
+        """Where the live feed of every job stands: a page read after this and then followed
+        from it misses no event (`all_events(after=...)`)."""
+        return await store_streams.latest_id(self._redis, store_streams.ALL_JOBS)
+
+    @unavailable_on_outage
+    async def history(self, job_id: str) -> list[Event]:
+        """The job's events so far, oldest first (its timeline)."""
+        return await streams.past_events(self._redis, job_id)
 
     def job_events(self, job_id: str, after: str | None) -> Following:
         """The job's past events (after `after`), then live ones until it ends. Takes its place

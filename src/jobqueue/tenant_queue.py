@@ -129,6 +129,13 @@ class TenantQueue:
         after = cursors.seal(key, tenant, page.next_cursor) if page.next_cursor else None
         return Page(jobs, after)
 
+    async def feed_position(self) -> str:
+        return await self.queue.feed_position()
+
+    async def history(self, job_id: str) -> list[Event]:
+        events = await self.queue.history(self.tenancy.stored_id(job_id))
+        return [e for e in map(self.tenancy.show_event, events) if e is not None]
+
     def job_events(self, job_id: str, after: str | None) -> Following:
         return self._shown(self.queue.job_events(self.tenancy.stored_id(job_id), after))
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Route, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright, expect
 
 from jobqueue.access import tokens
 from jobqueue.access.cli import entry
@@ -51,24 +51,36 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(ENABLE_HINT, yellow=True)
 
 
+def _key(name: str, token: str, *scopes: Scope, tenant: str | None = None) -> ApiKey:
+    return ApiKey(name=name, hash=tokens.hash_of(token), scopes=frozenset(scopes), tenant=tenant)
+
+
 ADMIN_TOKEN = tokens.mint()
-ADMIN = ApiKey(
-    name="browser-admin", hash=tokens.hash_of(ADMIN_TOKEN), scopes=frozenset({Scope.admin})
+READER_TOKEN = tokens.mint()  # reads tenant acme's jobs and the service's state, may do nothing
+ACME_TOKEN = tokens.mint()  # tenant acme's jobs: read and write
+GLOBEX_TOKEN = tokens.mint()  # tenant globex's
+KEYS = (
+    _key("browser-admin", ADMIN_TOKEN, Scope.admin),
+    _key("browser-reader", READER_TOKEN, Scope.jobs_read, Scope.ops_read, tenant="acme"),
+    _key("acme-dev", ACME_TOKEN, Scope.jobs_read, Scope.jobs_write, tenant="acme"),
+    _key("globex-dev", GLOBEX_TOKEN, Scope.jobs_read, Scope.jobs_write, tenant="globex"),
 )
 
 
 @pytest.fixture(scope="module")
 def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real redis-server, worker and API, with auth on (`ADMIN_TOKEN` is an admin's key)."""
+    """A real redis-server, worker and API, with auth on and the keys of `KEYS`. A worker runs
+    one job of a tenant's at a time (so a tenant's second job is seen waiting)."""
     workdir = tmp_path_factory.mktemp("browser")
     server = RedisServer(workdir / "redis")
     server.start()
     keys_file = workdir / "keys.toml"
-    keys_file.write_text(entry(ADMIN) + "\n")
+    keys_file.write_text("\n\n".join(entry(key) for key in KEYS) + "\n")
     env = {
         **service_env(server.url),
         "JOBQUEUE_AUTH": "on",
         "JOBQUEUE_API_KEYS_FILE": str(keys_file),
+        "JOBQUEUE_WORKER_TENANT_MAX_JOBS": "1",
     }
     worker = start_worker(env, workdir)
     api, url = start_api(env, workdir)
@@ -107,3 +119,11 @@ async def offline(browser: Browser) -> AsyncIterator[BrowserContext]:
 def screenshot_path(name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS / f"{name}.png"
+
+
+async def log_in(page: Page, api_url: str, token: str) -> None:
+    """Through the login page, as a person would."""
+    await page.goto(f"{api_url}/dashboard/login")
+    await page.get_by_label("API key").fill(token)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("heading", name="Overview")).to_be_visible()

@@ -3,7 +3,9 @@ the session cookie, reading a small form, and who is asking (`viewer_or_login` f
 `acting_viewer` for an action: its session, the page's CSRF token, a same-origin form and the
 scope it needs)."""
 
-from typing import Any
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec
 from urllib.parse import parse_qs
 
 from fastapi import Request
@@ -13,7 +15,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from jobqueue.access.scopes import Scope
 from jobqueue.api.auth import audit_as
 from jobqueue.api.dependencies import services_of
+from jobqueue.api.errors import RETRY_AFTER_SECONDS
 from jobqueue.dashboard.sessions import COOKIE, CSRF_FIELD, SESSION_TTL_S, Sessions, Viewer
+from jobqueue.errors import JobQueueError
+from jobqueue.tenant_queue import TenantQueue
 
 PREFIX = "/dashboard"
 FORM_MAX_BYTES = 64 * 1024  # an enqueue form's args; a login form holds a key
@@ -42,8 +47,8 @@ def render(name: str, **context: Any) -> str:
     return templates.get_template(name).render(prefix=PREFIX, csrf_field=CSRF_FIELD, **context)
 
 
-def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    return HTMLResponse(render(name, **context), status_code=status, headers=HEADERS)
+def page(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(render(name, **context), status_code=status_code, headers=HEADERS)
 
 
 def fragment(name: str, **context: Any) -> HTMLResponse:
@@ -55,8 +60,8 @@ def to(path: str) -> RedirectResponse:
     return RedirectResponse(f"{PREFIX}{path}", status_code=303, headers=HEADERS)
 
 
-def refused(why: str, status: int = 403) -> HTMLResponse:
-    return page("refused.html", status=status, why=why)
+def refused(why: str, status_code: int = 403) -> HTMLResponse:
+    return page("refused.html", status_code=status_code, why=why)
 
 
 def with_cookie(response: Response, cookie: str, request: Request) -> Response:
@@ -134,3 +139,33 @@ async def acting_viewer(
 def acted_by(request: Request, viewer: Viewer) -> str | None:
     """The key name an action records (None with auth off, as the API records it)."""
     return viewer.principal.name if sessions_of(request).login_needed else None
+
+
+def queue_for(request: Request, viewer: Viewer) -> TenantQueue:
+    """The queue as the viewer's key sees it (its tenant's jobs only), as the API's routes
+    build it from a request's key."""
+    return TenantQueue(
+        services_of(request).queue, viewer.principal.tenancy, acted_by(request, viewer)
+    )
+
+
+P = ParamSpec("P")
+
+
+def shown_as_page(
+    route: Callable[P, Awaitable[Response]],
+) -> Callable[P, Awaitable[Response]]:
+    """A domain error (a job not found, a conflict, Redis unreachable: 503 with Retry-After)
+    answered as a page saying so, with the status the API would give."""
+
+    @functools.wraps(route)
+    async def answered(*args: P.args, **kwargs: P.kwargs) -> Response:
+        try:
+            return await route(*args, **kwargs)
+        except JobQueueError as failure:
+            response = refused(failure.detail, status_code=failure.status_code)
+            extra = {"Retry-After": RETRY_AFTER_SECONDS} if failure.status_code == 503 else {}
+            response.headers.update({**failure.headers, **extra})
+            return response
+
+    return answered

@@ -61,7 +61,8 @@ def _status(kind: str, data: dict[str, Any]) -> str | None:
         return None
 
 
-async def _past(redis: ArqRedis, job_id: str, after: str | None) -> list[Event]:
+async def past_events(redis: ArqRedis, job_id: str, after: str | None = None) -> list[Event]:
+    """The job's events so far (after `after`), as a follower would first be sent them."""
     return [Event.from_entry(e) for e in await streams.read_job_history(redis, job_id, after)]
 
 
@@ -80,7 +81,7 @@ async def job_events(
     `watch` says when it has news; they are read from the job's own stream, whose ids clients
     resume with."""
     await watch.start()  # before the past is read: nothing falls between the two
-    past = await _past(redis, job_id, after)
+    past = await past_events(redis, job_id, after)
     shown = _until_terminal(past)
     if shown:
         yield shown
@@ -89,7 +90,7 @@ async def job_events(
     last = shown[-1].id if shown else after
     view = await read_job(redis, queue, job_id)
     if view is None or view.status.is_terminal:
-        if rest := await _past(redis, job_id, last):  # it ended just now
+        if rest := await past_events(redis, job_id, last):  # it ended just now
             yield rest
         return
     while await watch.news():

@@ -70,7 +70,7 @@ async def _as_sse(batches: AsyncIterable[list[Event]], *, shared: bool) -> Async
         yield b"".join(encode(event) for event in events)  # one write for the batch
 
 
-class _Streamed(EventSourceResponse):
+class Streamed(EventSourceResponse):
     """An SSE response that frees its follower's place however it ends: a client that hangs
     up before the first event was read leaves a generator that never started (and so never
     runs its own cleanup); one that stops reading is dropped after `SEND_TIMEOUT_SECONDS`."""
@@ -100,7 +100,7 @@ async def job_events(
 ) -> EventSourceResponse:
     """The job's past transitions, then live ones and progress; ends after it finishes."""
     await queue.get(job_id)  # 404 or 503 before the stream starts
-    return _Streamed(queue.job_events(job_id, last_event_id), shared=queue.tenancy.sees_all)
+    return Streamed(queue.job_events(job_id, last_event_id), shared=queue.tenancy.sees_all)
 
 
 @router.get(
@@ -113,4 +113,4 @@ async def all_events(
 ) -> EventSourceResponse:
     """Every job's transitions as they happen; send `Last-Event-ID` to resume after a gap."""
     await queue.check_followable()  # 503 before the stream starts
-    return _Streamed(queue.all_events(last_event_id), shared=queue.tenancy.sees_all)
+    return Streamed(queue.all_events(last_event_id), shared=queue.tenancy.sees_all)

@@ -18,8 +18,9 @@ async def overview_page(request: Request) -> Response:
     viewer = await viewer_or_login(request)
     if isinstance(viewer, Response):
         return viewer
-    context: dict[str, Any] = {"viewer": viewer, "page": "overview"}
+    context: dict[str, Any] = {"viewer": viewer, "page": "overview", "jobs_read": Scope.jobs_read}
     if viewer.may(Scope.ops_read):
+        context["feed_position"] = await services_of(request).queue.feed_position()
         context["overview"] = await overview(services_of(request), viewer)
     return respond(request, page("overview.html", **context))
 

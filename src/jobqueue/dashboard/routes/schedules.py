@@ -32,7 +32,7 @@ async def schedules_page(request: Request) -> Response:
 
 
 async def _schedules(
-    request: Request, viewer: Viewer, *, status: int = 200, error: str | None = None
+    request: Request, viewer: Viewer, *, status_code: int = 200, error: str | None = None
 ) -> HTMLResponse:
     context: dict[str, Any] = {"viewer": viewer, "page": "schedules", "error": error}
     if viewer.may(Scope.ops_read):
@@ -40,7 +40,7 @@ async def _schedules(
         context["schedules"] = await services_of(request).operations.crons(sees_keys=sees_keys)
     context["may_run"] = viewer.may(Scope.ops_write)
     context["may_pause"] = viewer.may(Scope.admin)  # (a schedule runs for every tenant)
-    return page("schedules.html", status=status, **context)
+    return page("schedules.html", status_code=status_code, **context)
 
 
 # action: (the API's audit name, the scope it needs)
@@ -56,7 +56,7 @@ async def act_on_schedule(request: Request, name: str, action: str) -> Response:
     """Pause, resume or run a schedule now, as `POST /v1/cron/{name}/{action}` does (audited
     alike, with the same scopes)."""
     if action not in SCHEDULE_ACTIONS:
-        return page("refused.html", status=404, why=f"no action {action!r}")
+        return page("refused.html", status_code=404, why=f"no action {action!r}")
     audit, needed = SCHEDULE_ACTIONS[action]
     acting = await acting_viewer(request, audit, needed)
     if isinstance(acting, Response):
@@ -72,7 +72,7 @@ async def act_on_schedule(request: Request, name: str, action: str) -> Response:
             run = await operations.run_cron(name, acted_by(request, viewer))
             audit_detail(request, job_id=run.job_id)
     except JobNotFound as missing:
-        return await _schedules(request, viewer, status=404, error=missing.detail)
+        return await _schedules(request, viewer, status_code=404, error=missing.detail)
     except JobConflict as conflict:
-        return await _schedules(request, viewer, status=409, error=conflict.detail)
+        return await _schedules(request, viewer, status_code=409, error=conflict.detail)
     return to("/schedules")

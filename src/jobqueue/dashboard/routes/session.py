@@ -35,7 +35,7 @@ async def log_in(request: Request) -> Response:
     try:
         cookie, _ = await sessions_of(request).start(token)
     except Unauthenticated as rejected:
-        return page("login.html", status=401, error=rejected.detail)
+        return page("login.html", status_code=401, error=rejected.detail)
     return with_cookie(to(""), cookie, request)
 
 

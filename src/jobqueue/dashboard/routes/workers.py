@@ -1,7 +1,22 @@
-"""(to come)"""
+"""Workers: alive or gone, what each runs, has completed and failed, when it was last seen."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
-from jobqueue.dashboard.pages import PREFIX
+from jobqueue.access.scopes import Scope
+from jobqueue.api.dependencies import services_of
+from jobqueue.dashboard.pages import PREFIX, page, respond, shown_as_page, viewer_or_login
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+@router.get("/workers")
+@shown_as_page
+async def workers_page(request: Request) -> Response:
+    viewer = await viewer_or_login(request)
+    if isinstance(viewer, Response):
+        return viewer
+    workers = None
+    if viewer.may(Scope.ops_read):
+        workers = await services_of(request).operations.workers()
+    return respond(request, page("workers.html", viewer=viewer, page="workers", workers=workers))
