@@ -38,6 +38,7 @@ async def _schedules(
     if viewer.may(Scope.ops_read):
         sees_keys = viewer.principal.tenancy.sees_all
         context["schedules"] = await services_of(request).operations.crons(sees_keys=sees_keys)
+        context["sees_all"] = sees_keys  # (a schedule's runs are the system's jobs)
     context["may_run"] = viewer.may(Scope.ops_write)
     context["may_pause"] = viewer.may(Scope.admin)  # (a schedule runs for every tenant)
     return page("schedules.html", status_code=status_code, **context)
