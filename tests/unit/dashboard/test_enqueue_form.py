@@ -319,3 +319,13 @@ async def test_the_forms_enqueues_are_rate_limited_as_the_apis(
     assert statuses[-1] == 429
     limited = await post(dashboard, "echo", **{"args.message": "x"})
     assert "retry-after" in limited.headers
+
+
+async def test_a_form_with_too_many_fields_is_refused_not_an_error(
+    dashboard: httpx.AsyncClient,
+) -> None:
+    await log_in(dashboard, ROOT)
+    csrf = csrf_of(await form(dashboard, "echo"))
+    fields = {"csrf": csrf, "args.message": "x", **{f"extra{i}": "1" for i in range(70)}}
+    response = await dashboard.post("/dashboard/enqueue/echo", data=fields)
+    assert response.status_code == 403
