@@ -27,6 +27,7 @@ WRITER = tokens.mint()
 READER = tokens.mint()
 ROOT = tokens.mint()
 SLOW = tokens.mint()
+WATCHER = tokens.mint()
 
 
 def key(name: str, token: str, *scopes: Scope, **extra: Any) -> ApiKey:
@@ -41,6 +42,7 @@ def keys_file(tmp_path: Path) -> Path:
         key("reader", READER, Scope.jobs_read, tenant="acme"),
         key("root", ROOT, Scope.admin),
         key("slow", SLOW, Scope.jobs_write, rate_per_second=0.001),
+        key("watcher", WATCHER, Scope.ops_read),
     )
     path.write_text("\n\n".join(entry(k) for k in keys) + "\n")
     return path
@@ -329,3 +331,13 @@ async def test_a_form_with_too_many_fields_is_refused_not_an_error(
     fields = {"csrf": csrf, "args.message": "x", **{f"extra{i}": "1" for i in range(70)}}
     response = await dashboard.post("/dashboard/enqueue/echo", data=fields)
     assert response.status_code == 403
+
+
+async def test_a_key_without_jobs_read_or_write_sees_no_functions(
+    dashboard: httpx.AsyncClient,
+) -> None:
+    await log_in(dashboard, WATCHER)
+    listing = (await dashboard.get("/dashboard/enqueue")).text
+    assert "lacks the scope <code>jobs:read</code>" in listing
+    assert "/dashboard/enqueue/sleep" not in listing
+    assert (await dashboard.get("/dashboard/enqueue/sleep")).status_code == 403

@@ -45,7 +45,7 @@ async def functions_page(request: Request) -> Response:
         "enqueue.html",
         viewer=viewer,
         page="enqueue",
-        functions=list(services_of(request).registry),
+        functions=list(services_of(request).registry) if _may_see(viewer) else None,
         may_enqueue=_may_enqueue(viewer),
     )
     return respond(request, listing)
@@ -56,6 +56,8 @@ async def form_page(request: Request, function: str) -> Response:
     viewer = await viewer_or_login(request)
     if isinstance(viewer, Response):
         return viewer
+    if not _may_see(viewer):
+        return respond(request, refused(NOT_SHOWN))
     definition = services_of(request).registry.get(function)
     if definition is None:
         return respond(request, refused(f"no function named {function!r}", status=404))
@@ -126,6 +128,15 @@ def _fields(definition: JobDefinition) -> list[args_form.Field]:
 
 def _may_enqueue(viewer: Viewer) -> bool:
     return viewer.may(Scope.jobs_write)
+
+
+NOT_SHOWN = "this key lacks the scope 'jobs:read' (or 'jobs:write'): functions are not shown"
+
+
+def _may_see(viewer: Viewer) -> bool:
+    """The functions and their schemas (`GET /v1/functions` needs jobs:read; one may enqueue
+    what one may write)."""
+    return viewer.may(Scope.jobs_read) or viewer.may(Scope.jobs_write)
 
 
 def _form(
