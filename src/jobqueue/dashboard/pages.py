@@ -87,11 +87,15 @@ def same_origin(request: Request) -> bool:
 
 
 async def form_of(request: Request) -> dict[str, str]:
-    """A urlencoded form's fields (the first value of each); nothing if it is too large."""
+    """A urlencoded form's fields (the first value of each); nothing if it is too large or
+    has too many fields."""
     body = await request.body()
     if len(body) > FORM_MAX_BYTES:
         return {}
-    fields = parse_qs(body.decode(errors="replace"), max_num_fields=FORM_MAX_FIELDS)
+    try:
+        fields = parse_qs(body.decode(errors="replace"), max_num_fields=FORM_MAX_FIELDS)
+    except ValueError:  # (more than FORM_MAX_FIELDS)
+        return {}
     return {name: values[0] for name, values in fields.items()}
 
 

@@ -1,7 +1,7 @@
 """Enqueueing: `POST /v1/jobs` (the hot route, with its arguments resolved by hand) and
-`POST /v1/jobs/batch`."""
+`POST /v1/jobs/batch` (their args checked by `api.enqueue_validation`)."""
 
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Request, Response, status
@@ -12,8 +12,6 @@ from pydantic import BaseModel, ValidationError
 from jobqueue.access.gate import burst_of
 from jobqueue.access.principal import Principal
 from jobqueue.access.scopes import Scope
-from jobqueue.access.secrets import KEY_SETTING, MASK, cipher_for
-from jobqueue.api import json_limits
 from jobqueue.api.auth import GuardedRoute, audit_detail, authorize, guarded
 from jobqueue.api.dependencies import (
     Services,
@@ -23,6 +21,7 @@ from jobqueue.api.dependencies import (
     services_of,
     tenant_queue_of,
 )
+from jobqueue.api.enqueue_validation import enqueue_options, validated_args
 from jobqueue.api.errors import CONFLICT, RATE_LIMITED, UNAVAILABLE, UNPARSABLE
 from jobqueue.api.schemas import (
     ENQUEUE_EXAMPLES,
@@ -34,105 +33,12 @@ from jobqueue.api.schemas import (
 from jobqueue.api.validation_details import safe_details
 from jobqueue.errors import JobConflict, JobRejected
 from jobqueue.history.view import JobView
-from jobqueue.jobs.declaration import JobDefinition, JobRegistry
-from jobqueue.jobs.secret_args import (
-    MaskGiven,
-    SecretsKeyMissing,
-    dotted,
-    masked_input,
-    seal_args,
-)
 from jobqueue.queue import EnqueueOptions
-from jobqueue.settings import Settings
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=GuardedRoute)
 ENQUEUE_AUDIT = "enqueue"
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def _validated_args(
-    request: EnqueueRequest, registry: JobRegistry, settings: Settings
-) -> tuple[JobDefinition, dict[str, Any]]:
-    """The job's definition and its args as JSON, or a 422 naming the bad field."""
-    definition = registry.get(request.function)
-    if definition is None:
-        known = ", ".join(registry.names())
-        raise RequestValidationError(
-            [
-                {
-                    "type": "unknown_function",
-                    "loc": ("body", "function"),
-                    "msg": f"unknown function {request.function!r}; registered: {known}",
-                    "input": request.function,
-                }
-            ]
-        )
-    # First what our codec could not store (NaN, 65-bit integers, lone surrogates, deep
-    # nesting: see json_limits), then the job's own model.
-    unstorable = json_limits.violation(request.args)
-    if unstorable is not None:
-        raise _args_error(definition, [vars(unstorable)])
-    try:
-        args = definition.validate_args(request.args, settings)
-    except ValidationError as exc:
-        raise _args_error(definition, exc.errors(include_url=False)) from None
-    try:  # (its secrets sealed: the args as stored)
-        return definition, seal_args(args, cipher_for(settings))
-    except SecretsKeyMissing as missing:
-        raise _args_error(definition, [_unsealable(path) for path in missing.paths]) from None
-    except MaskGiven as given:
-        raise _args_error(definition, [_mask_given(path) for path in given.paths]) from None
-
-
-def _mask_given(path: tuple[str | int, ...]) -> dict[str, Any]:
-    return {
-        "type": "secret_is_mask",
-        "loc": path,
-        "msg": f"{dotted(path)} is {MASK!r}, the mask a job's view shows in place of a secret: "
-        "send the secret itself",
-        "input": MASK,
-    }
-
-
-def _unsealable(path: tuple[str | int, ...]) -> dict[str, Any]:
-    return {
-        "type": "secrets_key_missing",
-        "loc": path,
-        "msg": f"{dotted(path)} is secret and this service has no key to encrypt it with: "
-        f"set {KEY_SETTING}",
-        "input": MASK,
-    }
-
-
-def _args_error(
-    definition: JobDefinition, errors: Iterable[Mapping[str, Any]]
-) -> RequestValidationError:
-    """Errors located in the args (`loc` relative to them) as the 422 of the whole body, the
-    secrets they echo masked."""
-    return RequestValidationError(
-        [
-            {
-                "type": e["type"],
-                "loc": ("body", "args", *e["loc"]),
-                "msg": e["msg"],
-                "input": masked_input(
-                    definition.args_model, tuple(e["loc"]), e["type"], e["input"]
-                ),
-            }
-            for e in errors
-        ]
-    )
-
-
-def _options(request: EnqueueRequest, request_id: str | None) -> EnqueueOptions:
-    return EnqueueOptions(
-        job_id=request.job_id,
-        defer_by=request.defer_by,
-        defer_until=request.defer_until,
-        expires=request.expires,
-        request_id=request_id,
-    )
 
 
 async def enqueue_job(
@@ -142,8 +48,8 @@ async def enqueue_job(
 ) -> Response:
     """Enqueue a registered job. Same `job_id`, function and args again: 200 and the same job."""
     services.gate.charge(principal_of(http_request))  # (an invalid enqueue counts too)
-    definition, args = _validated_args(request, services.registry, services.settings)
-    options = _options(request, request_id_of(http_request))
+    definition, args = validated_args(request, services.registry, services.settings)
+    options = enqueue_options(request, request_id_of(http_request))
     try:
         view, created = await tenant_queue_of(http_request).enqueue(definition.name, args, options)
     except JobConflict:
@@ -240,7 +146,7 @@ async def enqueue_jobs(
     for i, raw in enumerate(request.jobs):
         try:
             item = EnqueueRequest.model_validate(raw)
-            definition, args = _validated_args(item, services.registry, services.settings)
+            definition, args = validated_args(item, services.registry, services.settings)
         except (ValidationError, RequestValidationError) as exc:
             errors = (
                 exc.errors()
@@ -250,7 +156,7 @@ async def enqueue_jobs(
             detail = safe_details(_item_error(e, i) for e in errors)
             results[i] = BatchItemResult(status_code=422, detail=detail)
             continue
-        valid.append((i, definition.name, args, _options(item, request_id_of(http_request))))
+        valid.append((i, definition.name, args, enqueue_options(item, request_id_of(http_request))))
     queue = tenant_queue_of(http_request)
     outcomes = await queue.enqueue_batch([(f, a, o) for _, f, a, o in valid])
     metrics = services.metrics
