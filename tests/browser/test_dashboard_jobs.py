@@ -183,3 +183,20 @@ async def test_another_tenants_job_is_not_found(
     await page.goto(f"{api_url}/dashboard/jobs")
     await expect(page.locator(f'tr[data-job="{job}"]')).to_have_count(0)
     await expect(page.locator("#no-jobs")).to_be_visible()
+
+
+async def test_a_live_page_goes_to_the_login_page_once_its_session_ends(
+    offline: BrowserContext, api_url: str, acme: httpx.AsyncClient
+) -> None:
+    job = await enqueue(acme, "sleep", seconds=20)
+    watching = await offline.new_page()
+    await log_in(watching, api_url, ACME_TOKEN)
+    await watching.goto(f"{api_url}/dashboard/jobs/{job}")
+    await expect(watching.get_by_role("heading", name=f"Job {job}")).to_be_visible()
+    other = await offline.new_page()  # (the same browser: the same session)
+    await other.goto(f"{api_url}/dashboard")
+    await other.get_by_role("button", name="Log out").click()
+    await expect(other).to_have_url(f"{api_url}/dashboard/login")
+    # The job's feed ends at its next progress report; the page finds its session gone.
+    await expect(watching).to_have_url(f"{api_url}/dashboard/login", timeout=15_000)
+    await acme.delete(f"/v1/jobs/{job}")

@@ -3,13 +3,14 @@ the session cookie, reading a small form, and who is asking (`viewer_or_login` f
 `acting_viewer` for an action: its session, the page's CSRF token, a same-origin form and the
 scope it needs)."""
 
-import functools
-from collections.abc import Awaitable, Callable
-from typing import Any, ParamSpec
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
 from urllib.parse import parse_qs
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from jobqueue.access.scopes import Scope
@@ -37,6 +38,9 @@ templates = Environment(
     loader=PackageLoader("jobqueue.dashboard", "templates"),
     autoescape=select_autoescape(["html"]),
 )
+# JSON as a person reads it, then escaped as any text (`tojson` is for scripts: it writes
+# `<` as `\u003c` and sorts the keys)
+templates.filters["pretty_json"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
 
 
 def sessions_of(request: Request) -> Sessions:
@@ -64,6 +68,14 @@ def refused(why: str, status_code: int = 403) -> HTMLResponse:
     return page("refused.html", status_code=status_code, why=why)
 
 
+def logged_out() -> HTMLResponse:
+    """An action without a session (it ended, or its key was removed): 401, and a login."""
+    return page("login.html", status_code=401, error=SESSION_ENDED)
+
+
+SESSION_ENDED = "your session has ended (or its key was removed): log in again, then retry"
+
+
 def with_cookie(response: Response, cookie: str, request: Request) -> Response:
     response.set_cookie(
         COOKIE,
@@ -86,16 +98,20 @@ def same_origin(request: Request) -> bool:
     return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
 
 
+class FormTooLarge(JobQueueError):
+    status_code = 413
+
+
 async def form_of(request: Request) -> dict[str, str]:
-    """A urlencoded form's fields (the first value of each); nothing if it is too large or
-    has too many fields."""
+    """A urlencoded form's fields (the first value of each); `FormTooLarge` (413) past
+    `FORM_MAX_BYTES` or `FORM_MAX_FIELDS`."""
     body = await request.body()
     if len(body) > FORM_MAX_BYTES:
-        return {}
+        raise FormTooLarge(f"the form is over {FORM_MAX_BYTES // 1024} KiB")
     try:
         fields = parse_qs(body.decode(errors="replace"), max_num_fields=FORM_MAX_FIELDS)
     except ValueError:  # (more than FORM_MAX_FIELDS)
-        return {}
+        raise FormTooLarge(f"the form has more than {FORM_MAX_FIELDS} fields") from None
     return {name: values[0] for name, values in fields.items()}
 
 
@@ -130,7 +146,7 @@ async def acting_viewer(
     audit_as(request, audit)
     viewer = await sessions_of(request).viewer(request)
     if viewer is None:
-        return to("/login")
+        return logged_out()
     request.state.principal = viewer.principal  # (for the audit line)
     form = await form_of(request)
     if not same_origin(request) or not viewer.csrf_matches(form.get(CSRF_FIELD)):
@@ -153,23 +169,26 @@ def queue_for(request: Request, viewer: Viewer) -> TenantQueue:
     )
 
 
-P = ParamSpec("P")
+class PageRoute(APIRoute):
+    """A dashboard route: a domain error (a job not found, a conflict, a form too large, Redis
+    unreachable: 503 with Retry-After) is answered as a page saying so, with the status the
+    API would give, not as the API's JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def answered(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except JobQueueError as failure:
+                response = refused(failure.detail, status_code=failure.status_code)
+                extra = {"Retry-After": RETRY_AFTER_SECONDS} if failure.status_code == 503 else {}
+                response.headers.update({**failure.headers, **extra})
+                return response
+
+        return answered
 
 
-def shown_as_page(
-    route: Callable[P, Awaitable[Response]],
-) -> Callable[P, Awaitable[Response]]:
-    """A domain error (a job not found, a conflict, Redis unreachable: 503 with Retry-After)
-    answered as a page saying so, with the status the API would give."""
-
-    @functools.wraps(route)
-    async def answered(*args: P.args, **kwargs: P.kwargs) -> Response:
-        try:
-            return await route(*args, **kwargs)
-        except JobQueueError as failure:
-            response = refused(failure.detail, status_code=failure.status_code)
-            extra = {"Retry-After": RETRY_AFTER_SECONDS} if failure.status_code == 503 else {}
-            response.headers.update({**failure.headers, **extra})
-            return response
-
-    return answered
+def page_router() -> APIRouter:
+    """A router for a module of dashboard pages (not in OpenAPI: they are not the API)."""
+    return APIRouter(prefix=PREFIX, include_in_schema=False, route_class=PageRoute)

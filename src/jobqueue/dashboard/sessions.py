@@ -37,7 +37,8 @@ class Viewer:
         return self.principal.may(scope)
 
     def csrf_matches(self, given: str | None) -> bool:
-        return given is not None and hmac.compare_digest(given, self.csrf)
+        # (as bytes: compare_digest refuses a str that is not ASCII)
+        return given is not None and hmac.compare_digest(given.encode(), self.csrf.encode())
 
 
 def _hashed(cookie: str) -> str:

@@ -194,25 +194,37 @@ async def test_bulk_retry_is_confirmed_first_and_needs_ops_write(
     listed = (await dashboard.get("/dashboard/jobs", params={"status": "aborted"})).text
     assert "Retry these aborted jobs" not in listed  # (it lacks ops:write)
     refused = await dashboard.post(
-        "/dashboard/jobs/retry", data={"csrf": csrf, "status": "aborted"}
+        "/dashboard/retry-jobs", data={"csrf": csrf, "status": "aborted"}
     )
     assert refused.status_code == 403
 
     await log_in(dashboard, OPERATOR)
     listed = (await dashboard.get("/dashboard/jobs", params={"status": "aborted"})).text
     assert "Retry these aborted jobs" in listed
-    confirm = await dashboard.get("/dashboard/jobs/retry", params={"status": "aborted"})
+    confirm = await dashboard.get("/dashboard/retry-jobs", params={"status": "aborted"})
     assert "Yes, retry them" in confirm.text
     csrf = csrf_of(confirm.text)
-    done = await dashboard.post("/dashboard/jobs/retry", data={"csrf": csrf, "status": "aborted"})
+    done = await dashboard.post("/dashboard/retry-jobs", data={"csrf": csrf, "status": "aborted"})
     assert done.status_code == 303
     assert "retried=2" in done.headers["location"]
-    again = await dashboard.post("/dashboard/jobs/retry", data={"csrf": csrf, "status": "aborted"})
+    again = await dashboard.post("/dashboard/retry-jobs", data={"csrf": csrf, "status": "aborted"})
     assert "retried=0&already=2" in again.headers["location"]
     note = (await dashboard.get(again.headers["location"])).text
     assert "Re-ran 0 jobs (2 already re-run)." in note
-    wrong = await dashboard.post("/dashboard/jobs/retry", data={"csrf": csrf, "status": "queued"})
+    wrong = await dashboard.post("/dashboard/retry-jobs", data={"csrf": csrf, "status": "queued"})
     assert wrong.status_code == 422
+
+
+async def test_a_job_named_retry_opens_as_any_other(dashboard: httpx.AsyncClient) -> None:
+    """(The bulk re-run's page is at /retry-jobs: no job id can take its path.)"""
+    response = await dashboard.post(
+        "/v1/jobs",
+        json={"function": "echo", "args": {"message": "x"}, "job_id": "retry"},
+        headers={"Authorization": f"Bearer {WRITER}"},
+    )
+    assert response.status_code == 202
+    await log_in(dashboard, READER)
+    assert "Job <code>retry</code>" in (await dashboard.get("/dashboard/jobs/retry")).text
 
 
 async def test_another_tenants_job_is_not_found_anywhere(dashboard: httpx.AsyncClient) -> None:

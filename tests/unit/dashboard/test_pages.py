@@ -243,3 +243,37 @@ async def test_a_tenants_operator_runs_schedules_but_may_not_pause_them_for_ever
     assert refused.status_code == 403
     assert "lacks the scope &#39;admin&#39;" in refused.text
     assert await redis.hgetall(keys.schedule("cron:sweep")) == {}  # type: ignore[misc]
+
+
+async def test_odd_forms_are_refused_with_a_4xx_never_a_500(dashboard: httpx.AsyncClient) -> None:
+    many = "&".join(f"f{i}=1" for i in range(70))
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    login = await dashboard.post("/dashboard/login", content=many, headers=form)
+    assert login.status_code == 413
+    huge = await dashboard.post("/dashboard/login", content="token=" + "x" * 70_000, headers=form)
+    assert huge.status_code == 413  # (here the service's body limit, 10 kB, says so first)
+    empty = await dashboard.post("/dashboard/login", data={"token": " "})
+    assert (empty.status_code, "paste an API key" in empty.text) == (401, True)
+    await log_in(dashboard, ROOT)
+    for token in ("é", "\u0000", "x" * 5000):
+        response = await dashboard.post(
+            "/dashboard/schedules/cron:sweep/pause", data={"csrf": token}
+        )
+        assert response.status_code == 403, token
+
+
+async def test_an_action_without_a_session_is_a_401_with_a_login_form(
+    dashboard: httpx.AsyncClient,
+) -> None:
+    response = await dashboard.post("/dashboard/schedules/cron:sweep/run", data={"csrf": "x"})
+    assert response.status_code == 401
+    assert "your session has ended" in response.text
+    assert 'name="token"' in response.text
+
+
+async def test_a_logged_in_visitor_is_sent_from_the_login_page_to_the_overview(
+    dashboard: httpx.AsyncClient,
+) -> None:
+    await log_in(dashboard, OPS)
+    response = await dashboard.get("/dashboard/login")
+    assert (response.status_code, response.headers["location"]) == (303, "/dashboard")

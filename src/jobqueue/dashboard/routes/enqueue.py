@@ -5,7 +5,7 @@ limited, audited, into the key's tenant."""
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
@@ -20,9 +20,9 @@ from jobqueue.api.schemas import EnqueueRequest
 from jobqueue.api.validation_details import safe_details
 from jobqueue.dashboard import args_form
 from jobqueue.dashboard.pages import (
-    PREFIX,
     acting_viewer,
     page,
+    page_router,
     refused,
     respond,
     to,
@@ -33,7 +33,7 @@ from jobqueue.errors import JobConflict, JobQueueError
 from jobqueue.history.view import JobView
 from jobqueue.jobs.declaration import JobDefinition
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = page_router()
 
 
 @router.get("/enqueue")

@@ -2,16 +2,23 @@
 overview) and one job's (its page); the API's streams, with the session in place of a bearer
 token (an EventSource cannot send one) and the same tenancy."""
 
-from fastapi import APIRouter, Request
+import re
+import time
+from collections.abc import AsyncGenerator, Callable
+
+from fastapi import Request
 from fastapi.responses import Response
 
 from jobqueue.access.scopes import Scope
-from jobqueue.api.routes.events import Streamed
-from jobqueue.dashboard.pages import PREFIX, queue_for, refused, sessions_of, shown_as_page
+from jobqueue.api.routes.events import STREAM_ID, Streamed
+from jobqueue.dashboard.pages import page_router, queue_for, refused, sessions_of
 from jobqueue.dashboard.sessions import Viewer
-from jobqueue.history.streams import resume_point
+from jobqueue.errors import JobQueueError
+from jobqueue.history.streams import Event, resume_point
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = page_router()
+
+RECHECK_SECONDS = 2.0
 
 
 async def _reader(request: Request) -> Viewer | Response:
@@ -24,13 +31,41 @@ async def _reader(request: Request) -> Viewer | Response:
 
 
 def _resume(request: Request, after: str | None) -> str | None:
-    """Where to pick up: the browser's `Last-Event-ID` when it reconnects, else the page's."""
+    """Where to pick up: the browser's `Last-Event-ID` when it reconnects, else the page's
+    (ValueError if it is not a stream id, as the API's `Last-Event-ID` is checked)."""
     given = request.headers.get("last-event-id") or after
-    return resume_point(given) if given else None
+    if not given:
+        return None
+    if not re.fullmatch(STREAM_ID, given):
+        raise ValueError(f"after must be a stream id `ms-seq` (digits): {given[:64]!r} is not")
+    return resume_point(given)
+
+
+def _while_signed_in(
+    request: Request,
+) -> Callable[[AsyncGenerator[list[Event], None]], AsyncGenerator[list[Event], None]]:
+    """The feed, ended once its session is: logged out, expired, or its key removed or left
+    without `jobs:read` (looked at again every `RECHECK_SECONDS`, before a batch goes out)."""
+
+    async def checked(
+        batches: AsyncGenerator[list[Event], None],
+    ) -> AsyncGenerator[list[Event], None]:
+        looked = time.monotonic()
+        async for events in batches:
+            if time.monotonic() - looked >= RECHECK_SECONDS:
+                try:
+                    viewer = await sessions_of(request).viewer(request)
+                except JobQueueError:  # (Redis unreachable: the browser reconnects later)
+                    return
+                if viewer is None or not viewer.may(Scope.jobs_read):
+                    return
+                looked = time.monotonic()
+            yield events
+
+    return checked
 
 
 @router.get("/events")
-@shown_as_page
 async def all_events(request: Request, after: str | None = None) -> Response:
     viewer = await _reader(request)
     if isinstance(viewer, Response):
@@ -41,11 +76,11 @@ async def all_events(request: Request, after: str | None = None) -> Response:
         return refused(str(invalid), status_code=422)
     queue = queue_for(request, viewer)
     await queue.check_followable()
-    return Streamed(queue.all_events(resume), shared=queue.tenancy.sees_all)
+    following = queue.all_events(resume).mapped(_while_signed_in(request))
+    return Streamed(following, shared=queue.tenancy.sees_all)
 
 
 @router.get("/jobs/{job_id}/events")
-@shown_as_page
 async def job_events(request: Request, job_id: str, after: str | None = None) -> Response:
     viewer = await _reader(request)
     if isinstance(viewer, Response):
@@ -56,4 +91,5 @@ async def job_events(request: Request, job_id: str, after: str | None = None) ->
         return refused(str(invalid), status_code=422)
     queue = queue_for(request, viewer)
     await queue.get(job_id)  # (404 before the stream starts)
-    return Streamed(queue.job_events(job_id, resume), shared=queue.tenancy.sees_all)
+    following = queue.job_events(job_id, resume).mapped(_while_signed_in(request))
+    return Streamed(following, shared=queue.tenancy.sees_all)

@@ -6,21 +6,20 @@ panel are also served alone, for the script to swap in when an event says they c
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from jobqueue.access.scopes import Scope
 from jobqueue.api.auth import audit_detail
 from jobqueue.api.dependencies import services_of
 from jobqueue.dashboard.pages import (
-    PREFIX,
     acting_viewer,
     fragment,
     page,
+    page_router,
     queue_for,
     refused,
     respond,
-    shown_as_page,
     to,
     viewer_or_login,
 )
@@ -30,7 +29,7 @@ from jobqueue.history.pages import InvalidCursor
 from jobqueue.history.view import JobView
 from jobqueue.history.vocabulary import RETRYABLE_STATUSES, JobStatus
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = page_router()
 
 PAGE_SIZE = 25
 BULK_RETRY_LIMIT = 100  # as `POST /v1/jobs/retry` by default
@@ -54,31 +53,37 @@ def _status(given: str | None) -> tuple[JobStatus | None, str | None]:
         return None, f"status must be one of {known}, not {given[:40]!r}"
 
 
+def _count(given: str | None) -> int | None:
+    digits = given is not None and given.isascii() and given.isdigit() and len(given) < 8
+    return int(given) if digits and given else None
+
+
 @router.get("/jobs")
-@shown_as_page
 async def jobs_page(
     request: Request,
     status: str | None = None,
     function: str | None = None,
     cursor: str | None = None,
-    retried: int | None = None,
-    already: int | None = None,
+    retried: str | None = None,
+    already: str | None = None,
 ) -> Response:
     viewer = _reading_viewer(await viewer_or_login(request))
     if isinstance(viewer, Response):
         return viewer
     chosen, invalid = _status(status)
     function = function or None
+    registry_names = services_of(request).registry.names()
     context: dict[str, Any] = {
         "viewer": viewer,
         "page": "jobs",
         "statuses": list(JobStatus),
-        "functions": services_of(request).registry.names(),
+        "functions": registry_names,
         "status": chosen,
         "function": function,
         "cursor": cursor,
-        "retried": retried,
-        "already": already,
+        "retried": _count(retried),  # (the note after a bulk re-run)
+        "already": _count(already),
+        "unlisted_function": function is not None and function not in registry_names,
         "may_write": viewer.may(Scope.jobs_write),
         "may_bulk_retry": viewer.may(Scope.ops_write) and chosen in RETRYABLE_STATUSES,
     }
@@ -100,7 +105,7 @@ async def jobs_page(
     return respond(request, page("jobs.html", **context))
 
 
-@router.get("/jobs/retry")
+@router.get("/retry-jobs")
 async def bulk_retry_page(
     request: Request, status: str = "failed", function: str | None = None
 ) -> Response:
@@ -121,8 +126,7 @@ async def bulk_retry_page(
     return respond(request, page("bulk_retry.html", limit=BULK_RETRY_LIMIT, **context))
 
 
-@router.post("/jobs/retry")
-@shown_as_page
+@router.post("/retry-jobs")
 async def bulk_retry(request: Request) -> Response:
     """Re-run the filter's failures, as `POST /v1/jobs/retry` (audited alike, `ops:write`)."""
     acting = await acting_viewer(request, "bulk_retry", Scope.ops_write)
@@ -162,7 +166,6 @@ async def _job(request: Request, viewer: Viewer, job_id: str) -> dict[str, Any]:
 
 
 @router.get("/jobs/{job_id}")
-@shown_as_page
 async def job_page(request: Request, job_id: str) -> Response:
     viewer = _reading_viewer(await viewer_or_login(request))
     if isinstance(viewer, Response):
@@ -171,7 +174,6 @@ async def job_page(request: Request, job_id: str) -> Response:
 
 
 @router.get("/jobs/{job_id}/panel")
-@shown_as_page
 async def job_panel(request: Request, job_id: str) -> Response:
     viewer = _reading_viewer(await viewer_or_login(request))
     if isinstance(viewer, Response):
@@ -180,7 +182,6 @@ async def job_panel(request: Request, job_id: str) -> Response:
 
 
 @router.get("/jobs/{job_id}/row")
-@shown_as_page
 async def job_row(request: Request, job_id: str) -> Response:
     viewer = _reading_viewer(await viewer_or_login(request))
     if isinstance(viewer, Response):
@@ -190,7 +191,6 @@ async def job_row(request: Request, job_id: str) -> Response:
 
 
 @router.post("/jobs/{job_id}/abort")
-@shown_as_page
 async def abort_job(request: Request, job_id: str) -> Response:
     """As `DELETE /v1/jobs/{job_id}` (audited alike, `jobs:write`)."""
     acting = await acting_viewer(request, "abort", Scope.jobs_write)
@@ -202,7 +202,6 @@ async def abort_job(request: Request, job_id: str) -> Response:
 
 
 @router.post("/jobs/{job_id}/retry")
-@shown_as_page
 async def retry_job(request: Request, job_id: str) -> Response:
     """As `POST /v1/jobs/{job_id}/retry` (audited alike, `jobs:write`, charged to the key's
     rate); shows the re-run."""

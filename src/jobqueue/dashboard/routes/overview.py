@@ -2,15 +2,15 @@
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from jobqueue.access.scopes import Scope
 from jobqueue.api.dependencies import services_of
-from jobqueue.dashboard.pages import PREFIX, fragment, page, respond, viewer_or_login
+from jobqueue.dashboard.pages import fragment, page, page_router, respond, viewer_or_login
 from jobqueue.dashboard.views import overview
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = page_router()
 
 
 @router.get("")

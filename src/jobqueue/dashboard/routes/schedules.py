@@ -2,17 +2,17 @@
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from jobqueue.access.scopes import Scope
 from jobqueue.api.auth import audit_detail
 from jobqueue.api.dependencies import services_of
 from jobqueue.dashboard.pages import (
-    PREFIX,
     acted_by,
     acting_viewer,
     page,
+    page_router,
     respond,
     to,
     viewer_or_login,
@@ -20,7 +20,7 @@ from jobqueue.dashboard.pages import (
 from jobqueue.dashboard.sessions import Viewer
 from jobqueue.errors import JobConflict, JobNotFound
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = page_router()
 
 
 @router.get("/schedules")

@@ -1,6 +1,6 @@
 """Logging in with a key and out again."""
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from jobqueue.dashboard.pages import (
@@ -8,6 +8,7 @@ from jobqueue.dashboard.pages import (
     STALE_FORM,
     form_of,
     page,
+    page_router,
     refused,
     same_origin,
     sessions_of,
@@ -17,13 +18,14 @@ from jobqueue.dashboard.pages import (
 from jobqueue.dashboard.sessions import COOKIE, CSRF_FIELD
 from jobqueue.errors import Unauthenticated
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = page_router()
 
 
 @router.get("/login")
 async def login_page(request: Request) -> Response:
-    if not sessions_of(request).login_needed:
-        return to("")
+    sessions = sessions_of(request)
+    if not sessions.login_needed or await sessions.viewer(request) is not None:
+        return to("")  # (nothing to log in to, or logged in already)
     return page("login.html")
 
 
@@ -32,6 +34,8 @@ async def log_in(request: Request) -> Response:
     if not same_origin(request):
         return refused("the login form must be sent from this dashboard")
     token = (await form_of(request)).get("token", "").strip()
+    if not token:
+        return page("login.html", status_code=401, error="paste an API key (jq_…) to log in")
     try:
         cookie, _ = await sessions_of(request).start(token)
     except Unauthenticated as rejected:

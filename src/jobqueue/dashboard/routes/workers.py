@@ -1,17 +1,16 @@
 """Workers: alive or gone, what each runs, has completed and failed, when it was last seen."""
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from jobqueue.access.scopes import Scope
 from jobqueue.api.dependencies import services_of
-from jobqueue.dashboard.pages import PREFIX, page, respond, shown_as_page, viewer_or_login
+from jobqueue.dashboard.pages import page, page_router, respond, viewer_or_login
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = page_router()
 
 
 @router.get("/workers")
-@shown_as_page
 async def workers_page(request: Request) -> Response:
     viewer = await viewer_or_login(request)
     if isinstance(viewer, Response):

@@ -30,16 +30,31 @@ function follow(url, onEvent) {
         if (onEvent(type, JSON.parse(message.data), message.lastEventId) === false) source.close();
       });
     }
-    source.onerror = () => {
-      if (source.readyState === EventSource.CLOSED) setTimeout(open, RECONNECT_MS);
+    source.onerror = async () => {
+      if (source.readyState !== EventSource.CLOSED) return;  // (the browser reconnects)
+      if (await signedIn()) setTimeout(open, RECONNECT_MS);
     };
   };
   open();
   window.addEventListener("pagehide", () => source && source.close());
 }
 
+// The session has ended (a page answers with a redirect to the login page): go there.
+function toLogin() {
+  window.location.assign(`${PREFIX}/login`);
+}
+
+async function signedIn() {
+  try {
+    const response = await fetch(window.location.href, { redirect: "manual" });
+    if (response.type === "opaqueredirect" || response.status === 401) { toLogin(); return false; }
+  } catch (_) { /* offline: try again later */ }
+  return true;
+}
+
 async function fetchHtml(url) {
-  const response = await fetch(url, { credentials: "same-origin" });
+  const response = await fetch(url, { credentials: "same-origin", redirect: "manual" });
+  if (response.type === "opaqueredirect" || response.status === 401) { toLogin(); return null; }
   return response.ok ? response.text() : null;
 }
 
