@@ -127,6 +127,8 @@ async def test_a_failure_is_found_opened_retried_and_linked_to_its_rerun(
     await expect(page.get_by_role("heading", name=f"Job {failed}")).to_be_visible()
     await expect(page.get_by_role("link", name=rerun)).to_be_visible()  # "Re-run as"
     await expect(page.get_by_role("button", name="Retry")).to_have_count(0)  # (once only)
+    await page.screenshot(path=screenshot_path("job-failed-1280"), full_page=True)
+    assert await serious_violations(page) == []
 
 
 async def test_a_running_job_is_aborted_from_its_page(
@@ -144,6 +146,9 @@ async def test_a_running_job_is_aborted_from_its_page(
     await expect(heading).to_contain_text("aborted", timeout=10_000)
     await expect(page.locator(".timeline")).to_contain_text("abort requested by browser-admin")
     await expect(page.get_by_role("button", name="Abort")).to_have_count(0)
+    await page.get_by_role("link", name="Overview").click()  # (with the jobs above in it)
+    await expect(page.locator('[data-stat="aborted"]')).not_to_have_text("0")
+    await page.screenshot(path=screenshot_path("overview-busy-1280"), full_page=True)
 
 
 async def test_a_read_only_key_sees_no_buttons_and_is_refused_if_it_posts(

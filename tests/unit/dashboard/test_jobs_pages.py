@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import fakeredis
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
@@ -261,3 +262,17 @@ async def test_the_workers_page_says_none_has_reported_in(dashboard: httpx.Async
     await log_in(dashboard, OPERATOR)
     page = (await dashboard.get("/dashboard/workers")).text
     assert "No worker has reported in" in page
+
+
+async def test_with_redis_unreachable_a_page_says_so_with_a_503(
+    dashboard: httpx.AsyncClient, fake_server: fakeredis.FakeServer
+) -> None:
+    await log_in(dashboard, OPERATOR)
+    fake_server.connected = False
+    for path in ("/dashboard", "/dashboard/jobs", "/dashboard/workers", "/dashboard/schedules"):
+        response = await dashboard.get(path)
+        assert response.status_code == 503, path
+        assert response.headers["retry-after"] == "5"
+        assert response.headers["content-type"].startswith("text/html")
+        assert "Redis" in response.text
+    fake_server.connected = True  # (healing is the circuit's, shown by the API's outage tests)
