@@ -8,7 +8,17 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
+from tests.browser.chromium import ENABLE_HINT
+
 ENV_PREFIX = "JOBQUEUE_"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The run's last line says so when the browser tests were skipped for want of a Chromium
+    (found in the skips' reasons: with `pytest -n` the workers collect, this process reports)."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if any(ENABLE_HINT in str(getattr(report, "longrepr", "")) for report in skipped):
+        terminalreporter.write_line(ENABLE_HINT, yellow=True)
 
 
 @pytest.fixture(scope="session", autouse=True)

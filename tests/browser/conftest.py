@@ -3,8 +3,6 @@ Playwright's Python package through `executable_path` (Playwright's own browser 
 used). Without a Chromium they are skipped, and the run ends with a line saying how to enable
 them. Screenshots go to `build/browser/` (not committed)."""
 
-import os
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,21 +13,11 @@ from jobqueue.access import tokens
 from jobqueue.access.cli import entry
 from jobqueue.access.keyring import ApiKey
 from jobqueue.access.scopes import Scope
+from tests.browser.chromium import ENABLE_HINT, chromium_path
 from tests.helpers.services import REPO_ROOT, RedisServer, service_env, start_api, start_worker
 
 ARTIFACTS = REPO_ROOT / "build" / "browser"
-ENABLE_HINT = (
-    "browser tests did not run: no Chromium found. Install Debian's `chromium` "
-    "(apt-get install chromium) or set CHROMIUM_PATH to a Chromium binary."
-)
 LOOPBACK = ("http://127.0.0.1", "http://localhost", "http://[::1]")
-
-
-def chromium_path() -> str | None:
-    given = os.environ.get("CHROMIUM_PATH")
-    if given:
-        return given if Path(given).is_file() else None
-    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -40,15 +28,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if Path(str(item.fspath)).is_relative_to(browser_dir):
             item.add_marker(skip)
-    config.stash[_SKIPPED] = True
-
-
-_SKIPPED = pytest.StashKey[bool]()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if terminalreporter.config.stash.get(_SKIPPED, False):
-        terminalreporter.write_line(ENABLE_HINT, yellow=True)
 
 
 def _key(name: str, token: str, *scopes: Scope, tenant: str | None = None) -> ApiKey:
