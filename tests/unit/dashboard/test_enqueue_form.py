@@ -4,24 +4,18 @@ comes back beside its field with the very message `POST /v1/jobs` gives; no CSRF
 without `jobs:write`, enqueues nothing."""
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from jobqueue.access import tokens
-from jobqueue.access.cli import entry
-from jobqueue.access.keyring import ApiKey
 from jobqueue.access.scopes import Scope
-from jobqueue.api.app import create_app
 from jobqueue.errors import JobNotFound
 from jobqueue.queue import JobQueue
-from jobqueue.settings import Settings
-from jobqueue.store.client import TrackedRedis
+from tests.helpers.dashboard import csrf_of, key, write_keys
 
 WRITER = tokens.mint()
 READER = tokens.mint()
@@ -30,39 +24,16 @@ SLOW = tokens.mint()
 WATCHER = tokens.mint()
 
 
-def key(name: str, token: str, *scopes: Scope, **extra: Any) -> ApiKey:
-    return ApiKey(name=name, hash=tokens.hash_of(token), scopes=frozenset(scopes), **extra)
-
-
 @pytest.fixture
 def keys_file(tmp_path: Path) -> Path:
-    path = tmp_path / "keys.toml"
-    keys = (
+    return write_keys(
+        tmp_path / "keys.toml",
         key("writer", WRITER, Scope.jobs_read, Scope.jobs_write, tenant="acme"),
         key("reader", READER, Scope.jobs_read, tenant="acme"),
         key("root", ROOT, Scope.admin),
         key("slow", SLOW, Scope.jobs_write, rate_per_second=0.001),
         key("watcher", WATCHER, Scope.ops_read),
     )
-    path.write_text("\n\n".join(entry(k) for k in keys) + "\n")
-    return path
-
-
-@pytest.fixture
-def app(settings: Settings, redis: TrackedRedis, keys_file: Path) -> FastAPI:
-    keyed = settings.model_copy(update={"auth": "on", "api_keys_file": keys_file})
-    return create_app(keyed, connect=lambda _: redis)
-
-
-@pytest.fixture
-async def dashboard(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://test"
-        ) as client,
-    ):
-        yield client
 
 
 @pytest.fixture
@@ -74,10 +45,6 @@ def queue(app: FastAPI) -> JobQueue:
 async def log_in(client: httpx.AsyncClient, token: str) -> None:
     response = await client.post("/dashboard/login", data={"token": token})
     assert response.status_code == 303
-
-
-def csrf_of(page: str) -> str:
-    return page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
 
 
 async def form(client: httpx.AsyncClient, function: str) -> str:

@@ -3,33 +3,22 @@ tenant's own, filtered and paged, with a 422 for a bad filter or cursor; a job's
 secrets and shows its timeline; abort, retry and bulk retry need their scopes, the page's token
 and a same-origin form; another tenant's job is not found anywhere; the workers page."""
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import fakeredis
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
-from fastapi import FastAPI
 
 from jobqueue.access import tokens
-from jobqueue.access.cli import entry
-from jobqueue.access.keyring import ApiKey
 from jobqueue.access.scopes import Scope
-from jobqueue.api.app import create_app
 from jobqueue.dashboard.routes.jobs import PAGE_SIZE
-from jobqueue.settings import Settings
-from jobqueue.store.client import TrackedRedis
+from tests.helpers.dashboard import csrf_of, key, write_keys
 
 WRITER = tokens.mint()  # tenant acme: read and write its jobs
 READER = tokens.mint()  # tenant acme: read only
 OPERATOR = tokens.mint()  # tenant acme: its jobs and the operations
 RIVAL = tokens.mint()  # tenant globex
-
-
-def key(name: str, token: str, *scopes: Scope, tenant: str) -> ApiKey:
-    return ApiKey(name=name, hash=tokens.hash_of(token), scopes=frozenset(scopes), tenant=tenant)
 
 
 KEYS = (
@@ -41,22 +30,8 @@ KEYS = (
 
 
 @pytest.fixture
-def app(settings: Settings, redis: TrackedRedis, tmp_path: Path) -> FastAPI:
-    keys_file = tmp_path / "keys.toml"
-    keys_file.write_text("\n\n".join(entry(k) for k in KEYS) + "\n")
-    keyed = settings.model_copy(update={"auth": "on", "api_keys_file": keys_file})
-    return create_app(keyed, connect=lambda _: redis)
-
-
-@pytest.fixture
-async def dashboard(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://test"
-        ) as client,
-    ):
-        yield client
+def keys_file(tmp_path: Path) -> Path:
+    return write_keys(tmp_path / "keys.toml", *KEYS)
 
 
 async def log_in(client: httpx.AsyncClient, token: str) -> None:
@@ -74,10 +49,6 @@ async def enqueue(client: httpx.AsyncClient, token: str, function: str, **args: 
     assert response.status_code == 202, response.text
     job_id: str = response.json()["job_id"]
     return job_id
-
-
-def csrf_of(page: str) -> str:
-    return page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
 
 
 async def test_the_list_holds_the_tenants_jobs_filtered_and_paged(

@@ -2,22 +2,18 @@
 an HttpOnly, SameSite=Strict session; a bad key, a cross-site form, a missing CSRF token and a
 removed key are refused; a tenant's overview counts its own jobs; auth off needs no login."""
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from jobqueue.access import tokens
 from jobqueue.access.cli import entry
-from jobqueue.access.keyring import ApiKey
 from jobqueue.access.scopes import Scope
-from jobqueue.api.app import create_app
-from jobqueue.settings import Settings
 from jobqueue.store import keys
 from jobqueue.store.client import TrackedRedis
+from tests.helpers.dashboard import csrf_of, key, write_keys
 
 OPS = tokens.mint()
 READER = tokens.mint()
@@ -26,43 +22,15 @@ WATCHER = tokens.mint()
 ROOT = tokens.mint()
 
 
-def key(name: str, token: str, *scopes: Scope, tenant: str | None = None) -> ApiKey:
-    return ApiKey(name=name, hash=tokens.hash_of(token), scopes=frozenset(scopes), tenant=tenant)
-
-
 @pytest.fixture
 def keys_file(tmp_path: Path) -> Path:
-    path = tmp_path / "keys.toml"
-    path.write_text(
-        "\n\n".join(
-            entry(k)
-            for k in (
-                key("ops", OPS, Scope.ops_read, Scope.ops_write, Scope.jobs_read, tenant="acme"),
-                key("reader", READER, Scope.jobs_read, tenant="acme"),
-                key("watcher", WATCHER, Scope.ops_read, tenant="acme"),
-                key("root", ROOT, Scope.admin),
-            )
-        )
-        + "\n"
+    return write_keys(
+        tmp_path / "keys.toml",
+        key("ops", OPS, Scope.ops_read, Scope.ops_write, Scope.jobs_read, tenant="acme"),
+        key("reader", READER, Scope.jobs_read, tenant="acme"),
+        key("watcher", WATCHER, Scope.ops_read, tenant="acme"),
+        key("root", ROOT, Scope.admin),
     )
-    return path
-
-
-@pytest.fixture
-def app(settings: Settings, redis: TrackedRedis, keys_file: Path) -> FastAPI:
-    keyed = settings.model_copy(update={"auth": "on", "api_keys_file": keys_file})
-    return create_app(keyed, connect=lambda _: redis)
-
-
-@pytest.fixture
-async def dashboard(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://test"
-        ) as client,
-    ):
-        yield client
 
 
 async def log_in(client: httpx.AsyncClient, token: str) -> httpx.Response:
@@ -168,10 +136,6 @@ async def test_with_auth_off_the_dashboard_opens_at_once_with_a_session(
     assert response.status_code == 200
     assert "jq_session=" in response.headers["set-cookie"]
     assert (await client.get("/dashboard/login")).status_code == 303
-
-
-def csrf_of(page: str) -> str:
-    return page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
 
 
 async def test_an_admin_pauses_resumes_and_runs_a_schedule_from_its_page(

@@ -14,7 +14,9 @@ from jobqueue.api.routes.events import STREAM_ID, Streamed
 from jobqueue.dashboard.pages import page_router, queue_for, refused, sessions_of
 from jobqueue.dashboard.sessions import Viewer
 from jobqueue.errors import JobQueueError
+from jobqueue.history.followers import Following
 from jobqueue.history.streams import Event, resume_point
+from jobqueue.tenant_queue import TenantQueue
 
 router = page_router()
 
@@ -65,8 +67,8 @@ def _while_signed_in(
     return checked
 
 
-@router.get("/events")
-async def all_events(request: Request, after: str | None = None) -> Response:
+async def _opened(request: Request, after: str | None) -> tuple[TenantQueue, str | None] | Response:
+    """The viewer's queue and where its feed resumes, or why it may not follow one."""
     viewer = await _reader(request)
     if isinstance(viewer, Response):
         return viewer
@@ -74,22 +76,28 @@ async def all_events(request: Request, after: str | None = None) -> Response:
         resume = _resume(request, after)
     except ValueError as invalid:
         return refused(str(invalid), status_code=422)
-    queue = queue_for(request, viewer)
+    return queue_for(request, viewer), resume
+
+
+def _streamed(request: Request, queue: TenantQueue, following: Following) -> Streamed:
+    return Streamed(following.mapped(_while_signed_in(request)), shared=queue.tenancy.sees_all)
+
+
+@router.get("/events")
+async def all_events(request: Request, after: str | None = None) -> Response:
+    opened = await _opened(request, after)
+    if isinstance(opened, Response):
+        return opened
+    queue, resume = opened
     await queue.check_followable()
-    following = queue.all_events(resume).mapped(_while_signed_in(request))
-    return Streamed(following, shared=queue.tenancy.sees_all)
+    return _streamed(request, queue, queue.all_events(resume))
 
 
 @router.get("/jobs/{job_id}/events")
 async def job_events(request: Request, job_id: str, after: str | None = None) -> Response:
-    viewer = await _reader(request)
-    if isinstance(viewer, Response):
-        return viewer
-    try:
-        resume = _resume(request, after)
-    except ValueError as invalid:
-        return refused(str(invalid), status_code=422)
-    queue = queue_for(request, viewer)
+    opened = await _opened(request, after)
+    if isinstance(opened, Response):
+        return opened
+    queue, resume = opened
     await queue.get(job_id)  # (404 before the stream starts)
-    following = queue.job_events(job_id, resume).mapped(_while_signed_in(request))
-    return Streamed(following, shared=queue.tenancy.sees_all)
+    return _streamed(request, queue, queue.job_events(job_id, resume))
